@@ -1,0 +1,293 @@
+"""NATS decentralized auth material (operator, accounts, users), minted as pure functions.
+
+Why pure: the sandbox and the Pulumi program must produce the same keys from the same
+stored entropy, so nothing here reads the clock, the disk or a random source. Entropy
+comes in (32 bytes per key); nkeys, JWTs and ``.creds`` text come out.
+
+JWTs are written here rather than with PyPI ``nats-jwt`` because that package writes the
+wrong JetStream limit keys; the claim layout follows nats-io/jwt v2.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import bcrypt
+import nkeys
+
+from components.plan import LatticePlan
+
+KEY_ENTROPY_BYTES = 32
+
+_PREFIXES = {
+    "operator": nkeys.PREFIX_BYTE_OPERATOR,
+    "account": nkeys.PREFIX_BYTE_ACCOUNT,
+    "user": nkeys.PREFIX_BYTE_USER,
+}
+
+
+class CredentialError(ValueError):
+    """Entropy or claims that cannot produce valid NATS credentials."""
+
+
+@dataclass(frozen=True)
+class NKey:
+    """One nkey: the seed is the secret, the public key is what configs and JWTs name."""
+
+    kind: str
+    seed: str = field(repr=False)
+    public_key: str
+
+    def sign(self, data: bytes) -> bytes:
+        return bytes(nkeys.from_seed(self.seed.encode()).sign(data))
+
+
+def nkey_from_entropy(kind: str, entropy: bytes) -> NKey:
+    """Turn 32 bytes of stored entropy into an nkey of ``kind`` (operator, account, user)."""
+    if kind not in _PREFIXES:
+        raise CredentialError(f"unknown nkey kind {kind!r}")
+    if len(entropy) != KEY_ENTROPY_BYTES:
+        raise CredentialError(
+            f"{kind} key entropy must be {KEY_ENTROPY_BYTES} bytes, got {len(entropy)}"
+        )
+    seed = nkeys.encode_seed(entropy, _PREFIXES[kind])
+    public = nkeys.from_seed(seed).public_key
+    return NKey(kind=kind, seed=seed.decode(), public_key=public.decode())
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _canonical(obj: Mapping[str, Any]) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def encode_jwt(issuer: NKey, subject: str, name: str, nats: Mapping[str, Any]) -> str:
+    """Sign a NATS v2 JWT. No ``iat``/``exp``: the output depends only on its inputs."""
+    claims: dict[str, Any] = {"iss": issuer.public_key, "name": name, "sub": subject}
+    claims["nats"] = dict(nats)
+    digest = hashlib.new("sha512_256", _canonical(claims)).digest()
+    claims["jti"] = base64.b32encode(digest).decode().rstrip("=")
+    header = _b64url(_canonical({"alg": "ed25519-nkey", "typ": "JWT"}))
+    body = _b64url(_canonical(claims))
+    signing_input = f"{header}.{body}".encode()
+    return f"{header}.{body}.{_b64url(issuer.sign(signing_input))}"
+
+
+def decode_jwt_claims(token: str) -> dict[str, Any]:
+    """Read (not verify) a JWT's claims; for tests and diagnostics."""
+    body = token.split(".")[1]
+    padded = body + "=" * (-len(body) % 4)
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
+    return claims
+
+
+_UNLIMITED_NATS = {"subs": -1, "data": -1, "payload": -1}
+_UNLIMITED_ACCOUNT = {"imports": -1, "exports": -1, "wildcards": True, "conn": -1, "leaf": -1}
+_UNLIMITED_JETSTREAM = {"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
+
+
+def operator_jwt(operator: NKey, name: str, system_account: str) -> str:
+    nats = {"type": "operator", "version": 2, "system_account": system_account}
+    return encode_jwt(operator, operator.public_key, name, nats)
+
+
+def account_jwt(
+    operator: NKey,
+    account: NKey,
+    name: str,
+    *,
+    jetstream: bool,
+    revocations: Mapping[str, int] | None = None,
+) -> str:
+    """An account signed by the operator; ``revocations`` maps user keys to a cut-off time."""
+    limits: dict[str, Any] = {**_UNLIMITED_NATS, **_UNLIMITED_ACCOUNT}
+    if jetstream:
+        limits.update(_UNLIMITED_JETSTREAM)
+    nats: dict[str, Any] = {
+        "type": "account",
+        "version": 2,
+        "limits": limits,
+        "default_permissions": {"pub": {}, "sub": {}},
+    }
+    if revocations:
+        nats["revocations"] = dict(sorted(revocations.items()))
+    return encode_jwt(operator, account.public_key, name, nats)
+
+
+def user_jwt(
+    account: NKey,
+    user: NKey,
+    name: str,
+    *,
+    connection_types: Sequence[str] = (),
+    allow_pub: Sequence[str] = (),
+    allow_sub: Sequence[str] = (),
+) -> str:
+    """A user of ``account``; empty allow-lists mean no subject restriction."""
+    nats: dict[str, Any] = {"type": "user", "version": 2, **_UNLIMITED_NATS}
+    nats["pub"] = {"allow": sorted(allow_pub)} if allow_pub else {}
+    nats["sub"] = {"allow": sorted(allow_sub)} if allow_sub else {}
+    if connection_types:
+        nats["allowed_connection_types"] = sorted(connection_types)
+    return encode_jwt(account, user.public_key, name, nats)
+
+
+def format_creds(jwt: str, seed: str) -> str:
+    """The standard ``.creds`` file text that nats-server and every NATS client read."""
+    return (
+        "-----BEGIN NATS USER JWT-----\n"
+        f"{jwt}\n"
+        "------END NATS USER JWT------\n\n"
+        "************************* IMPORTANT *************************\n"
+        "NKEY Seed printed below can be used to sign and prove identity.\n"
+        "NKEYs are sensitive and should be treated as secrets.\n\n"
+        "-----BEGIN USER NKEY SEED-----\n"
+        f"{seed}\n"
+        "------END USER NKEY SEED------\n\n"
+        "*************************************************************\n"
+    )
+
+
+# --- the whole lattice -------------------------------------------------------------------
+
+OPERATOR_KEY = "operator"
+SYSTEM_ACCOUNT_KEY = "account-system"
+LATTICE_ACCOUNT_KEY = "account-lattice"
+SERVICE_USER_KEY = "user-service"
+
+
+def leaf_user_key(spoke: str) -> str:
+    return f"leaf-{spoke}"
+
+
+def entropy_names(spokes: Sequence[str]) -> tuple[str, ...]:
+    """Every key a lattice needs, by name: one 32-byte entropy value each.
+
+    Per-spoke keys are separate entries so adding or rotating one spoke's key touches
+    nothing else (the program stores each as its own ``random.RandomBytes``).
+    """
+    fixed = (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, LATTICE_ACCOUNT_KEY, SERVICE_USER_KEY)
+    return fixed + tuple(leaf_user_key(s) for s in spokes)
+
+
+@dataclass(frozen=True)
+class HubTrust:
+    """What every hub server's config carries: all public, no secret."""
+
+    operator_jwt: str
+    system_account: str
+    lattice_account: str
+    account_jwts: Mapping[str, str]
+    """Account public key -> account JWT (preloaded into the hubs' memory resolver)."""
+
+
+@dataclass(frozen=True)
+class ChildLogin:
+    """How a spoke logs in to a mid-tier spoke (config mode has no JWT resolver)."""
+
+    user: str
+    password: str = field(repr=False)
+    password_hash: str
+    """bcrypt hash: the only form the mid-tier spoke's config holds."""
+
+
+@dataclass(frozen=True)
+class LatticeAuth:
+    trust: HubTrust
+    leaf_creds: Mapping[str, str] = field(repr=False)
+    """Spoke -> ``.creds`` text of its own leaf user (secret), for spokes on a hub."""
+    service_creds: str = field(repr=False)
+    """``.creds`` of the cloud-side service user at the hubs (secret)."""
+    child_logins: Mapping[str, ChildLogin] = field(repr=False)
+    """Spoke -> its login at its mid-tier upstream, for spokes whose upstream is a spoke."""
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret string, for hygiene checks that scan configs, logs and outputs."""
+        values = [self.service_creds, *self.leaf_creds.values()]
+        values += [login.password for login in self.child_logins.values()]
+        return tuple(values)
+
+
+def _derive(entropy: bytes, purpose: str, size: int = 32) -> bytes:
+    return hmac.new(entropy, purpose.encode(), hashlib.sha256).digest()[:size]
+
+
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+BCRYPT_COST = 11
+
+
+def _bcrypt_salt(entropy: bytes) -> bytes:
+    raw = _derive(entropy, "bcrypt-salt", 22)
+    chars = [_BCRYPT_ALPHABET[b % 64] for b in raw[:21]]
+    chars.append(_BCRYPT_ALPHABET[(raw[21] % 4) * 16])  # last char carries 2 bits only
+    return f"$2b${BCRYPT_COST:02d}${''.join(chars)}".encode()
+
+
+def child_login(spoke: str, entropy: bytes) -> ChildLogin:
+    """A deterministic password and its bcrypt hash, derived from the spoke's leaf entropy."""
+    password = base64.b32encode(_derive(entropy, "upstream-password")).decode().rstrip("=")
+    hashed = bcrypt.hashpw(password.encode(), _bcrypt_salt(entropy)).decode()
+    return ChildLogin(user=spoke, password=password, password_hash=hashed)
+
+
+def mint_lattice_auth(
+    lattice: str,
+    hub_spokes: Sequence[str],
+    spoke_spokes: Sequence[str],
+    entropy: Mapping[str, bytes],
+    *,
+    revoked_users: Mapping[str, int] | None = None,
+) -> LatticeAuth:
+    """All credentials of a lattice from stored entropy.
+
+    ``hub_spokes`` dial a hub and get a leaf user JWT signed by the lattice account, so
+    adding one changes no hub config. ``spoke_spokes`` dial a mid-tier spoke and get a
+    password login whose bcrypt hash only that mid-tier spoke's config holds.
+    ``revoked_users`` (user public key -> cut-off unix time) lands in the account JWT.
+    """
+    needed = entropy_names([*hub_spokes, *spoke_spokes])
+    missing = [n for n in needed if n not in entropy]
+    if missing:
+        raise CredentialError("missing key entropy for: " + ", ".join(missing))
+
+    operator = nkey_from_entropy("operator", entropy[OPERATOR_KEY])
+    system = nkey_from_entropy("account", entropy[SYSTEM_ACCOUNT_KEY])
+    account = nkey_from_entropy("account", entropy[LATTICE_ACCOUNT_KEY])
+    trust = HubTrust(
+        operator_jwt=operator_jwt(operator, f"{lattice}-operator", system.public_key),
+        system_account=system.public_key,
+        lattice_account=account.public_key,
+        account_jwts={
+            system.public_key: account_jwt(operator, system, "SYS", jetstream=False),
+            account.public_key: account_jwt(
+                operator, account, lattice, jetstream=True, revocations=revoked_users
+            ),
+        },
+    )
+    service = nkey_from_entropy("user", entropy[SERVICE_USER_KEY])
+    service_creds = format_creds(
+        user_jwt(account, service, f"{lattice}-service", connection_types=["STANDARD"]),
+        service.seed,
+    )
+    leaf_creds = {}
+    for spoke in hub_spokes:
+        user = nkey_from_entropy("user", entropy[leaf_user_key(spoke)])
+        jwt = user_jwt(account, user, f"leaf-{spoke}", connection_types=["LEAFNODE"])
+        leaf_creds[spoke] = format_creds(jwt, user.seed)
+    logins = {s: child_login(s, entropy[leaf_user_key(s)]) for s in spoke_spokes}
+    return LatticeAuth(trust=trust, leaf_creds=leaf_creds, service_creds=service_creds, child_logins=logins)
+
+
+def lattice_auth_for_plan(plan: LatticePlan, entropy: Mapping[str, bytes], **kwargs: Any) -> LatticeAuth:
+    """:func:`mint_lattice_auth` with the spoke split taken from a ``LatticePlan``."""
+    hub_spokes = [s.name for s in plan.spokes if s.upstream_is_hub]
+    spoke_spokes = [s.name for s in plan.spokes if not s.upstream_is_hub]
+    return mint_lattice_auth(plan.lattice, hub_spokes, spoke_spokes, entropy, **kwargs)

@@ -1,0 +1,344 @@
+"""The one renderer of nats-server configs. AWS, Kubernetes and the sandbox all call it.
+
+Pure and deterministic: the same plan, addresses and credentials give byte-identical
+text. One small function per config block (server, accounts, jetstream, cluster,
+gateway, leafnodes), composed per role, in the spirit of the nats-io/k8s chart.
+
+What a hub config holds is public (operator and account JWTs). Secrets live in separate
+files that configs only point at: a spoke's ``.creds`` and, for a spoke whose upstream
+is a mid-tier spoke, an included file with its upstream URL and password.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from components.credentials import ChildLogin, HubTrust, LatticeAuth
+from components.plan import LOCAL_ACCOUNT, LatticePlan, Ports, ServerPlan
+
+LOOPBACK = "127.0.0.1"
+LOCAL_USER = "local"
+SPOKE_PING_INTERVAL = "10s"
+SPOKE_PING_MAX = 2
+"""A silently dead upstream is noticed in ~20-30 s instead of the 2 min x 2 default."""
+LEAF_RECONNECT_DELAY = "1s"
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """Where one server listens and how its peers reach it, as its platform resolved it."""
+
+    dial_host: str
+    ports: Ports = Ports()
+    bind_host: str = "0.0.0.0"
+    """Interface for the route, gateway and leaf listeners (and a hub's client port)."""
+
+
+@dataclass(frozen=True)
+class Addressing:
+    """Resolved addresses of every server, plus the URLs each group is dialed at."""
+
+    servers: Mapping[str, ServerAddress]
+    leaf_urls: Mapping[str, tuple[str, ...]]
+    """Hub or mid-tier spoke -> the leaf URLs its children dial (nodes or a balancer)."""
+    gateway_urls: Mapping[str, tuple[str, ...]]
+    """Hub -> the gateway URLs other regions dial."""
+    gateway_advertise: Mapping[str, str] = field(default_factory=dict)
+    """Hub server -> ``host:port`` it advertises to other regions (gossip must reach it)."""
+    leaf_behind_balancer: frozenset[str] = frozenset()
+    """Hubs whose leaf URLs are a load balancer: their nodes set ``no_advertise``."""
+
+
+def direct_addressing(plan: LatticePlan, servers: Mapping[str, ServerAddress]) -> Addressing:
+    """Addressing where every server is dialed directly (the sandbox, Elastic IPs)."""
+    leaf_urls: dict[str, tuple[str, ...]] = {}
+    gateway_urls: dict[str, tuple[str, ...]] = {}
+    for hub in plan.hubs:
+        if hub.external_urls:
+            leaf_urls[hub.name] = hub.external_urls
+            continue
+        addrs = [servers[s] for s in hub.servers]
+        leaf_urls[hub.name] = tuple(f"nats-leaf://{a.dial_host}:{a.ports.leaf}" for a in addrs)
+        gateway_urls[hub.name] = tuple(f"nats://{a.dial_host}:{a.ports.gateway}" for a in addrs)
+    for spoke in plan.spokes:
+        if spoke.is_mid_tier:
+            a = servers[spoke.name]
+            leaf_urls[spoke.name] = (f"nats-leaf://{a.dial_host}:{a.ports.leaf}",)
+    return Addressing(servers=dict(servers), leaf_urls=leaf_urls, gateway_urls=gateway_urls)
+
+
+UPSTREAM_AUTH_INCLUDE = "upstream-auth.conf"
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    """Paths on the machine that runs the server. Secret files sit beside the config."""
+
+    config_dir: str = "/etc/nats"
+    store_dir: str = "/var/lib/nats/jetstream"
+
+    @property
+    def config_file(self) -> str:
+        return f"{self.config_dir}/nats-server.conf"
+
+    @property
+    def creds_file(self) -> str:
+        return f"{self.config_dir}/leaf.creds"
+
+    @property
+    def upstream_auth_file(self) -> str:
+        # nats-server resolves ``include`` against the config's directory, even for an
+        # absolute path, so the config names it relatively and it must sit beside it.
+        return f"{self.config_dir}/{UPSTREAM_AUTH_INCLUDE}"
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    raise TypeError(f"cannot render {type(value).__name__}")
+
+
+INCLUDE = "include"
+"""A key rendered as the ``include "path"`` directive rather than a ``key: value`` pair."""
+
+
+def _entry(pad: str, key: str, value: Any, indent: int) -> str:
+    if key == INCLUDE:
+        return f"{pad}include {_scalar(value)}"
+    return f"{pad}{key}: {_format(value, indent)}"
+
+
+def _format(value: Any, indent: int) -> str:
+    pad = "  " * (indent + 1)
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        lines = [_entry(pad, key, val, indent + 1) for key, val in value.items()]
+        return "{\n" + "\n".join(lines) + "\n" + "  " * indent + "}"
+    if isinstance(value, (list, tuple)):
+        if all(not isinstance(v, (Mapping, list, tuple)) for v in value):
+            return "[" + ", ".join(_scalar(v) for v in value) + "]"
+        items = [f"{pad}{_format(v, indent + 1)}" for v in value]
+        return "[\n" + "\n".join(items) + "\n" + "  " * indent + "]"
+    return _scalar(value)
+
+
+def format_conf(blocks: Mapping[str, Any], header: str = "") -> str:
+    """Top-level keys one per line; nested maps and lists indented two spaces."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    lines += [_entry("", key, value, 0) for key, value in blocks.items()]
+    return "\n".join(lines) + "\n"
+
+
+# --- blocks ----------------------------------------------------------------------------------
+
+
+def server_block(server: ServerPlan, client_host: str, monitor_host: str, ports: Ports) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "server_name": server.name,
+        "listen": f"{client_host}:{ports.client}",
+        "http": f"{monitor_host}:{ports.monitor}",
+    }
+    if server.role == "spoke":
+        block["ping_interval"] = SPOKE_PING_INTERVAL
+        block["ping_max"] = SPOKE_PING_MAX
+    return block
+
+
+def operator_block(trust: HubTrust) -> dict[str, Any]:
+    """Decentralized auth: every client, leaf and service proves a JWT chain to the operator."""
+    return {
+        "operator": trust.operator_jwt,
+        "system_account": trust.system_account,
+        "resolver": "MEMORY",
+        "resolver_preload": dict(sorted(trust.account_jwts.items())),
+    }
+
+
+def local_accounts_block() -> dict[str, Any]:
+    """A spoke's anonymous localhost account: hosts need no credentials at all."""
+    return {
+        "accounts": {LOCAL_ACCOUNT: {"users": [{"user": LOCAL_USER}], "jetstream": "enabled"}},
+        "no_auth_user": LOCAL_USER,
+    }
+
+
+def jetstream_block(domain: str, store_dir: str) -> dict[str, Any]:
+    return {"jetstream": {"domain": domain, "store_dir": store_dir}}
+
+
+def cluster_block(plan: LatticePlan, server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
+    """Routes to the other nodes of the hub; absent on a 1-node hub (it would exit)."""
+    if not server.peers:
+        return {}
+    own = addressing.servers[server.name]
+    routes = []
+    for peer in server.peers:
+        addr = addressing.servers[peer]
+        routes.append(f"nats-route://{addr.dial_host}:{addr.ports.cluster}")
+    return {
+        "cluster": {
+            "name": server.group,
+            "listen": f"{own.bind_host}:{own.ports.cluster}",
+            "routes": routes,
+        }
+    }
+
+
+def gateway_block(server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
+    if not server.gateways:
+        return {}
+    own = addressing.servers[server.name]
+    block: dict[str, Any] = {"name": server.group, "listen": f"{own.bind_host}:{own.ports.gateway}"}
+    if server.name in addressing.gateway_advertise:
+        block["advertise"] = addressing.gateway_advertise[server.name]
+    block["gateways"] = [
+        {"name": hub, "urls": list(addressing.gateway_urls[hub])} for hub in server.gateways
+    ]
+    return {"gateway": block}
+
+
+def _leaf_listener(
+    server: ServerPlan, addressing: Addressing, child_logins: Mapping[str, ChildLogin]
+) -> dict[str, Any]:
+    own = addressing.servers[server.name]
+    listener: dict[str, Any] = {"listen": f"{own.bind_host}:{own.ports.leaf}"}
+    if server.role == "hub":
+        # Operator mode: the leaf listener authenticates JWTs against the operator, so an
+        # anonymous leaf is refused. (Config users are not allowed here in operator mode.)
+        if server.group in addressing.leaf_behind_balancer:
+            listener["no_advertise"] = True
+        return listener
+    missing = [c for c in server.leaf_children if c not in child_logins]
+    if missing:
+        raise ValueError(f"no login for child spokes of {server.name}: {', '.join(missing)}")
+    listener["authorization"] = {
+        "users": [
+            {
+                "user": child_logins[c].user,
+                "password": child_logins[c].password_hash,
+                "account": LOCAL_ACCOUNT,
+            }
+            for c in server.leaf_children
+        ]
+    }
+    return listener
+
+
+def leafnodes_block(
+    plan: LatticePlan,
+    server: ServerPlan,
+    addressing: Addressing,
+    files: ServerFiles,
+    child_logins: Mapping[str, ChildLogin],
+) -> dict[str, Any]:
+    block: dict[str, Any] = {}
+    if server.role == "hub" or server.leaf_children:
+        block.update(_leaf_listener(server, addressing, child_logins))
+    if server.upstream is not None:
+        remote: dict[str, Any]
+        if plan.is_hub(server.upstream):
+            remote = {
+                "urls": list(addressing.leaf_urls[server.upstream]),
+                "credentials": files.creds_file,
+                "account": LOCAL_ACCOUNT,
+            }
+        else:
+            # The URL carries a password: it lives in a secret file this config includes.
+            remote = {INCLUDE: UPSTREAM_AUTH_INCLUDE, "account": LOCAL_ACCOUNT}
+        block["reconnect_delay"] = LEAF_RECONNECT_DELAY
+        block["remotes"] = [remote]
+    return {"leafnodes": block} if block else {}
+
+
+# --- composition --------------------------------------------------------------------------------
+
+
+def _header(plan: LatticePlan, server: ServerPlan) -> str:
+    what = f"hub {server.group}" if server.role == "hub" else f"spoke (upstream {server.upstream})"
+    return (
+        f"nats-server config for {server.name}: {what} of lattice {plan.lattice}.\n"
+        "Rendered by wasmcloud-lattice (components/natsconf.py); do not edit by hand."
+    )
+
+
+def render_server_config(
+    plan: LatticePlan,
+    server_name: str,
+    addressing: Addressing,
+    files: ServerFiles,
+    *,
+    trust: HubTrust | None = None,
+    child_logins: Mapping[str, ChildLogin] | None = None,
+) -> str:
+    """The config text of one server. Hubs need ``trust``; mid-tier spokes their children's logins."""
+    server = plan.server(server_name)
+    own = addressing.servers[server.name]
+    logins = child_logins or {}
+    blocks: dict[str, Any] = {}
+    if server.role == "hub":
+        if trust is None:
+            raise ValueError(f"hub server {server.name} needs the operator trust to render")
+        blocks.update(server_block(server, own.bind_host, own.bind_host, own.ports))
+        blocks.update(operator_block(trust))
+    else:
+        blocks.update(server_block(server, LOOPBACK, LOOPBACK, own.ports))
+        blocks.update(local_accounts_block())
+    blocks.update(jetstream_block(server.jetstream_domain, files.store_dir))
+    blocks.update(cluster_block(plan, server, addressing))
+    blocks.update(gateway_block(server, addressing))
+    blocks.update(leafnodes_block(plan, server, addressing, files, logins))
+    return format_conf(blocks, _header(plan, server))
+
+
+def _with_login(url: str, login: ChildLogin) -> str:
+    parts = urlsplit(url)
+    netloc = f"{quote(login.user, safe='')}:{quote(login.password, safe='')}@{parts.netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def render_upstream_auth(urls: Sequence[str], login: ChildLogin) -> str:
+    """The secret include file of a spoke whose upstream is a mid-tier spoke."""
+    return format_conf({"urls": [_with_login(u, login) for u in urls]})
+
+
+@dataclass(frozen=True)
+class RenderedServer:
+    config: str
+    secret_files: Mapping[str, str] = field(repr=False)
+    """Path on the server -> text, each to be written 0600 and delivered as a secret."""
+
+
+def render_lattice(
+    plan: LatticePlan,
+    addressing: Addressing,
+    auth: LatticeAuth,
+    files_for: Mapping[str, ServerFiles],
+) -> dict[str, RenderedServer]:
+    """Every server of the lattice: its config and the secret files it points at."""
+    rendered: dict[str, RenderedServer] = {}
+    for server in plan.servers:
+        files = files_for[server.name]
+        config = render_server_config(
+            plan, server.name, addressing, files, trust=auth.trust, child_logins=auth.child_logins
+        )
+        secrets: dict[str, str] = {}
+        if server.upstream is not None:
+            if plan.is_hub(server.upstream):
+                secrets[files.creds_file] = auth.leaf_creds[server.name]
+            else:
+                urls = addressing.leaf_urls[server.upstream]
+                secrets[files.upstream_auth_file] = render_upstream_auth(urls, auth.child_logins[server.name])
+        rendered[server.name] = RenderedServer(config=config, secret_files=secrets)
+    return rendered

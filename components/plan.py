@@ -1,0 +1,178 @@
+"""The plan: every NATS server a lattice needs, its role, peers and upstream.
+
+Platform-neutral: addresses stay symbolic (server names); a platform resolves them into
+an :class:`~components.natsconf.Addressing` before rendering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from components.spec import LatticeSpec
+
+LOCAL_ACCOUNT = "LATTICE"
+"""The account a spoke's anonymous local clients land in; its leaf remote binds it upstream."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The standard NATS ports; platforms override them (the sandbox uses ephemeral ones)."""
+
+    client: int = 4222
+    cluster: int = 6222
+    gateway: int = 7222
+    leaf: int = 7422
+    monitor: int = 8222
+
+
+@dataclass(frozen=True)
+class HubPlan:
+    name: str
+    platform: str
+    jetstream_domain: str
+    servers: tuple[str, ...]
+    external_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpokePlan:
+    name: str
+    platform: str
+    upstream: str
+    upstream_is_hub: bool
+    jetstream_domain: str
+    children: tuple[str, ...]
+    tier: int
+    """1 for a spoke on a hub, 2 for a spoke of a spoke, and so on."""
+    wasmcloud_host: bool
+
+    @property
+    def is_mid_tier(self) -> bool:
+        return bool(self.children)
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """One nats-server process."""
+
+    name: str
+    role: Literal["hub", "spoke"]
+    group: str
+    """The hub or spoke this server belongs to."""
+    jetstream_domain: str
+    peers: tuple[str, ...] = ()
+    """Other nodes of the same hub cluster (routes)."""
+    gateways: tuple[str, ...] = ()
+    """Other hub regions (gateways)."""
+    upstream: str | None = None
+    leaf_children: tuple[str, ...] = ()
+    """Spokes that dial this server's group as their upstream."""
+
+
+@dataclass(frozen=True)
+class LatticePlan:
+    lattice: str
+    hub_domain: str
+    hubs: tuple[HubPlan, ...]
+    spokes: tuple[SpokePlan, ...]
+    """In upstream order: every spoke comes after the spoke it dials."""
+    servers: tuple[ServerPlan, ...]
+
+    def server(self, name: str) -> ServerPlan:
+        return next(s for s in self.servers if s.name == name)
+
+    def hub(self, name: str) -> HubPlan:
+        return next(h for h in self.hubs if h.name == name)
+
+    def spoke(self, name: str) -> SpokePlan:
+        return next(s for s in self.spokes if s.name == name)
+
+    def group_servers(self, group: str) -> tuple[str, ...]:
+        """The servers a child dials for ``group``: a hub's nodes or a spoke's one server."""
+        for hub in self.hubs:
+            if hub.name == group:
+                return hub.servers
+        return (self.spoke(group).name,)
+
+    def is_hub(self, group: str) -> bool:
+        return any(h.name == group for h in self.hubs)
+
+
+def plan_lattice(spec: LatticeSpec) -> LatticePlan:
+    """Derive servers and links from a validated spec. Order is stable: spec order."""
+    children: dict[str, list[str]] = {}
+    for spoke in spec.spokes:
+        children.setdefault(spoke.upstream, []).append(spoke.name)
+
+    hubs = tuple(
+        HubPlan(
+            name=h.name,
+            platform=h.platform,
+            jetstream_domain=h.jetstream_domain,
+            servers=() if h.platform == "external" else h.server_names(),
+            external_urls=h.urls,
+        )
+        for h in spec.hubs
+    )
+    hub_names = {h.name for h in spec.hubs}
+
+    ordered: list[SpokePlan] = []
+    tiers: dict[str, int] = {}
+    pending = list(spec.spokes)
+    while pending:
+        progressed = False
+        for spoke in list(pending):
+            if spoke.upstream in hub_names or spoke.upstream in tiers:
+                tier = 1 if spoke.upstream in hub_names else tiers[spoke.upstream] + 1
+                tiers[spoke.name] = tier
+                ordered.append(
+                    SpokePlan(
+                        name=spoke.name,
+                        platform=spoke.platform,
+                        upstream=spoke.upstream,
+                        upstream_is_hub=spoke.upstream in hub_names,
+                        jetstream_domain=spoke.domain,
+                        children=tuple(children.get(spoke.name, ())),
+                        tier=tier,
+                        wasmcloud_host=spoke.wasmcloud_host,
+                    )
+                )
+                pending.remove(spoke)
+                progressed = True
+        if not progressed:  # the spec validator rejects cycles; this guards direct callers
+            raise ValueError("spoke upstreams form a cycle: " + ", ".join(s.name for s in pending))
+
+    servers: list[ServerPlan] = []
+    local_hubs = [h for h in hubs if h.servers]
+    for hub in local_hubs:
+        for server in hub.servers:
+            servers.append(
+                ServerPlan(
+                    name=server,
+                    role="hub",
+                    group=hub.name,
+                    jetstream_domain=hub.jetstream_domain,
+                    peers=tuple(s for s in hub.servers if s != server),
+                    gateways=tuple(h.name for h in local_hubs if h.name != hub.name),
+                    leaf_children=tuple(children.get(hub.name, ())),
+                )
+            )
+    for spoke in ordered:
+        servers.append(
+            ServerPlan(
+                name=spoke.name,
+                role="spoke",
+                group=spoke.name,
+                jetstream_domain=spoke.jetstream_domain,
+                upstream=spoke.upstream,
+                leaf_children=spoke.children,
+            )
+        )
+    return LatticePlan(
+        lattice=spec.name,
+        hub_domain=spec.hub_domain,
+        hubs=hubs,
+        spokes=tuple(ordered),
+        servers=tuple(servers),
+    )

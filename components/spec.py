@@ -1,0 +1,321 @@
+"""The lattice spec: what a user writes under ``wasmcloud-lattice:lattice`` in a stack file.
+
+Validation reports every problem at once, each as ``<stack file>: <key path>: <what is
+wrong>``, so a user fixes a stack in one pass. Nothing here knows about Pulumi.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+CONFIG_KEY = "wasmcloud-lattice:lattice"
+DEFAULT_HUB_DOMAIN = "hub"
+NODE_COUNTS = (1, 3, 5)
+
+# DNS-label shaped: valid as a NATS server, cluster and gateway name, a JetStream domain,
+# a Kubernetes name and an AWS tag, so one name travels through every platform unchanged.
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+NAME_RULE = "lowercase letters, digits and '-', 1-40 characters, not starting or ending with '-'"
+
+
+def _check_name(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise ValueError(f"{value!r} is not a valid name ({NAME_RULE})")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        strict=True,
+    )
+
+
+class HubSpec(_Model):
+    """One cloud region's NATS cluster. Two or more hubs form a super-cluster via gateways."""
+
+    name: str
+    platform: Literal["aws", "kubernetes", "external"]
+    region: str | None = None
+    nodes: int = 3
+    jetstream_domain: str = DEFAULT_HUB_DOMAIN
+    urls: tuple[str, ...] = ()
+    """external only: the leaf URLs spokes dial (e.g. ``tls://connect.ngs.global``)."""
+
+    _names = field_validator("name", "jetstream_domain")(_check_name)
+
+    @field_validator("nodes")
+    @classmethod
+    def _nodes(cls, value: int) -> int:
+        if value not in NODE_COUNTS:
+            raise ValueError(f"must be 1, 3 or 5 (a JetStream cluster needs a quorum), got {value}")
+        return value
+
+    def server_names(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}-{i}" for i in range(self.nodes))
+
+
+class SpokeSpec(_Model):
+    """One edge site: a leaf nats-server that dials a hub or another spoke."""
+
+    name: str
+    upstream: str
+    platform: Literal["aws", "kubernetes"]
+    region: str | None = None
+    jetstream_domain: str | None = None
+    wasmcloud_host: bool = True
+
+    _names = field_validator("name", "upstream")(_check_name)
+
+    @field_validator("jetstream_domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        return None if value is None else _check_name(value)
+
+    @property
+    def domain(self) -> str:
+        return self.jetstream_domain or self.name
+
+
+class LatticeSpec(_Model):
+    """A whole lattice: its hub regions and edge spokes."""
+
+    name: str
+    hubs: tuple[HubSpec, ...] = Field(min_length=1)
+    spokes: tuple[SpokeSpec, ...] = ()
+
+    _names = field_validator("name")(_check_name)
+
+    @property
+    def hub_domain(self) -> str:
+        return self.hubs[0].jetstream_domain
+
+    def hub(self, name: str) -> HubSpec | None:
+        return next((h for h in self.hubs if h.name == name), None)
+
+    def spoke(self, name: str) -> SpokeSpec | None:
+        return next((s for s in self.spokes if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def render(self, source: str) -> str:
+        return f"{source}: {self.path}: {self.message}"
+
+
+class LatticeSpecError(ValueError):
+    """Every problem found in one stack, ready to print one per line."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]):
+        self.source = source
+        self.problems = tuple(problems)
+        super().__init__("\n".join(p.render(source) for p in self.problems))
+
+
+def _loc_to_path(loc: Iterable[Any]) -> str:
+    path = "lattice"
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}"
+    return path
+
+
+def _pydantic_problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for err in error.errors():
+        loc = list(err["loc"])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        # Literal/union errors carry a nested loc piece naming the branch; drop it.
+        loc = [p for p in loc if not (isinstance(p, str) and p.startswith(("literal[", "function-")))]
+        problems.append(Problem(_loc_to_path(loc), message))
+    return problems
+
+
+def _entries(raw: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
+    value = raw.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
+
+
+def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
+    """Checks that span entries. Tolerant of bad types, so they run beside type errors."""
+    problems: list[Problem] = []
+    hubs = _entries(raw, "hubs")
+    spokes = _entries(raw, "spokes")
+
+    seen: dict[str, str] = {}
+    for kind, entries in (("hubs", hubs), ("spokes", spokes)):
+        for i, entry in entries:
+            name = entry.get("name")
+            if not isinstance(name, str):
+                continue
+            path = f"lattice.{kind}[{i}].name"
+            if name in seen:
+                problems.append(Problem(path, f"duplicate name {name!r} (already used by {seen[name]})"))
+            else:
+                seen[name] = path
+
+    # Hub node server names (<hub>-<i>) share the server-name space with spokes.
+    for i, hub in hubs:
+        nodes = hub.get("nodes", 3)
+        if isinstance(hub.get("name"), str) and isinstance(nodes, int) and nodes in NODE_COUNTS:
+            for n in range(nodes):
+                server = f"{hub['name']}-{n}"
+                if server in seen and seen[server].startswith("lattice.spokes"):
+                    problems.append(
+                        Problem(seen[server], f"name {server!r} collides with a node of hub {hub['name']!r}")
+                    )
+
+    hub_names = {h.get("name") for _, h in hubs}
+    spoke_names = {s.get("name") for _, s in spokes}
+    upstream_of = {
+        s["name"]: s["upstream"]
+        for _, s in spokes
+        if isinstance(s.get("name"), str) and isinstance(s.get("upstream"), str)
+    }
+    for i, spoke in spokes:
+        upstream = spoke.get("upstream")
+        if not isinstance(upstream, str):
+            continue
+        path = f"lattice.spokes[{i}].upstream"
+        if upstream == spoke.get("name"):
+            problems.append(Problem(path, "a spoke cannot be its own upstream"))
+        elif upstream not in hub_names and upstream not in spoke_names:
+            problems.append(Problem(path, f"no hub or spoke named {upstream!r}"))
+        else:
+            chain, cur = [spoke.get("name")], upstream
+            while cur in upstream_of and cur not in chain:
+                chain.append(cur)
+                cur = upstream_of[cur]
+            if cur == spoke.get("name"):
+                cycle = " -> ".join(str(c) for c in [*chain, cur])
+                problems.append(Problem(path, f"upstream cycle: {cycle}"))
+
+    hub_domains = {h.get("jetstreamDomain", DEFAULT_HUB_DOMAIN) for _, h in hubs}
+    if len(hub_domains) > 1:
+        for i, hub in hubs:
+            if "jetstreamDomain" in hub:
+                problems.append(
+                    Problem(
+                        f"lattice.hubs[{i}].jetstreamDomain",
+                        "all hubs of a super-cluster share one JetStream domain, found "
+                        + ", ".join(sorted(repr(d) for d in hub_domains)),
+                    )
+                )
+    domains: dict[str, str] = {str(d): "the hub domain" for d in hub_domains}
+    for i, spoke in spokes:
+        domain = spoke.get("jetstreamDomain", spoke.get("name"))
+        if not isinstance(domain, str):
+            continue
+        key = "jetstreamDomain" if "jetstreamDomain" in spoke else "name"
+        if domain in domains:
+            problems.append(
+                Problem(
+                    f"lattice.spokes[{i}].{key}",
+                    f"JetStream domain {domain!r} is already {domains[domain]}; "
+                    "every leaf link needs a different domain on each side",
+                )
+            )
+        else:
+            domains[domain] = f"used by spoke {spoke.get('name')!r}"
+
+    if len(hubs) > 1:
+        for i, hub in hubs:
+            if hub.get("nodes") == 1:
+                problems.append(
+                    Problem(
+                        f"lattice.hubs[{i}].nodes",
+                        "a 1-node hub cannot join a super-cluster: nats-server refuses clustered "
+                        "JetStream without routes; use 3 or 5 nodes",
+                    )
+                )
+    for i, hub in hubs:
+        platform = hub.get("platform")
+        if platform == "aws" and not hub.get("region"):
+            problems.append(Problem(f"lattice.hubs[{i}].region", "required when platform is 'aws'"))
+        if platform == "external" and not hub.get("urls"):
+            problems.append(
+                Problem(f"lattice.hubs[{i}].urls", "required when platform is 'external' (the URLs spokes dial)")
+            )
+        if platform != "external" and "urls" in hub:
+            problems.append(Problem(f"lattice.hubs[{i}].urls", "only valid when platform is 'external'"))
+    for i, spoke in spokes:
+        if spoke.get("platform") == "aws" and not spoke.get("region"):
+            problems.append(Problem(f"lattice.spokes[{i}].region", "required when platform is 'aws'"))
+    return problems
+
+
+def parse_lattice(raw: Any, source: str) -> LatticeSpec:
+    """Validate the raw config object; raise :class:`LatticeSpecError` with every problem."""
+    if not isinstance(raw, Mapping):
+        raise LatticeSpecError(source, [Problem("lattice", f"must be a mapping, got {type(raw).__name__}")])
+    problems: list[Problem] = []
+    spec: LatticeSpec | None = None
+    try:
+        spec = LatticeSpec.model_validate(_lists_to_tuples(raw))
+    except ValidationError as err:
+        problems.extend(_pydantic_problems(err))
+    problems.extend(_cross_problems(raw))
+    if problems or spec is None:
+        unique = list(dict.fromkeys(problems))
+        raise LatticeSpecError(source, sorted(unique, key=lambda p: _sort_key(p.path)))
+    return spec
+
+
+def _sort_key(path: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"[\[\].]+", path) if p]
+
+
+def _lists_to_tuples(value: Any) -> Any:
+    # Strict mode refuses lists for tuple fields; YAML gives lists.
+    if isinstance(value, Mapping):
+        return {k: _lists_to_tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(v) for v in value)
+    return value
+
+
+def stack_file_path(stack: str, stacks_dir: Path) -> Path:
+    return stacks_dir / f"Pulumi.{stack}.yaml"
+
+
+def load_stack_file(path: Path, label: str | None = None) -> LatticeSpec:
+    """Read a ``Pulumi.<stack>.yaml`` and validate its lattice; errors name ``label``."""
+    source = label or str(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise LatticeSpecError(source, [Problem("lattice", f"cannot read stack file: {err.strerror}")]) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise LatticeSpecError(source, [Problem("lattice", f"not valid YAML{where}")]) from None
+    config = doc.get("config") if isinstance(doc, Mapping) else None
+    if not isinstance(config, Mapping) or CONFIG_KEY not in config:
+        raise LatticeSpecError(source, [Problem("lattice", f"missing config key {CONFIG_KEY!r}")])
+    return parse_lattice(config[CONFIG_KEY], source)

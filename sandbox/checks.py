@@ -1,0 +1,150 @@
+"""Smoke checks the sandbox runs once the topology converged: the seed's promises, live."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from components.plan import LatticePlan
+from sandbox.topology import LocalLattice
+
+HEARTBEAT_SUBJECT = "runtime.operator.heartbeat.*"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def root_hub(plan: LatticePlan, spoke: str) -> str:
+    group = plan.spoke(spoke).upstream
+    while not plan.is_hub(group):
+        group = plan.spoke(group).upstream
+    return group
+
+
+async def connect_hub(lattice: LocalLattice, hub: str, name: str) -> Client:
+    """A cloud-side service client at a hub region, with the lattice's service credentials."""
+    return await nats.connect(
+        servers=lattice.hub_client_urls(hub),
+        user_credentials=str(lattice.service_creds),
+        name=name,
+        connect_timeout=2,
+        allow_reconnect=True,
+        max_reconnect_attempts=5,
+    )
+
+
+async def connect_spoke(lattice: LocalLattice, spoke: str, name: str) -> Client:
+    """An anonymous local client on a spoke: exactly how a wasmCloud host connects."""
+    return await nats.connect(
+        servers=[lattice.client_url(spoke)], name=name, connect_timeout=2, max_reconnect_attempts=5
+    )
+
+
+async def request_with_retry(nc: Client, subject: str, data: bytes, deadline: float) -> Msg:
+    """Retry until interest has propagated across leaf and gateway links, or time is up."""
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            return await nc.request(subject, data, timeout=0.5)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as err:
+            last = err
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"no reply on {subject}: {last!r}")
+
+
+async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) -> list[Check]:
+    """A request from each spoke's anonymous local client is answered by its hub region."""
+    plan = lattice.plan
+    responders = []
+    for hub in plan.hubs:
+        nc = await connect_hub(lattice, hub.name, f"sandbox-responder-{hub.name}")
+        responders.append(nc)
+
+        async def answer(msg: Msg, nc: Client = nc) -> None:
+            info = nc._server_info  # noqa: SLF001 (the only place nats-py exposes it)
+            await msg.respond(str(info.get("server_name", "")).encode())
+
+        await nc.subscribe(f"sandbox.ping.{hub.name}", cb=answer)
+        await nc.flush()
+    checks = []
+    try:
+        for spoke in plan.spokes:
+            hub = root_hub(plan, spoke.name)
+            name = f"spoke-reaches-hub:{spoke.name}"
+            nc = await connect_spoke(lattice, spoke.name, f"sandbox-check-{spoke.name}")
+            try:
+                start = time.monotonic()
+                reply = await request_with_retry(nc, f"sandbox.ping.{hub}", b"ping", start + timeout)
+                ms = (time.monotonic() - start) * 1000
+                checks.append(Check(name, True, f"answered by hub node {reply.data.decode()} in {ms:.0f} ms"))
+            except TimeoutError as err:
+                checks.append(Check(name, False, str(err)))
+            finally:
+                await nc.close()
+    finally:
+        for nc in responders:
+            await nc.close()
+    return checks
+
+
+class HeartbeatWatch:
+    """Watches wasmCloud host heartbeats from the cloud side (a hub), as a scheduler would."""
+
+    def __init__(self, lattice: LocalLattice):
+        self.lattice = lattice
+        self.hub = lattice.plan.hubs[0].name
+        self.seen: dict[str, str] = {}
+        self._nc: Client | None = None
+
+    async def start(self) -> None:
+        self._nc = await connect_hub(self.lattice, self.hub, "sandbox-heartbeat-watch")
+
+        async def on_beat(msg: Msg) -> None:
+            try:
+                beat = json.loads(msg.data)
+            except ValueError:
+                return
+            self.seen.setdefault(str(beat.get("hostname")), str(beat.get("id")))
+
+        await self._nc.subscribe(HEARTBEAT_SUBJECT, cb=on_beat)
+        await self._nc.flush()
+
+    async def check(self, host_names: list[str], timeout: float = 30.0) -> list[Check]:
+        """Each host's heartbeat seen at the hub, and the host answers a request from there."""
+        assert self._nc is not None, "start() first"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not set(host_names) <= set(self.seen):
+            await asyncio.sleep(0.2)
+        checks = []
+        for host in host_names:
+            name = f"host-heartbeat:{host}"
+            host_id = self.seen.get(host)
+            if host_id is None:
+                checks.append(Check(name, False, f"no heartbeat from host {host!r} at hub {self.hub} in {timeout:.0f} s"))
+                continue
+            try:
+                reply = await self._nc.request(f"runtime.host.{host_id}.heartbeat", b"", timeout=5)
+                answered = json.loads(reply.data).get("hostname")
+                ok = answered == host
+                detail = f"host {host_id} seen at hub {self.hub}; answered a hub request as {answered!r}"
+            except (nats.errors.Error, ValueError) as err:
+                ok, detail = False, f"host {host_id} heartbeat seen, but request failed: {err!r}"
+            checks.append(Check(name, ok, detail))
+        return checks
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.close()

@@ -1,0 +1,186 @@
+"""``python -m sandbox up``: bring a stack's topology up locally, check it, print host outputs.
+
+Exit status: 0 all checks passed (or stopped by a signal), 1 a check failed or the topology
+did not converge, 2 the stack is invalid. No child process outlives this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from components.spec import LatticeSpecError, load_stack_file, stack_file_path
+from sandbox.checks import Check, HeartbeatWatch, check_spokes_reach_hubs
+from sandbox.topology import LocalLattice, SandboxError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STACKS_DIR = PROJECT_ROOT / "stacks"
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived: unwind so every child is stopped."""
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def resolve_stack(stack: str | None, stack_file: str | None) -> tuple[Path, str]:
+    if stack_file:
+        return Path(stack_file), stack_file
+    path = stack_file_path(stack or "dev", STACKS_DIR)
+    return path, str(path.relative_to(PROJECT_ROOT))
+
+
+class Reporter:
+    def __init__(self, quiet: bool = False):
+        self.start = time.monotonic()
+        self.quiet = quiet
+
+    def __call__(self, line: str) -> None:
+        if not self.quiet:
+            print(f"[{time.monotonic() - self.start:6.2f}s] {line}", flush=True)
+
+
+def summary(lattice: LocalLattice, checks: list[Check], converge_ms: float) -> dict[str, Any]:
+    """The ``--json`` document: servers, hubs, spokes (same fields as the stack outputs), checks."""
+    plan = lattice.plan
+    servers = {
+        s.name: {
+            "role": s.role,
+            "clientUrl": lattice.client_url(s.name),
+            "monitorUrl": lattice.monitor_url(s.name),
+            "pid": lattice.supervisor.pid(s.name),
+        }
+        for s in plan.servers
+    }
+    hubs = {
+        h.name: {
+            "clientUrl": ",".join(lattice.hub_client_urls(h.name)),
+            "credsFile": str(lattice.service_creds),
+            "jsDomain": h.jetstream_domain,
+        }
+        for h in plan.hubs
+    }
+    spokes = {s.name: lattice.connection(s.name) for s in plan.spokes}
+    return {
+        "lattice": plan.lattice,
+        "convergeMs": round(converge_ms),
+        "servers": servers,
+        "hubs": hubs,
+        "spokes": spokes,
+        "checks": [c.as_dict() for c in checks],
+    }
+
+
+async def _run_checks(lattice: LocalLattice, report: Reporter) -> list[Check]:
+    watch = HeartbeatWatch(lattice)
+    await watch.start()
+    try:
+        hosts = lattice.start_hosts(report)
+        checks = await check_spokes_reach_hubs(lattice)
+        checks += await watch.check(hosts)
+    finally:
+        await watch.close()
+    return checks
+
+
+def print_outputs(lattice: LocalLattice) -> None:
+    print("\nConnection outputs for wasmCloud hosts (anonymous, localhost; the leaf holds the credentials):")
+    for spoke in lattice.plan.spokes:
+        conn = lattice.connection(spoke.name)
+        print(f"\n  {spoke.name} (tier {spoke.tier}, upstream {spoke.upstream}, JetStream domain {spoke.jetstream_domain})")
+        print(f"    natsUrl:        {conn['natsUrl']}")
+        print(f"    wash host       {' '.join(conn['washHostArgs'])}")  # type: ignore[arg-type]
+        env = " ".join(f"{k}={v}" for k, v in conn["wasmcloudV1Env"].items())  # type: ignore[attr-defined]
+        print(f"    v1 host env:    {env}")
+
+
+def up(args: argparse.Namespace) -> int:
+    path, label = resolve_stack(args.stack, args.stack_file)
+    try:
+        spec = load_stack_file(path, label)
+    except LatticeSpecError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_INVALID
+
+    report = Reporter()
+    report(f"stack {label}: lattice {spec.name!r}, {len(spec.hubs)} hub(s), {len(spec.spokes)} spoke(s)")
+    try:
+        lattice = LocalLattice(spec)
+    except SandboxError as err:
+        print(f"{label}: lattice: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    with lattice:
+        report(f"work dir {lattice.workdir} (credentials 0600, removed on exit)")
+        started = time.monotonic()
+        lattice.start_servers(report)
+        report("waiting for routes, gateways and leaf links (/routez, /gatewayz, /leafz) ...")
+        try:
+            conv = lattice.wait_converged(timeout=args.converge_timeout)
+        except SandboxError as err:
+            print(f"sandbox: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        converge_ms = (time.monotonic() - started) * 1000
+        if not conv.ok:
+            print(f"sandbox: topology did not converge in {args.converge_timeout:.0f} s; missing:", file=sys.stderr)
+            for link in conv.missing:
+                print(f"  {link}", file=sys.stderr)
+            return EXIT_FAILED
+        report(f"converged in {converge_ms:.0f} ms: every route, gateway and leaf link is up")
+
+        checks = asyncio.run(_run_checks(lattice, report))
+        for check in checks:
+            report(f"{'PASS' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        print_outputs(lattice)
+        if args.json:
+            Path(args.json).write_text(json.dumps(summary(lattice, checks, converge_ms), indent=2) + "\n")
+            report(f"wrote {args.json}")
+        failed = [c for c in checks if not c.ok]
+        if args.check:
+            report(f"{len(checks) - len(failed)} checks passed, {len(failed)} failed")
+            return EXIT_FAILED if failed else EXIT_OK
+        report("running; Ctrl-C (SIGINT) or SIGTERM stops every process")
+        while True:
+            dead = lattice.supervisor.exited()
+            if dead:
+                for name, rc in dead.items():
+                    print(f"sandbox: {name} exited with {rc}: {lattice.supervisor.log_tail(name, 3)}", file=sys.stderr)
+                return EXIT_FAILED
+            time.sleep(1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="run a stack's topology on loopback with real servers")
+    which = p_up.add_mutually_exclusive_group()
+    which.add_argument("--stack", help="stack name: reads stacks/Pulumi.NAME.yaml (default: dev)")
+    which.add_argument("--stack-file", help="path to a Pulumi.<stack>.yaml")
+    p_up.add_argument("--check", action="store_true", help="exit after the checks (0 pass, 1 fail)")
+    p_up.add_argument("--json", help="write servers, hubs, spokes and checks to this file")
+    p_up.add_argument("--converge-timeout", type=float, default=60.0, help="seconds (default 60)")
+    p_up.set_defaults(func=up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code: int = args.func(args)
+        return code
+    except Stopped as stop:
+        print(f"sandbox: stopped by {stop}; all processes stopped", file=sys.stderr)
+        return EXIT_OK
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

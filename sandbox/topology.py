@@ -1,0 +1,147 @@
+"""A stack's whole topology as local processes: the sandbox platform.
+
+It resolves addresses (loopback, ephemeral ports), mints credentials from fresh entropy,
+renders every config with the one renderer, and supervises nats-server and wasmCloud
+host processes. Credential files are 0600 in a private temp dir removed on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from components.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan
+from components.natsconf import ServerAddress, ServerFiles, direct_addressing, render_lattice
+from components.outputs import spoke_connection, wash_host_args
+from components.plan import LatticePlan, Ports, plan_lattice
+from components.spec import LatticeSpec
+from sandbox import binaries
+from sandbox.monitor import Convergence, wait_converged
+from sandbox.ports import free_ports
+from sandbox.processes import Supervisor
+
+LOOPBACK = "127.0.0.1"
+Progress = Callable[[str], None]
+
+
+class SandboxError(RuntimeError):
+    """The topology could not be brought up; the message says which server and why."""
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+class LocalLattice:
+    """One stack on loopback. Use as a context manager: everything stops on exit."""
+
+    def __init__(self, spec: LatticeSpec, *, workdir: Path | None = None):
+        self.spec = spec
+        self.plan: LatticePlan = plan_lattice(spec)
+        if any(h.external_urls for h in self.plan.hubs):
+            raise SandboxError("hubs with platform 'external' have no local stand-in in the sandbox yet")
+        self._own_workdir = workdir is None
+        self.workdir = Path(tempfile.mkdtemp(prefix="wasmcloud-lattice-")) if workdir is None else workdir
+        os.chmod(self.workdir, 0o700)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        self.supervisor = Supervisor(self.workdir / "logs")
+
+        names = [s.name for s in self.plan.servers]
+        flat = free_ports(5 * len(names))
+        self.ports = {n: Ports(*flat[5 * i : 5 * i + 5]) for i, n in enumerate(names)}
+        addresses = {n: ServerAddress(dial_host=LOOPBACK, bind_host=LOOPBACK, ports=self.ports[n]) for n in names}
+        self.addressing = direct_addressing(self.plan, addresses)
+        entropy = {name: os.urandom(32) for name in entropy_names([s.name for s in self.plan.spokes])}
+        self.auth: LatticeAuth = lattice_auth_for_plan(self.plan, entropy)
+        self.files = {
+            n: ServerFiles(config_dir=str(self.workdir / "servers" / n), store_dir=str(self.workdir / "servers" / n / "jetstream"))
+            for n in names
+        }
+        self.rendered = render_lattice(self.plan, self.addressing, self.auth, self.files)
+        self.service_creds = self.workdir / "service.creds"
+
+    # --- addresses -------------------------------------------------------------------------
+
+    def client_url(self, server: str) -> str:
+        return f"nats://{LOOPBACK}:{self.ports[server].client}"
+
+    def monitor_url(self, server: str) -> str:
+        return f"http://{LOOPBACK}:{self.ports[server].monitor}"
+
+    def monitors(self) -> dict[str, str]:
+        return {s.name: self.monitor_url(s.name) for s in self.plan.servers}
+
+    def hub_client_urls(self, hub: str) -> list[str]:
+        return [self.client_url(s) for s in self.plan.hub(hub).servers]
+
+    def connection(self, spoke: str) -> dict[str, object]:
+        return spoke_connection(self.plan, spoke, self.ports[spoke].client)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def write_files(self) -> None:
+        _write_private(self.service_creds, self.auth.service_creds)
+        for name, rendered in self.rendered.items():
+            files = self.files[name]
+            Path(files.config_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+            Path(files.config_file).write_text(rendered.config)
+            for path, text in rendered.secret_files.items():
+                _write_private(Path(path), text)
+
+    def start_server(self, name: str) -> None:
+        self.supervisor.start(name, [binaries.nats_server(), "-c", self.files[name].config_file])
+
+    def start_servers(self, progress: Progress = lambda _: None) -> None:
+        self.write_files()
+        for server in self.plan.servers:
+            self.start_server(server.name)
+            role = f"hub {server.group}" if server.role == "hub" else f"spoke -> {server.upstream}"
+            progress(f"started {server.name:<14} {role:<22} client {self.client_url(server.name)}")
+
+    def wait_converged(self, timeout: float = 60.0) -> Convergence:
+        result = wait_converged(self.plan, self.monitors(), timeout)
+        dead = self.supervisor.exited()
+        if dead:
+            details = "; ".join(f"{n} exited {rc}: {self.supervisor.log_tail(n, 2)}" for n, rc in dead.items())
+            raise SandboxError(f"servers exited during start-up: {details}")
+        return result
+
+    def host_name(self, spoke: str) -> str:
+        return spoke
+
+    def start_hosts(self, progress: Progress = lambda _: None) -> list[str]:
+        """A real wasmCloud host beside every spoke that asks for one, anonymous on localhost."""
+        started = []
+        for spoke in self.plan.spokes:
+            if not spoke.wasmcloud_host:
+                continue
+            home = self.workdir / "hosts" / spoke.name
+            home.mkdir(parents=True, exist_ok=True)
+            args = wash_host_args(self.client_url(spoke.name), self.host_name(spoke.name))
+            env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local")}
+            self.supervisor.start(f"host-{spoke.name}", [binaries.wash(), "host", *args], env=env)
+            started.append(spoke.name)
+            progress(f"started wasmCloud host beside {spoke.name} -> {self.client_url(spoke.name)}")
+        return started
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> LocalLattice:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
