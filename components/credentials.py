@@ -53,9 +53,7 @@ def nkey_from_entropy(kind: str, entropy: bytes) -> NKey:
     if kind not in _PREFIXES:
         raise CredentialError(f"unknown nkey kind {kind!r}")
     if len(entropy) != KEY_ENTROPY_BYTES:
-        raise CredentialError(
-            f"{kind} key entropy must be {KEY_ENTROPY_BYTES} bytes, got {len(entropy)}"
-        )
+        raise CredentialError(f"{kind} key entropy must be {KEY_ENTROPY_BYTES} bytes, got {len(entropy)}")
     seed = nkeys.encode_seed(entropy, _PREFIXES[kind])
     public = nkeys.from_seed(seed).public_key
     return NKey(kind=kind, seed=seed.decode(), public_key=public.decode())
@@ -267,9 +265,7 @@ def mint_lattice_auth(
         lattice_account=account.public_key,
         account_jwts={
             system.public_key: account_jwt(operator, system, "SYS", jetstream=False),
-            account.public_key: account_jwt(
-                operator, account, lattice, jetstream=True, revocations=revoked_users
-            ),
+            account.public_key: account_jwt(operator, account, lattice, jetstream=True, revocations=revoked_users),
         },
     )
     service = nkey_from_entropy("user", entropy[SERVICE_USER_KEY])

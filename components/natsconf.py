@@ -33,7 +33,7 @@ class ServerAddress:
     """Where one server listens and how its peers reach it, as its platform resolved it."""
 
     dial_host: str
-    ports: Ports = Ports()
+    ports: Ports = field(default_factory=Ports)
     bind_host: str = "0.0.0.0"
     """Interface for the route, gateway and leaf listeners (and a hub's client port)."""
 
@@ -203,9 +203,7 @@ def gateway_block(server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
     block: dict[str, Any] = {"name": server.group, "listen": f"{own.bind_host}:{own.ports.gateway}"}
     if server.name in addressing.gateway_advertise:
         block["advertise"] = addressing.gateway_advertise[server.name]
-    block["gateways"] = [
-        {"name": hub, "urls": list(addressing.gateway_urls[hub])} for hub in server.gateways
-    ]
+    block["gateways"] = [{"name": hub, "urls": list(addressing.gateway_urls[hub])} for hub in server.gateways]
     return {"gateway": block}
 
 

@@ -158,15 +158,15 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
                     leaf_children=tuple(children.get(hub.name, ())),
                 )
             )
-    for spoke in ordered:
+    for planned in ordered:
         servers.append(
             ServerPlan(
-                name=spoke.name,
+                name=planned.name,
                 role="spoke",
-                group=spoke.name,
-                jetstream_domain=spoke.jetstream_domain,
-                upstream=spoke.upstream,
-                leaf_children=spoke.children,
+                group=planned.name,
+                jetstream_domain=planned.jetstream_domain,
+                upstream=planned.upstream,
+                leaf_children=planned.children,
             )
         )
     return LatticePlan(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 CONFIG_KEY = "wasmcloud-lattice:lattice"
@@ -92,7 +92,7 @@ class LatticeSpec(_Model):
     """A whole lattice: its hub regions and edge spokes."""
 
     name: str
-    hubs: tuple[HubSpec, ...] = Field(min_length=1)
+    hubs: tuple[HubSpec, ...]
     spokes: tuple[SpokeSpec, ...] = ()
 
     _names = field_validator("name")(_check_name)
@@ -147,6 +147,8 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
             message = "required key is missing"
         elif message.startswith("Value error, "):
             message = message[len("Value error, ") :]
+        # YAML gives lists; the models hold tuples only to stay immutable.
+        message = message.replace("valid tuple", "valid list").replace("Tuple should", "List should")
         # Literal/union errors carry a nested loc piece naming the branch; drop it.
         loc = [p for p in loc if not (isinstance(p, str) and p.startswith(("literal[", "function-")))]
         problems.append(Problem(_loc_to_path(loc), message))
@@ -165,6 +167,8 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     hubs = _entries(raw, "hubs")
     spokes = _entries(raw, "spokes")
+    if raw.get("hubs") == []:
+        problems.append(Problem("lattice.hubs", "at least one hub is required"))
 
     seen: dict[str, str] = {}
     for kind, entries in (("hubs", hubs), ("spokes", spokes)):
@@ -179,7 +183,7 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
                 seen[name] = path
 
     # Hub node server names (<hub>-<i>) share the server-name space with spokes.
-    for i, hub in hubs:
+    for _, hub in hubs:
         nodes = hub.get("nodes", 3)
         if isinstance(hub.get("name"), str) and isinstance(nodes, int) and nodes in NODE_COUNTS:
             for n in range(nodes):

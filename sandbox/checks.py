@@ -74,7 +74,7 @@ async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) 
         responders.append(nc)
 
         async def answer(msg: Msg, nc: Client = nc) -> None:
-            info = nc._server_info  # noqa: SLF001 (the only place nats-py exposes it)
+            info = nc._server_info  # the only place nats-py exposes it
             await msg.respond(str(info.get("server_name", "")).encode())
 
         await nc.subscribe(f"sandbox.ping.{hub.name}", cb=answer)
@@ -82,12 +82,12 @@ async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) 
     checks = []
     try:
         for spoke in plan.spokes:
-            hub = root_hub(plan, spoke.name)
+            target = root_hub(plan, spoke.name)
             name = f"spoke-reaches-hub:{spoke.name}"
             nc = await connect_spoke(lattice, spoke.name, f"sandbox-check-{spoke.name}")
             try:
                 start = time.monotonic()
-                reply = await request_with_retry(nc, f"sandbox.ping.{hub}", b"ping", start + timeout)
+                reply = await request_with_retry(nc, f"sandbox.ping.{target}", b"ping", start + timeout)
                 ms = (time.monotonic() - start) * 1000
                 checks.append(Check(name, True, f"answered by hub node {reply.data.decode()} in {ms:.0f} ms"))
             except TimeoutError as err:
@@ -133,7 +133,9 @@ class HeartbeatWatch:
             name = f"host-heartbeat:{host}"
             host_id = self.seen.get(host)
             if host_id is None:
-                checks.append(Check(name, False, f"no heartbeat from host {host!r} at hub {self.hub} in {timeout:.0f} s"))
+                checks.append(
+                    Check(name, False, f"no heartbeat from host {host!r} at hub {self.hub} in {timeout:.0f} s")
+                )
                 continue
             try:
                 reply = await self._nc.request(f"runtime.host.{host_id}.heartbeat", b"", timeout=5)

@@ -97,10 +97,11 @@ def print_outputs(lattice: LocalLattice) -> None:
     print("\nConnection outputs for wasmCloud hosts (anonymous, localhost; the leaf holds the credentials):")
     for spoke in lattice.plan.spokes:
         conn = lattice.connection(spoke.name)
-        print(f"\n  {spoke.name} (tier {spoke.tier}, upstream {spoke.upstream}, JetStream domain {spoke.jetstream_domain})")
+        where = f"tier {spoke.tier}, upstream {spoke.upstream}, JetStream domain {spoke.jetstream_domain}"
+        print(f"\n  {spoke.name} ({where})")
         print(f"    natsUrl:        {conn['natsUrl']}")
-        print(f"    wash host       {' '.join(conn['washHostArgs'])}")  # type: ignore[arg-type]
-        env = " ".join(f"{k}={v}" for k, v in conn["wasmcloudV1Env"].items())  # type: ignore[attr-defined]
+        print(f"    wash host       {' '.join(conn['washHostArgs'])}")
+        env = " ".join(f"{k}={v}" for k, v in conn["wasmcloudV1Env"].items())
         print(f"    v1 host env:    {env}")
 
 

@@ -74,6 +74,9 @@ def missing_links(plan: LatticePlan, monitors: Mapping[str, str]) -> list[str]:
     for spoke in plan.spokes:
         if leaf_attachment(plan, monitors, spoke.name) is None:
             missing.append(f"leaf {spoke.name} -> {spoke.upstream}")
+    if not missing:
+        # Links first: clustered JetStream elects its meta leader only once routes are up.
+        missing += [f"healthz {s.name} (JetStream not ready)" for s in plan.servers if not healthy(monitors[s.name])]
     return missing
 
 
@@ -88,12 +91,7 @@ def wait_converged(
     return Convergence(ok=not missing, seconds=time.monotonic() - start, missing=tuple(missing))
 
 
-def wait_healthy(monitor: str, timeout: float) -> bool:
-    """True once ``/healthz`` answers ok (JetStream included)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        data = _try(f"{monitor}/healthz")
-        if data and data.get("status") == "ok":
-            return True
-        time.sleep(0.1)
-    return False
+def healthy(monitor: str) -> bool:
+    """``/healthz`` answers ok: the server and its JetStream (meta leader, streams) are ready."""
+    data = _try(f"{monitor}/healthz")
+    return bool(data and data.get("status") == "ok")

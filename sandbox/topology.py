@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from components.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan
 from components.natsconf import ServerAddress, ServerFiles, direct_addressing, render_lattice
@@ -60,7 +61,9 @@ class LocalLattice:
         entropy = {name: os.urandom(32) for name in entropy_names([s.name for s in self.plan.spokes])}
         self.auth: LatticeAuth = lattice_auth_for_plan(self.plan, entropy)
         self.files = {
-            n: ServerFiles(config_dir=str(self.workdir / "servers" / n), store_dir=str(self.workdir / "servers" / n / "jetstream"))
+            n: ServerFiles(
+                config_dir=str(self.workdir / "servers" / n), store_dir=str(self.workdir / "servers" / n / "jetstream")
+            )
             for n in names
         }
         self.rendered = render_lattice(self.plan, self.addressing, self.auth, self.files)
@@ -80,7 +83,7 @@ class LocalLattice:
     def hub_client_urls(self, hub: str) -> list[str]:
         return [self.client_url(s) for s in self.plan.hub(hub).servers]
 
-    def connection(self, spoke: str) -> dict[str, object]:
+    def connection(self, spoke: str) -> dict[str, Any]:
         return spoke_connection(self.plan, spoke, self.ports[spoke].client)
 
     # --- lifecycle -------------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""Credentials: deterministic from entropy, standard formats, signatures that verify."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import bcrypt
+import nkeys
+import pytest
+from nacl.signing import VerifyKey
+
+from components.credentials import (
+    CredentialError,
+    decode_jwt_claims,
+    lattice_auth_for_plan,
+    mint_lattice_auth,
+    nkey_from_entropy,
+)
+from components.plan import plan_lattice
+from tests.helpers import fixed_entropy, load_stack, spec_from
+
+CREDS = re.compile(
+    r"-----BEGIN NATS USER JWT-----\n(?P<jwt>[\w.-]+)\n------END NATS USER JWT------\n\n.*"
+    r"-----BEGIN USER NKEY SEED-----\n(?P<seed>SU[A-Z2-7]+)\n------END USER NKEY SEED------\n",
+    re.S,
+)
+
+
+def _verify(token: str) -> None:
+    """Check the ed25519 signature against the issuer's public nkey (raises if forged)."""
+    header, body, sig = token.split(".")
+    issuer = decode_jwt_claims(token)["iss"]
+    raw_key = base64.b32decode(issuer + "=" * (-len(issuer) % 8))[1:33]
+    raw_sig = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    VerifyKey(raw_key).verify(f"{header}.{body}".encode(), raw_sig)
+
+
+def test_same_entropy_same_credentials_byte_for_byte() -> None:
+    plan = plan_lattice(load_stack("dev"))
+    entropy = fixed_entropy([s.name for s in plan.spokes])
+    assert lattice_auth_for_plan(plan, entropy) == lattice_auth_for_plan(plan, entropy)
+
+
+def test_jwts_verify_and_carry_the_right_claims() -> None:
+    plan = plan_lattice(load_stack("dev"))
+    auth = lattice_auth_for_plan(plan, fixed_entropy([s.name for s in plan.spokes]))
+    _verify(auth.trust.operator_jwt)
+    op = decode_jwt_claims(auth.trust.operator_jwt)
+    assert op["nats"]["system_account"] == auth.trust.system_account
+    account = decode_jwt_claims(auth.trust.account_jwts[auth.trust.lattice_account])
+    _verify(auth.trust.account_jwts[auth.trust.lattice_account])
+    assert account["name"] == "acme-dev" and account["iss"] == op["sub"]
+    limits = account["nats"]["limits"]
+    # the JetStream keys nats-server reads (the PyPI nats-jwt package gets these wrong)
+    assert {limits[k] for k in ("mem_storage", "disk_storage", "streams", "consumer")} == {-1}
+    assert set(auth.leaf_creds) == {"store-12", "store-14", "factory-3"}
+    assert set(auth.child_logins) == {"device-7"}
+    for spoke, creds in auth.leaf_creds.items():
+        match = CREDS.match(creds)
+        assert match, creds
+        _verify(match["jwt"])
+        claims = decode_jwt_claims(match["jwt"])
+        assert claims["iss"] == auth.trust.lattice_account
+        assert claims["nats"]["allowed_connection_types"] == ["LEAFNODE"]
+        assert claims["sub"] == nkeys.from_seed(match["seed"].encode()).public_key.decode()
+        assert claims["name"] == f"leaf-{spoke}"
+    service = CREDS.match(auth.service_creds)
+    assert service and decode_jwt_claims(service["jwt"])["nats"]["allowed_connection_types"] == ["STANDARD"]
+
+
+def test_every_spoke_has_its_own_key() -> None:
+    plan = plan_lattice(load_stack("prod"))
+    auth = lattice_auth_for_plan(plan, fixed_entropy([s.name for s in plan.spokes]))
+    seeds = [CREDS.match(c)["seed"] for c in auth.leaf_creds.values()]  # type: ignore[index]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_adding_a_spoke_changes_no_hub_trust() -> None:
+    base = spec_from(
+        {
+            "name": "acme",
+            "hubs": [{"name": "use1", "platform": "kubernetes"}],
+            "spokes": [{"name": "a", "upstream": "use1", "platform": "kubernetes"}],
+        }
+    )
+    more = spec_from(
+        {
+            "name": "acme",
+            "hubs": [{"name": "use1", "platform": "kubernetes"}],
+            "spokes": [
+                {"name": "a", "upstream": "use1", "platform": "kubernetes"},
+                {"name": "b", "upstream": "use1", "platform": "kubernetes"},
+            ],
+        }
+    )
+    entropy = fixed_entropy(["a", "b"])
+    before = lattice_auth_for_plan(plan_lattice(base), entropy)
+    after = lattice_auth_for_plan(plan_lattice(more), entropy)
+    assert before.trust == after.trust
+    assert before.leaf_creds["a"] == after.leaf_creds["a"]
+
+
+def test_child_login_is_a_bcrypt_hash_of_a_derived_password() -> None:
+    plan = plan_lattice(load_stack("dev"))
+    auth = lattice_auth_for_plan(plan, fixed_entropy([s.name for s in plan.spokes]))
+    login = auth.child_logins["device-7"]
+    assert login.password not in login.password_hash
+    assert bcrypt.checkpw(login.password.encode(), login.password_hash.encode())
+
+
+def test_missing_or_short_entropy_is_refused() -> None:
+    with pytest.raises(CredentialError, match="missing key entropy for: leaf-b"):
+        mint_lattice_auth("acme", ["a", "b"], [], fixed_entropy(["a"]))
+    with pytest.raises(CredentialError, match="must be 32 bytes"):
+        nkey_from_entropy("user", b"short")

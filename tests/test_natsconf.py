@@ -1,0 +1,125 @@
+"""The renderer: golden configs, determinism, `nats-server -t`, and the safety rules."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from components.natsconf import LOOPBACK, ServerFiles, render_server_config
+from components.plan import plan_lattice
+from tests.helpers import (
+    STACK_NAMES,
+    load_stack,
+    nats_server_test,
+    render_plan,
+    render_stack,
+    spec_from,
+    symbolic_addressing,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+SEED = re.compile(r"S[OAU][A-Z2-7]{56}")
+
+
+def top_level_keys(config: str) -> set[str]:
+    return {line.split(":")[0] for line in config.splitlines() if line and not line[0].isspace() and ":" in line}
+
+
+@pytest.mark.parametrize("server", ["use1-0", "euw1-2", "store-12", "store-14", "device-7"])
+def test_dev_configs_match_golden_files(server: str) -> None:
+    """A reviewer reads what changed here. Regenerate with UPDATE_GOLDEN=1 after a deliberate change."""
+    _, _, rendered = render_stack("dev")
+    golden = GOLDEN / f"dev-{server}.conf"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(rendered[server].config)
+    assert rendered[server].config == golden.read_text()
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_rendering_is_byte_identical_across_runs(stack: str) -> None:
+    first = render_stack(stack)[2]
+    second = render_stack(stack)[2]
+    assert {n: (r.config, dict(r.secret_files)) for n, r in first.items()} == {
+        n: (r.config, dict(r.secret_files)) for n, r in second.items()
+    }
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_every_rendered_config_passes_nats_server_t(stack: str, tmp_path: Path) -> None:
+    _, _, rendered = render_stack(stack)
+    assert rendered
+    for name, server in rendered.items():
+        result = nats_server_test(server, tmp_path / name)
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_no_secret_in_any_config_only_in_secret_files(stack: str) -> None:
+    _, auth, rendered = render_stack(stack)
+    secrets = auth.secret_values()
+    assert secrets
+    for name, server in rendered.items():
+        assert not SEED.search(server.config), f"{name} config holds an nkey seed"
+        for secret in secrets:
+            assert secret not in server.config, f"{name} config holds a secret"
+    for login in auth.child_logins.values():
+        assert any(login.password in t for r in rendered.values() for t in r.secret_files.values())
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_role_rules(stack: str) -> None:
+    plan, _, rendered = render_stack(stack)
+    for server in plan.servers:
+        config = rendered[server.name].config
+        keys = top_level_keys(config)
+        assert f'server_name: "{server.name}"' in config
+        assert "leafnodes" in keys or (server.role == "spoke" and server.upstream is None)
+        if server.role == "hub":
+            # operator mode: every connection, leaf links included, must prove a JWT chain
+            assert {"operator", "resolver", "resolver_preload", "jetstream"} <= keys
+            assert "no_auth_user" not in keys
+            assert ("cluster" in keys) == bool(server.peers)
+            assert ("gateway" in keys) == bool(server.gateways)
+            assert f'domain: "{plan.hub_domain}"' in config
+        else:
+            assert f'listen: "{LOOPBACK}:' in config.splitlines()[3]
+            assert f'http: "{LOOPBACK}:' in config
+            assert 'no_auth_user: "local"' in config
+            assert f'domain: "{server.jetstream_domain}"' in config
+            assert 'ping_interval: "10s"' in config
+            assert "cluster" not in keys and "gateway" not in keys
+            if plan.is_hub(server.upstream or ""):
+                for node in plan.group_servers(server.upstream or ""):
+                    assert f"nats-leaf://{node}.nats.internal:7422" in config, "every hub node is a remote URL"
+            if server.leaf_children:
+                assert config.count("password:") == len(server.leaf_children)
+                assert "$2b$" in config
+
+
+def test_one_node_hub_renders_without_cluster_block() -> None:
+    plan = plan_lattice(spec_from({"name": "acme", "hubs": [{"name": "solo", "platform": "kubernetes", "nodes": 1}]}))
+    _, rendered = render_plan(plan)
+    keys = top_level_keys(rendered["solo-0"].config)
+    assert "cluster" not in keys and "gateway" not in keys and "jetstream" in keys
+
+
+def test_adding_a_spoke_leaves_every_hub_config_byte_identical() -> None:
+    spoke_a = {"name": "a", "upstream": "use1", "platform": "kubernetes"}
+    spoke_b = {"name": "b", "upstream": "use1", "platform": "kubernetes"}
+    base = {"name": "acme", "hubs": [{"name": "use1", "platform": "kubernetes"}], "spokes": [spoke_a]}
+    more = {**base, "spokes": [spoke_a, spoke_b]}
+    plan_a, plan_b = plan_lattice(spec_from(base)), plan_lattice(spec_from(more))
+    _, before = render_plan(plan_a)
+    _, after = render_plan(plan_b)
+    for hub_server in plan_a.hub("use1").servers:
+        assert before[hub_server].config == after[hub_server].config
+    assert before["a"].config == after["a"].config
+
+
+def test_hub_needs_trust_to_render() -> None:
+    plan = plan_lattice(load_stack("staging"))
+    with pytest.raises(ValueError, match="needs the operator trust"):
+        render_server_config(plan, "use1-0", symbolic_addressing(plan), ServerFiles())
