@@ -6,8 +6,10 @@ its config and exports the connection outputs the shared code computes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,16 @@ import yaml
 from components.outputs import spoke_connection
 from components.plan import plan_lattice
 from tests.helpers import ROOT, STACK_NAMES, load_stack
+
+
+@pytest.fixture(autouse=True)
+def event_loop_for_pulumi() -> Iterator[None]:
+    """Pulumi's mocks use the current event loop; asyncio.run elsewhere leaves none set."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    loop.close()
+    asyncio.set_event_loop(None)
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -36,7 +48,14 @@ def run_program(stack: str, config: dict[str, Any]) -> tuple[RecordingMocks, dic
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="wasmcloud-lattice", stack=stack, preview=False)
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
-    namespace = runpy.run_path(str(ROOT / "__main__.py"))
+    namespace: dict[str, Any] = {}
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> None:
+        # the harness waits for every outstanding RPC (exports) before returning
+        namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
+
+    program()
     return mocks, namespace
 
 
