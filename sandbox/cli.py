@@ -136,7 +136,7 @@ def up(args: argparse.Namespace) -> int:
             for link in conv.missing:
                 print(f"  {link}", file=sys.stderr)
             return EXIT_FAILED
-        report(f"converged in {converge_ms:.0f} ms: every route, gateway and leaf link is up")
+        report(f"converged in {converge_ms:.0f} ms: every route, gateway and leaf link up, every server healthy")
 
         checks = asyncio.run(_run_checks(lattice, report))
         for check in checks:
