@@ -6,7 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,11 +81,16 @@ def missing_links(plan: LatticePlan, monitors: Mapping[str, str]) -> list[str]:
 
 
 def wait_converged(
-    plan: LatticePlan, monitors: Mapping[str, str], timeout: float, interval: float = 0.1
+    plan: LatticePlan,
+    monitors: Mapping[str, str],
+    timeout: float,
+    interval: float = 0.1,
+    give_up: Callable[[], bool] = lambda: False,
 ) -> Convergence:
+    """Poll until every link is up, ``timeout`` passes, or ``give_up()`` (a server died)."""
     start = time.monotonic()
     missing = missing_links(plan, monitors)
-    while missing and time.monotonic() - start < timeout:
+    while missing and time.monotonic() - start < timeout and not give_up():
         time.sleep(interval)
         missing = missing_links(plan, monitors)
     return Convergence(ok=not missing, seconds=time.monotonic() - start, missing=tuple(missing))

@@ -49,6 +49,14 @@ class LocalLattice:
             raise SandboxError("hubs with platform 'external' have no local stand-in in the sandbox yet")
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="wasmcloud-lattice-")) if workdir is None else workdir
+        try:
+            self._prepare()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _prepare(self) -> None:
+        """Addresses, credentials and rendered configs; nothing is started yet."""
         os.chmod(self.workdir, 0o700)
         (self.workdir / "logs").mkdir(exist_ok=True)
         self.supervisor = Supervisor(self.workdir / "logs")
@@ -108,7 +116,7 @@ class LocalLattice:
             progress(f"started {server.name:<14} {role:<22} client {self.client_url(server.name)}")
 
     def wait_converged(self, timeout: float = 60.0) -> Convergence:
-        result = wait_converged(self.plan, self.monitors(), timeout)
+        result = wait_converged(self.plan, self.monitors(), timeout, give_up=lambda: bool(self.supervisor.exited()))
         dead = self.supervisor.exited()
         if dead:
             details = "; ".join(f"{n} exited {rc}: {self.supervisor.log_tail(n, 2)}" for n, rc in dead.items())
@@ -134,7 +142,8 @@ class LocalLattice:
         return started
 
     def stop(self) -> None:
-        self.supervisor.stop_all()
+        if hasattr(self, "supervisor"):
+            self.supervisor.stop_all()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
