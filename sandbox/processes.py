@@ -29,7 +29,6 @@ class Supervisor:
     def __init__(self, log_dir: Path):
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._argv: dict[str, tuple[list[str], dict[str, str] | None]] = {}
 
     def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
         if name in self.procs and self.procs[name].poll() is None:
@@ -46,12 +45,7 @@ class Supervisor:
                 preexec_fn=_die_with_parent,
             )
         self.procs[name] = proc
-        self._argv[name] = (list(argv), dict(env) if env is not None else None)
         return proc
-
-    def restart(self, name: str) -> subprocess.Popen[bytes]:
-        argv, env = self._argv[name]
-        return self.start(name, argv, env)
 
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -64,9 +58,6 @@ class Supervisor:
 
     def pid(self, name: str) -> int:
         return self.procs[name].pid
-
-    def running(self, name: str) -> bool:
-        return name in self.procs and self.procs[name].poll() is None
 
     def exited(self) -> dict[str, int]:
         """Processes that have exited on their own, with their exit codes."""
