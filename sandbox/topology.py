@@ -17,7 +17,7 @@ from typing import Any
 
 from components.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan
 from components.natsconf import ServerAddress, ServerFiles, direct_addressing, render_lattice
-from components.outputs import spoke_connection, wash_host_args
+from components.outputs import spoke_connection
 from components.plan import LatticePlan, Ports, plan_lattice
 from components.spec import LatticeSpec
 from sandbox import binaries
@@ -123,9 +123,6 @@ class LocalLattice:
             raise SandboxError(f"servers exited during start-up: {details}")
         return result
 
-    def host_name(self, spoke: str) -> str:
-        return spoke
-
     def start_hosts(self, progress: Progress = lambda _: None) -> list[str]:
         """A real wasmCloud host beside every spoke that asks for one, anonymous on localhost."""
         started = []
@@ -134,7 +131,8 @@ class LocalLattice:
                 continue
             home = self.workdir / "hosts" / spoke.name
             home.mkdir(parents=True, exist_ok=True)
-            args = wash_host_args(self.client_url(spoke.name), self.host_name(spoke.name))
+            # exactly the arguments the connection outputs hand to users
+            args = self.connection(spoke.name)["washHostArgs"]
             env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local")}
             self.supervisor.start(f"host-{spoke.name}", [binaries.wash(), "host", *args], env=env)
             started.append(spoke.name)
