@@ -4,9 +4,16 @@ Pure and deterministic: the same plan, addresses and credentials give byte-ident
 text. One small function per config block (server, accounts, jetstream, cluster,
 gateway, leafnodes), composed per role, in the spirit of the nats-io/k8s chart.
 
-What a hub config holds is public (operator and account JWTs). Secrets live in separate
-files that configs only point at: a spoke's ``.creds`` and, for a spoke whose upstream
-is a mid-tier spoke, an included file with its upstream URL and password.
+A config depends only on the plan and the resolved addresses, never on key material:
+whatever derives from keys lives in files beside it, delivered through the node's secret
+channel and picked up with a config reload:
+
+- ``trust.conf`` (hubs): operator and account JWTs. Public, but a spoke's removal adds a
+  revocation here, and that must reach the hubs without touching their instances.
+- ``leaf.creds`` (a spoke on a hub): its leaf user's JWT and seed.
+- ``upstream-auth.conf`` (a spoke on a spoke): its upstream URLs with its password.
+- ``leaf-users.conf`` (a mid-tier spoke): its children's bcrypt hashes; adding a child
+  changes this file only.
 """
 
 from __future__ import annotations
@@ -71,7 +78,10 @@ def direct_addressing(plan: LatticePlan, servers: Mapping[str, ServerAddress]) -
     return Addressing(servers=dict(servers), leaf_urls=leaf_urls, gateway_urls=gateway_urls)
 
 
+TRUST_INCLUDE = "trust.conf"
+CREDS_FILE = "leaf.creds"
 UPSTREAM_AUTH_INCLUDE = "upstream-auth.conf"
+LEAF_USERS_INCLUDE = "leaf-users.conf"
 
 
 @dataclass(frozen=True)
@@ -85,15 +95,24 @@ class ServerFiles:
     def config_file(self) -> str:
         return f"{self.config_dir}/nats-server.conf"
 
+    # nats-server resolves ``include`` against the config's directory, even for an
+    # absolute path, so configs name included files relatively and they sit beside it.
+
     @property
     def creds_file(self) -> str:
-        return f"{self.config_dir}/leaf.creds"
+        return f"{self.config_dir}/{CREDS_FILE}"
+
+    @property
+    def trust_file(self) -> str:
+        return f"{self.config_dir}/{TRUST_INCLUDE}"
 
     @property
     def upstream_auth_file(self) -> str:
-        # nats-server resolves ``include`` against the config's directory, even for an
-        # absolute path, so the config names it relatively and it must sit beside it.
         return f"{self.config_dir}/{UPSTREAM_AUTH_INCLUDE}"
+
+    @property
+    def leaf_users_file(self) -> str:
+        return f"{self.config_dir}/{LEAF_USERS_INCLUDE}"
 
 
 # --- formatting ----------------------------------------------------------------------------
@@ -207,9 +226,7 @@ def gateway_block(server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
     return {"gateway": block}
 
 
-def _leaf_listener(
-    server: ServerPlan, addressing: Addressing, child_logins: Mapping[str, ChildLogin]
-) -> dict[str, Any]:
+def _leaf_listener(server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
     own = addressing.servers[server.name]
     listener: dict[str, Any] = {"listen": f"{own.bind_host}:{own.ports.leaf}"}
     if server.role == "hub":
@@ -218,19 +235,9 @@ def _leaf_listener(
         if server.group in addressing.leaf_behind_balancer:
             listener["no_advertise"] = True
         return listener
-    missing = [c for c in server.leaf_children if c not in child_logins]
-    if missing:
-        raise ValueError(f"no login for child spokes of {server.name}: {', '.join(missing)}")
-    listener["authorization"] = {
-        "users": [
-            {
-                "user": child_logins[c].user,
-                "password": child_logins[c].password_hash,
-                "account": LOCAL_ACCOUNT,
-            }
-            for c in server.leaf_children
-        ]
-    }
+    # Config mode: each child logs in with its own password; the bcrypt hashes sit in an
+    # included file so adding a child changes that file, not this config.
+    listener["authorization"] = {INCLUDE: LEAF_USERS_INCLUDE}
     return listener
 
 
@@ -239,11 +246,10 @@ def leafnodes_block(
     server: ServerPlan,
     addressing: Addressing,
     files: ServerFiles,
-    child_logins: Mapping[str, ChildLogin],
 ) -> dict[str, Any]:
     block: dict[str, Any] = {}
     if server.role == "hub" or server.leaf_children:
-        block.update(_leaf_listener(server, addressing, child_logins))
+        block.update(_leaf_listener(server, addressing))
     if server.upstream is not None:
         remote: dict[str, Any]
         if plan.is_hub(server.upstream):
@@ -271,33 +277,36 @@ def _header(plan: LatticePlan, server: ServerPlan) -> str:
     )
 
 
-def render_server_config(
-    plan: LatticePlan,
-    server_name: str,
-    addressing: Addressing,
-    files: ServerFiles,
-    *,
-    trust: HubTrust | None = None,
-    child_logins: Mapping[str, ChildLogin] | None = None,
-) -> str:
-    """The config text of one server. Hubs need ``trust``; mid-tier spokes their children's logins."""
+def render_server_config(plan: LatticePlan, server_name: str, addressing: Addressing, files: ServerFiles) -> str:
+    """The config text of one server: public, and free of anything derived from keys."""
     server = plan.server(server_name)
     own = addressing.servers[server.name]
-    logins = child_logins or {}
     blocks: dict[str, Any] = {}
     if server.role == "hub":
-        if trust is None:
-            raise ValueError(f"hub server {server.name} needs the operator trust to render")
         blocks.update(server_block(server, own.bind_host, own.bind_host, own.ports))
-        blocks.update(operator_block(trust))
+        blocks[INCLUDE] = TRUST_INCLUDE
     else:
         blocks.update(server_block(server, LOOPBACK, LOOPBACK, own.ports))
         blocks.update(local_accounts_block())
     blocks.update(jetstream_block(server.jetstream_domain, files.store_dir))
     blocks.update(cluster_block(plan, server, addressing))
     blocks.update(gateway_block(server, addressing))
-    blocks.update(leafnodes_block(plan, server, addressing, files, logins))
+    blocks.update(leafnodes_block(plan, server, addressing, files))
     return format_conf(blocks, _header(plan, server))
+
+
+def render_trust(trust: HubTrust) -> str:
+    """A hub's ``trust.conf``: the operator and the preloaded account JWTs (public)."""
+    return format_conf(operator_block(trust), "Operator trust for a hub; rendered by wasmcloud-lattice.")
+
+
+def render_leaf_users(children: Sequence[str], logins: Mapping[str, ChildLogin]) -> str:
+    """A mid-tier spoke's ``leaf-users.conf``: one bcrypt login per child (secret file)."""
+    missing = [c for c in children if c not in logins]
+    if missing:
+        raise ValueError(f"no login for child spokes: {', '.join(missing)}")
+    users = [{"user": logins[c].user, "password": logins[c].password_hash, "account": LOCAL_ACCOUNT} for c in children]
+    return format_conf({"users": users})
 
 
 def _with_login(url: str, login: ChildLogin) -> str:
@@ -315,7 +324,27 @@ def render_upstream_auth(urls: Sequence[str], login: ChildLogin) -> str:
 class RenderedServer:
     config: str
     secret_files: Mapping[str, str] = field(repr=False)
-    """Path on the server -> text, each to be written 0600 and delivered as a secret."""
+    """Path on the server -> text, each written 0600 beside the config and delivered
+    through the node's secret channel (``trust.conf`` is public but travels the same way)."""
+
+
+def render_server_files(
+    plan: LatticePlan, server_name: str, addressing: Addressing, files: ServerFiles, auth: LatticeAuth
+) -> dict[str, str]:
+    """The files a server's config includes or points at, keyed by their path."""
+    server = plan.server(server_name)
+    out: dict[str, str] = {}
+    if server.role == "hub":
+        out[files.trust_file] = render_trust(auth.trust)
+    if server.upstream is not None:
+        if plan.is_hub(server.upstream):
+            out[files.creds_file] = auth.leaf_creds[server.name]
+        else:
+            urls = addressing.leaf_urls[server.upstream]
+            out[files.upstream_auth_file] = render_upstream_auth(urls, auth.child_logins[server.name])
+    if server.role == "spoke" and server.leaf_children:
+        out[files.leaf_users_file] = render_leaf_users(server.leaf_children, auth.child_logins)
+    return out
 
 
 def render_lattice(
@@ -325,18 +354,10 @@ def render_lattice(
     files_for: Mapping[str, ServerFiles],
 ) -> dict[str, RenderedServer]:
     """Every server of the lattice: its config and the secret files it points at."""
-    rendered: dict[str, RenderedServer] = {}
-    for server in plan.servers:
-        files = files_for[server.name]
-        config = render_server_config(
-            plan, server.name, addressing, files, trust=auth.trust, child_logins=auth.child_logins
+    return {
+        server.name: RenderedServer(
+            config=render_server_config(plan, server.name, addressing, files_for[server.name]),
+            secret_files=render_server_files(plan, server.name, addressing, files_for[server.name], auth),
         )
-        secrets: dict[str, str] = {}
-        if server.upstream is not None:
-            if plan.is_hub(server.upstream):
-                secrets[files.creds_file] = auth.leaf_creds[server.name]
-            else:
-                urls = addressing.leaf_urls[server.upstream]
-                secrets[files.upstream_auth_file] = render_upstream_auth(urls, auth.child_logins[server.name])
-        rendered[server.name] = RenderedServer(config=config, secret_files=secrets)
-    return rendered
+        for server in plan.servers
+    }

@@ -79,7 +79,10 @@ def test_role_rules(stack: str) -> None:
         assert "leafnodes" in keys or (server.role == "spoke" and server.upstream is None)
         if server.role == "hub":
             # operator mode: every connection, leaf links included, must prove a JWT chain
-            assert {"operator", "resolver", "resolver_preload", "jetstream"} <= keys
+            assert 'include "trust.conf"' in config.splitlines()
+            trust = top_level_keys(rendered[server.name].secret_files["/etc/nats/trust.conf"])
+            assert trust == {"operator", "system_account", "resolver", "resolver_preload"}
+            assert "jetstream" in keys
             assert "no_auth_user" not in keys
             assert ("cluster" in keys) == bool(server.peers)
             assert ("gateway" in keys) == bool(server.gateways)
@@ -95,8 +98,10 @@ def test_role_rules(stack: str) -> None:
                 for node in plan.group_servers(server.upstream or ""):
                     assert f"nats-leaf://{node}.nats.internal:7422" in config, "every hub node is a remote URL"
             if server.leaf_children:
-                assert config.count("password:") == len(server.leaf_children)
-                assert "$2b$" in config
+                assert 'include "leaf-users.conf"' in config and "password" not in config
+                users = rendered[server.name].secret_files["/etc/nats/leaf-users.conf"]
+                assert users.count("password:") == len(server.leaf_children)
+                assert users.count('"$2b$') == len(server.leaf_children)
 
 
 def test_one_node_hub_renders_without_cluster_block() -> None:
@@ -119,7 +124,19 @@ def test_adding_a_spoke_leaves_every_hub_config_byte_identical() -> None:
     assert before["a"].config == after["a"].config
 
 
-def test_hub_needs_trust_to_render() -> None:
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_configs_do_not_depend_on_key_material(stack: str) -> None:
+    """Keys live in files beside the config, so new keys (a rotation, a revocation) change
+    no config: on a cloud node the config never changes for them, only its secret."""
+    plan = plan_lattice(load_stack(stack))
+    _, one = render_plan(plan, salt="one")
+    _, two = render_plan(plan, salt="two")
+    assert {n: r.config for n, r in one.items()} == {n: r.config for n, r in two.items()}
+    changed = [n for n in one if one[n].secret_files != two[n].secret_files]
+    assert changed == [s.name for s in plan.servers if s.role == "hub" or s.upstream is not None]
+
+
+def test_a_config_renders_without_any_credentials() -> None:
     plan = plan_lattice(load_stack("staging"))
-    with pytest.raises(ValueError, match="needs the operator trust"):
-        render_server_config(plan, "use1-0", symbolic_addressing(plan), ServerFiles())
+    config = render_server_config(plan, "use1-0", symbolic_addressing(plan), ServerFiles())
+    assert "operator" not in top_level_keys(config)
