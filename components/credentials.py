@@ -282,8 +282,26 @@ def mint_lattice_auth(
     return LatticeAuth(trust=trust, leaf_creds=leaf_creds, service_creds=service_creds, child_logins=logins)
 
 
-def lattice_auth_for_plan(plan: LatticePlan, entropy: Mapping[str, bytes], **kwargs: Any) -> LatticeAuth:
-    """:func:`mint_lattice_auth` with the spoke split taken from a ``LatticePlan``."""
+REVOKED_BEFORE = 4102444800
+"""Cut-off for a revoked key (2100-01-01): every JWT it could carry was issued before it."""
+
+
+def plan_key_names(plan: LatticePlan) -> tuple[str, ...]:
+    """Every entropy a plan needs: active spokes, and retired ones (kept to revoke them)."""
+    return entropy_names([*(s.name for s in plan.spokes), *plan.retired_spokes])
+
+
+def revocations(retired: Sequence[str], entropy: Mapping[str, bytes]) -> dict[str, int]:
+    """Leaf-user public keys of retired spokes -> cut-off, for the lattice account JWT."""
+    return {nkey_from_entropy("user", entropy[leaf_user_key(s)]).public_key: REVOKED_BEFORE for s in retired}
+
+
+def lattice_auth_for_plan(plan: LatticePlan, entropy: Mapping[str, bytes]) -> LatticeAuth:
+    """:func:`mint_lattice_auth` for a plan: its spokes split by upstream, retired ones revoked."""
     hub_spokes = [s.name for s in plan.spokes if s.upstream_is_hub]
     spoke_spokes = [s.name for s in plan.spokes if not s.upstream_is_hub]
-    return mint_lattice_auth(plan.lattice, hub_spokes, spoke_spokes, entropy, **kwargs)
+    missing = [n for n in plan_key_names(plan) if n not in entropy]
+    if missing:
+        raise CredentialError("missing key entropy for: " + ", ".join(missing))
+    revoked = revocations(plan.retired_spokes, entropy)
+    return mint_lattice_auth(plan.lattice, hub_spokes, spoke_spokes, entropy, revoked_users=revoked)

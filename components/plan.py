@@ -78,6 +78,8 @@ class LatticePlan:
     spokes: tuple[SpokePlan, ...]
     """In upstream order: every spoke comes after the spoke it dials."""
     servers: tuple[ServerPlan, ...]
+    retired_spokes: tuple[str, ...] = ()
+    """Spokes whose credentials are revoked; they have no server."""
 
     def server(self, name: str) -> ServerPlan:
         return next(s for s in self.servers if s.name == name)
@@ -175,4 +177,5 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
         hubs=hubs,
         spokes=tuple(ordered),
         servers=tuple(servers),
+        retired_spokes=spec.retired_spokes,
     )

@@ -6,6 +6,7 @@ wrong>``, so a user fixes a stack in one pass. Nothing here knows about Pulumi.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,72 @@ class _Model(BaseModel):
     )
 
 
+def _check_cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR block like '10.0.0.0/16'") from None
+    return value
+
+
+def _check_cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        _check_cidr(value)
+    return values
+
+
+class AwsHubSettings(_Model):
+    """``hubs[].aws``: how a hub region lives on EC2. Every key is optional."""
+
+    instance_type: str = "t3.medium"
+    ami: str | None = None
+    """Pin an AMI to roll nodes deliberately; unset, the newest Amazon Linux 2023 AMI is
+    looked up once and later releases are ignored (no surprise replacements)."""
+    vpc_cidr: str = "10.42.0.0/16"
+    vpc_id: str | None = None
+    """Use an existing VPC; then ``subnetIds`` (public subnets) are required."""
+    subnet_ids: tuple[str, ...] = ()
+    availability_zones: tuple[str, ...] = ()
+    """Where nodes go, round-robin; unset, the region's first three zones."""
+    leaf_allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    """Who may reach the leaf port (authenticated with JWTs); narrow it to your sites."""
+    data_volume_gib: int = 20
+
+    _cidr = field_validator("vpc_cidr")(_check_cidr)
+    _cidrs = field_validator("leaf_allowed_cidrs")(_check_cidrs)
+
+    @field_validator("data_volume_gib")
+    @classmethod
+    def _size(cls, value: int) -> int:
+        if not 8 <= value <= 16384:
+            raise ValueError(f"must be between 8 and 16384 GiB, got {value}")
+        return value
+
+
+class AwsSpokeSettings(_Model):
+    """``spokes[].aws``: an edge VM on EC2 (a stand-in for a site, or a real cloud edge)."""
+
+    instance_type: str = "t3.small"
+    ami: str | None = None
+    vpc_cidr: str = "10.43.0.0/24"
+    subnet_id: str | None = None
+    """Use an existing public subnet instead of creating a small VPC."""
+    leaf_allowed_cidrs: tuple[str, ...] = ()
+    """A mid-tier spoke's leaf port opens to its AWS children's addresses; add CIDRs here
+    for children elsewhere."""
+    volume_gib: int = 16
+
+    _cidr = field_validator("vpc_cidr")(_check_cidr)
+    _cidrs = field_validator("leaf_allowed_cidrs")(_check_cidrs)
+
+    @field_validator("volume_gib")
+    @classmethod
+    def _size(cls, value: int) -> int:
+        if not 8 <= value <= 16384:
+            raise ValueError(f"must be between 8 and 16384 GiB, got {value}")
+        return value
+
+
 class HubSpec(_Model):
     """One cloud region's NATS cluster. Two or more hubs form a super-cluster via gateways."""
 
@@ -52,6 +119,7 @@ class HubSpec(_Model):
     jetstream_domain: str = DEFAULT_HUB_DOMAIN
     urls: tuple[str, ...] = ()
     """external only: the leaf URLs spokes dial (e.g. ``tls://connect.ngs.global``)."""
+    aws: AwsHubSettings = AwsHubSettings()
 
     _names = field_validator("name", "jetstream_domain")(_check_name)
 
@@ -75,6 +143,7 @@ class SpokeSpec(_Model):
     region: str | None = None
     jetstream_domain: str | None = None
     wasmcloud_host: bool = True
+    aws: AwsSpokeSettings = AwsSpokeSettings()
 
     _names = field_validator("name", "upstream")(_check_name)
 
@@ -94,8 +163,17 @@ class LatticeSpec(_Model):
     name: str
     hubs: tuple[HubSpec, ...]
     spokes: tuple[SpokeSpec, ...] = ()
+    retired_spokes: tuple[str, ...] = ()
+    """Spokes taken out of service: their keys are kept only to revoke their credentials."""
 
     _names = field_validator("name")(_check_name)
+
+    @field_validator("retired_spokes")
+    @classmethod
+    def _retired(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            _check_name(value)
+        return values
 
     @property
     def hub_domain(self) -> str:
@@ -269,6 +347,28 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
     for i, spoke in spokes:
         if spoke.get("platform") == "aws" and not spoke.get("region"):
             problems.append(Problem(f"lattice.spokes[{i}].region", "required when platform is 'aws'"))
+    for kind, entries in (("hubs", hubs), ("spokes", spokes)):
+        for i, entry in entries:
+            if "aws" in entry and entry.get("platform") != "aws":
+                problems.append(Problem(f"lattice.{kind}[{i}].aws", "only valid when platform is 'aws'"))
+    for i, hub in hubs:
+        aws = hub.get("aws")
+        if isinstance(aws, Mapping) and aws.get("vpcId") and not aws.get("subnetIds"):
+            problems.append(
+                Problem(f"lattice.hubs[{i}].aws.subnetIds", "required with vpcId (public subnets for the nodes)")
+            )
+        if isinstance(aws, Mapping) and aws.get("subnetIds") and not aws.get("vpcId"):
+            problems.append(Problem(f"lattice.hubs[{i}].aws.vpcId", "required with subnetIds"))
+    retired = raw.get("retiredSpokes")
+    if isinstance(retired, list):
+        seen_retired: set[Any] = set()
+        for i, name in enumerate(retired):
+            path = f"lattice.retiredSpokes[{i}]"
+            if name in spoke_names:
+                problems.append(Problem(path, f"{name!r} is also a spoke; a retired key stays revoked, so a new spoke needs a new name"))
+            elif name in seen_retired:
+                problems.append(Problem(path, f"duplicate name {name!r}"))
+            seen_retired.add(name)
     return problems
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from components.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan
+from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
 from components.natsconf import ServerAddress, ServerFiles, direct_addressing, render_lattice
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, Ports, plan_lattice
@@ -42,8 +42,12 @@ def _write_private(path: Path, text: str) -> None:
 class LocalLattice:
     """One stack on loopback. Use as a context manager: everything stops on exit."""
 
-    def __init__(self, spec: LatticeSpec, *, workdir: Path | None = None):
+    def __init__(
+        self, spec: LatticeSpec, *, workdir: Path | None = None, entropy: Mapping[str, bytes] | None = None
+    ):
+        """``entropy`` (key name -> 32 bytes) defaults to fresh random keys."""
         self.spec = spec
+        self._given_entropy = entropy
         self.plan: LatticePlan = plan_lattice(spec)
         if any(h.external_urls for h in self.plan.hubs):
             raise SandboxError("hubs with platform 'external' have no local stand-in in the sandbox yet")
@@ -66,7 +70,7 @@ class LocalLattice:
         self.ports = {n: Ports(*flat[5 * i : 5 * i + 5]) for i, n in enumerate(names)}
         addresses = {n: ServerAddress(dial_host=LOOPBACK, bind_host=LOOPBACK, ports=self.ports[n]) for n in names}
         self.addressing = direct_addressing(self.plan, addresses)
-        entropy = {name: os.urandom(32) for name in entropy_names([s.name for s in self.plan.spokes])}
+        entropy = self._given_entropy or {name: os.urandom(32) for name in plan_key_names(self.plan)}
         self.auth: LatticeAuth = lattice_auth_for_plan(self.plan, entropy)
         self.files = {
             n: ServerFiles(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan
+from components.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan, plan_key_names
 from components.natsconf import (
     Addressing,
     RenderedServer,
@@ -31,6 +31,11 @@ def fixed_entropy(names: list[str], salt: str = "") -> dict[str, bytes]:
     return {n: hashlib.sha256(f"{salt}{n}".encode()).digest() for n in entropy_names(names)}
 
 
+def plan_entropy(plan: LatticePlan, salt: str = "") -> dict[str, bytes]:
+    """Fixed entropy for every key a plan needs, retired spokes included."""
+    return {n: hashlib.sha256(f"{salt}{n}".encode()).digest() for n in plan_key_names(plan)}
+
+
 def load_stack(name: str) -> LatticeSpec:
     return load_stack_file(ROOT / "stacks" / f"Pulumi.{name}.yaml", f"stacks/Pulumi.{name}.yaml")
 
@@ -48,7 +53,7 @@ def symbolic_addressing(plan: LatticePlan) -> Addressing:
 def render_plan(
     plan: LatticePlan, salt: str = "", addressing: Addressing | None = None
 ) -> tuple[LatticeAuth, dict[str, RenderedServer]]:
-    auth = lattice_auth_for_plan(plan, fixed_entropy([s.name for s in plan.spokes], salt))
+    auth = lattice_auth_for_plan(plan, plan_entropy(plan, salt))
     files = {s.name: ServerFiles() for s in plan.servers}
     return auth, render_lattice(plan, addressing or symbolic_addressing(plan), auth, files)
 

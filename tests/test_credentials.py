@@ -11,6 +11,7 @@ import pytest
 from nacl.signing import VerifyKey
 
 from components.credentials import (
+    REVOKED_BEFORE,
     CredentialError,
     decode_jwt_claims,
     lattice_auth_for_plan,
@@ -114,3 +115,29 @@ def test_missing_or_short_entropy_is_refused() -> None:
         mint_lattice_auth("acme", ["a", "b"], [], fixed_entropy(["a"]))
     with pytest.raises(CredentialError, match="must be 32 bytes"):
         nkey_from_entropy("user", b"short")
+
+
+def test_retiring_a_spoke_revokes_its_key_and_changes_only_the_account() -> None:
+    hubs = [{"name": "use1", "platform": "kubernetes"}]
+    a = {"name": "a", "upstream": "use1", "platform": "kubernetes"}
+    b = {"name": "b", "upstream": "use1", "platform": "kubernetes"}
+    before = plan_lattice(spec_from({"name": "acme", "hubs": hubs, "spokes": [a, b]}))
+    after = plan_lattice(spec_from({"name": "acme", "hubs": hubs, "spokes": [a], "retiredSpokes": ["b"]}))
+    entropy = fixed_entropy(["a", "b"])
+    old, new = lattice_auth_for_plan(before, entropy), lattice_auth_for_plan(after, entropy)
+
+    b_key = nkey_from_entropy("user", entropy["leaf-b"]).public_key
+    account = decode_jwt_claims(new.trust.account_jwts[new.trust.lattice_account])
+    assert account["nats"]["revocations"] == {b_key: REVOKED_BEFORE}
+    assert "revocations" not in decode_jwt_claims(old.trust.account_jwts[old.trust.lattice_account])["nats"]
+    assert new.trust.operator_jwt == old.trust.operator_jwt
+    assert new.leaf_creds == {"a": old.leaf_creds["a"]}
+    assert "b" not in new.leaf_creds
+
+
+def test_a_retired_spoke_still_needs_its_entropy() -> None:
+    plan = plan_lattice(
+        spec_from({"name": "acme", "hubs": [{"name": "use1", "platform": "kubernetes"}], "retiredSpokes": ["gone"]})
+    )
+    with pytest.raises(CredentialError, match="missing key entropy for: leaf-gone"):
+        lattice_auth_for_plan(plan, fixed_entropy([]))

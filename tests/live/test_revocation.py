@@ -1,0 +1,58 @@
+"""Retiring a spoke revokes its leaf user at the hubs by a config reload, nothing else.
+
+This is the path a cloud hub takes: its ``trust.conf`` changes (the node's secret), the
+node's sync job rewrites it and reloads nats-server; the instance and config stay put.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from components.credentials import lattice_auth_for_plan
+from components.natsconf import render_trust
+from components.plan import plan_lattice
+from sandbox.monitor import leaf_peers
+from sandbox.topology import LocalLattice
+from tests.helpers import plan_entropy, spec_from
+
+pytestmark = pytest.mark.live
+
+HUBS = [{"name": "use1", "platform": "kubernetes", "nodes": 1}]
+SPOKES = [
+    {"name": "keep", "upstream": "use1", "platform": "kubernetes", "wasmcloudHost": False},
+    {"name": "gone", "upstream": "use1", "platform": "kubernetes", "wasmcloudHost": False},
+]
+
+
+def _leaf_names(lattice: LocalLattice) -> set[str]:
+    return {leaf["name"] for leaf in leaf_peers(lattice.monitor_url("use1-0"))}
+
+
+def test_retired_spoke_is_cut_off_by_a_trust_reload_and_stays_out() -> None:
+    spec = spec_from({"name": "acme", "hubs": HUBS, "spokes": SPOKES})
+    retired_plan = plan_lattice(spec_from({"name": "acme", "hubs": HUBS, "spokes": SPOKES[:1], "retiredSpokes": ["gone"]}))
+    entropy = plan_entropy(plan_lattice(spec))
+    with LocalLattice(spec, entropy=entropy) as lattice:
+        lattice.start_servers()
+        assert lattice.wait_converged(timeout=30).ok
+        assert _leaf_names(lattice) == {"keep", "gone"}
+
+        new_trust = render_trust(lattice_auth_for_plan(retired_plan, entropy).trust)
+        Path(lattice.files["use1-0"].trust_file).write_text(new_trust)
+        lattice.supervisor.signal("use1-0", signal.SIGHUP)
+
+        deadline = time.monotonic() + 10
+        while _leaf_names(lattice) != {"keep"} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _leaf_names(lattice) == {"keep"}
+        time.sleep(3)  # 'gone' redials every second; it must not get back in
+        assert _leaf_names(lattice) == {"keep"}
+        hub_log = lattice.supervisor.log_path("use1-0").read_text()
+        assert "Reloaded server configuration" in hub_log
+        assert "Leafnode connection closed: Credentials Revoked - Remote: gone" in hub_log
+        gone_log = lattice.supervisor.log_path("gone").read_text()
+        assert "Authorization Violation" in gone_log, gone_log[-800:]
