@@ -1,4 +1,4 @@
-"""The Pulumi program: load ``wasmcloud-lattice:lattice`` from the stack, validate it, export.
+"""The Pulumi program: load ``wasmcloud-lattice:lattice``, build a ``Lattice``, export.
 
 A bad stack fails before any resource is registered, with the same messages the sandbox
 prints (``stacks/Pulumi.<stack>.yaml: <key path>: <problem>``), never a traceback.
@@ -6,23 +6,28 @@ prints (``stacks/Pulumi.<stack>.yaml: <key path>: <problem>``), never a tracebac
 
 import pulumi
 
-from components.outputs import spoke_connection
-from components.plan import LatticePlan, plan_lattice
-from components.spec import CONFIG_KEY, LatticeSpecError, parse_lattice
+from components.lattice import Lattice, undeployable
+from components.spec import CONFIG_KEY, LatticeSpec, LatticeSpecError, parse_lattice
 
 
-def load_plan() -> LatticePlan:
+def load_spec() -> LatticeSpec:
     source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
     raw = pulumi.Config().get_object(CONFIG_KEY.split(":", 1)[1])
     if raw is None:
         raise pulumi.RunError(f"{source}: lattice: missing config key {CONFIG_KEY!r}")
     try:
-        return plan_lattice(parse_lattice(raw, source))
+        spec = parse_lattice(raw, source)
+        problems = undeployable(spec)
+        if problems:
+            raise LatticeSpecError(source, problems)
     except LatticeSpecError as err:
         raise pulumi.RunError(str(err)) from None
+    return spec
 
 
-plan = load_plan()
-pulumi.export("lattice", plan.lattice)
-pulumi.export("hubs", {h.name: {"jsDomain": h.jetstream_domain, "servers": list(h.servers)} for h in plan.hubs})
-pulumi.export("spokes", {s.name: spoke_connection(plan, s.name) for s in plan.spokes})
+spec = load_spec()
+lattice = Lattice(spec.name, spec)
+pulumi.export("lattice", spec.name)
+pulumi.export("hubs", lattice.hubs)
+pulumi.export("spokes", lattice.spokes)
+pulumi.export("serviceCreds", lattice.service_creds)

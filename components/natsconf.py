@@ -329,22 +329,52 @@ class RenderedServer:
 
 
 def render_server_files(
-    plan: LatticePlan, server_name: str, addressing: Addressing, files: ServerFiles, auth: LatticeAuth
+    plan: LatticePlan,
+    server_name: str,
+    addressing: Addressing,
+    files: ServerFiles,
+    *,
+    trust: HubTrust | None = None,
+    leaf_creds: str | None = None,
+    upstream_login: ChildLogin | None = None,
+    child_logins: Mapping[str, ChildLogin] | None = None,
 ) -> dict[str, str]:
-    """The files a server's config includes or points at, keyed by their path."""
+    """The files a server's config includes or points at, keyed by their path.
+
+    Each role needs its own piece: a hub ``trust``, a spoke on a hub its ``leaf_creds``,
+    a spoke on a spoke its ``upstream_login``, a mid-tier spoke its ``child_logins``.
+    """
     server = plan.server(server_name)
+
+    def need(value: Any, what: str) -> Any:
+        if value is None:
+            raise ValueError(f"{server.name} needs {what} to render its files")
+        return value
+
     out: dict[str, str] = {}
     if server.role == "hub":
-        out[files.trust_file] = render_trust(auth.trust)
+        out[files.trust_file] = render_trust(need(trust, "the operator trust"))
     if server.upstream is not None:
         if plan.is_hub(server.upstream):
-            out[files.creds_file] = auth.leaf_creds[server.name]
+            out[files.creds_file] = need(leaf_creds, "its leaf credentials")
         else:
             urls = addressing.leaf_urls[server.upstream]
-            out[files.upstream_auth_file] = render_upstream_auth(urls, auth.child_logins[server.name])
+            out[files.upstream_auth_file] = render_upstream_auth(urls, need(upstream_login, "its upstream login"))
     if server.role == "spoke" and server.leaf_children:
-        out[files.leaf_users_file] = render_leaf_users(server.leaf_children, auth.child_logins)
+        out[files.leaf_users_file] = render_leaf_users(
+            server.leaf_children, need(child_logins, "its children's logins")
+        )
     return out
+
+
+def auth_pieces(auth: LatticeAuth, server: str) -> dict[str, Any]:
+    """The keyword arguments of :func:`render_server_files` for ``server``, from ``auth``."""
+    return {
+        "trust": auth.trust,
+        "leaf_creds": auth.leaf_creds.get(server),
+        "upstream_login": auth.child_logins.get(server),
+        "child_logins": auth.child_logins,
+    }
 
 
 def render_lattice(
@@ -357,7 +387,9 @@ def render_lattice(
     return {
         server.name: RenderedServer(
             config=render_server_config(plan, server.name, addressing, files_for[server.name]),
-            secret_files=render_server_files(plan, server.name, addressing, files_for[server.name], auth),
+            secret_files=render_server_files(
+                plan, server.name, addressing, files_for[server.name], **auth_pieces(auth, server.name)
+            ),
         )
         for server in plan.servers
     }

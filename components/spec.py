@@ -365,7 +365,11 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
         for i, name in enumerate(retired):
             path = f"lattice.retiredSpokes[{i}]"
             if name in spoke_names:
-                problems.append(Problem(path, f"{name!r} is also a spoke; a retired key stays revoked, so a new spoke needs a new name"))
+                problems.append(
+                    Problem(
+                        path, f"{name!r} is also a spoke; a retired key stays revoked, so a new spoke needs a new name"
+                    )
+                )
             elif name in seen_retired:
                 problems.append(Problem(path, f"duplicate name {name!r}"))
             seen_retired.add(name)

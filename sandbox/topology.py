@@ -42,9 +42,7 @@ def _write_private(path: Path, text: str) -> None:
 class LocalLattice:
     """One stack on loopback. Use as a context manager: everything stops on exit."""
 
-    def __init__(
-        self, spec: LatticeSpec, *, workdir: Path | None = None, entropy: Mapping[str, bytes] | None = None
-    ):
+    def __init__(self, spec: LatticeSpec, *, workdir: Path | None = None, entropy: Mapping[str, bytes] | None = None):
         """``entropy`` (key name -> 32 bytes) defaults to fresh random keys."""
         self.spec = spec
         self._given_entropy = entropy

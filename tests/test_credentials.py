@@ -19,7 +19,7 @@ from components.credentials import (
     nkey_from_entropy,
 )
 from components.plan import plan_lattice
-from tests.helpers import fixed_entropy, load_stack, spec_from
+from tests.helpers import fixed_entropy, load_stack, plan_entropy, spec_from
 
 CREDS = re.compile(
     r"-----BEGIN NATS USER JWT-----\n(?P<jwt>[\w.-]+)\n------END NATS USER JWT------\n\n.*"
@@ -39,13 +39,13 @@ def _verify(token: str) -> None:
 
 def test_same_entropy_same_credentials_byte_for_byte() -> None:
     plan = plan_lattice(load_stack("dev"))
-    entropy = fixed_entropy([s.name for s in plan.spokes])
+    entropy = plan_entropy(plan)
     assert lattice_auth_for_plan(plan, entropy) == lattice_auth_for_plan(plan, entropy)
 
 
 def test_jwts_verify_and_carry_the_right_claims() -> None:
     plan = plan_lattice(load_stack("dev"))
-    auth = lattice_auth_for_plan(plan, fixed_entropy([s.name for s in plan.spokes]))
+    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
     _verify(auth.trust.operator_jwt)
     op = decode_jwt_claims(auth.trust.operator_jwt)
     assert op["nats"]["system_account"] == auth.trust.system_account
@@ -72,7 +72,7 @@ def test_jwts_verify_and_carry_the_right_claims() -> None:
 
 def test_every_spoke_has_its_own_key() -> None:
     plan = plan_lattice(load_stack("prod"))
-    auth = lattice_auth_for_plan(plan, fixed_entropy([s.name for s in plan.spokes]))
+    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
     seeds = [CREDS.match(c)["seed"] for c in auth.leaf_creds.values()]  # type: ignore[index]
     assert len(set(seeds)) == len(seeds)
 
@@ -104,7 +104,7 @@ def test_adding_a_spoke_changes_no_hub_trust() -> None:
 
 def test_child_login_is_a_bcrypt_hash_of_a_derived_password() -> None:
     plan = plan_lattice(load_stack("dev"))
-    auth = lattice_auth_for_plan(plan, fixed_entropy([s.name for s in plan.spokes]))
+    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
     login = auth.child_logins["device-7"]
     assert login.password not in login.password_hash
     assert bcrypt.checkpw(login.password.encode(), login.password_hash.encode())

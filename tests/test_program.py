@@ -1,14 +1,17 @@
-"""The Pulumi program under the SDK's mocks: every stack loads; a bad stack fails cleanly.
+"""The Pulumi program under the SDK's mocks (preview=False, so every apply runs).
 
-The AWS and Kubernetes resources arrive with the components; here the program validates
-its config and exports the connection outputs the shared code computes.
+Every stack builds; counts match the spec; the security invariants hold over every
+registered resource; runs are deterministic; adding or retiring a spoke touches only
+what it must; a bad stack fails before any resource with the sandbox's message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import runpy
+import copy
+import hashlib
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,15 @@ import pulumi
 import pytest
 import yaml
 
+from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
 from components.outputs import spoke_connection
-from components.plan import plan_lattice
-from tests.helpers import ROOT, STACK_NAMES, load_stack
+from components.plan import LatticePlan, plan_lattice
+from tests.helpers import STACK_NAMES, load_stack
+from tests.pulumi_mocks import LatticeMocks, ProgramRun, is_secret, run_program, stack_config, walk_plain_strings
+
+SEED = re.compile(r"S[OAU][A-Z2-7]{50,}")
+PRIVATE_PORTS = {4222: "client", 6222: "route", 8222: "monitor"}
+COMPONENT_TYPES = {"Lattice", "LatticeKeys", "HubCluster", "EdgeSpoke"}
 
 
 @pytest.fixture(autouse=True)
@@ -32,55 +41,312 @@ def event_loop_for_pulumi() -> Iterator[None]:
     asyncio.set_event_loop(None)
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.resources.append(args)
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+_RUNS: dict[str, ProgramRun] = {}
 
 
-def run_program(stack: str, config: dict[str, Any]) -> tuple[RecordingMocks, dict[str, Any]]:
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="wasmcloud-lattice", stack=stack, preview=False)
-    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
-    namespace: dict[str, Any] = {}
-
-    @pulumi.runtime.test  # type: ignore[untyped-decorator]
-    def program() -> None:
-        # the harness waits for every outstanding RPC (exports) before returning
-        namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
-
-    program()
-    return mocks, namespace
+def stack_run(stack: str) -> ProgramRun:
+    """One mock run per stack for the read-only tests (a run of prod takes about a second)."""
+    if stack not in _RUNS:
+        _RUNS[stack] = run_program(stack, stack_config(stack))
+    return _RUNS[stack]
 
 
-def stack_config(stack: str) -> dict[str, Any]:
-    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
-    config: dict[str, Any] = doc["config"]
-    return config
+def plan_of(stack: str) -> LatticePlan:
+    return plan_lattice(load_stack(stack))
+
+
+def by_name(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:
+    return {r.name: r.inputs for r in run.mocks.of_type(typ)}
+
+
+def mock_auth(plan: LatticePlan) -> LatticeAuth:
+    """The credentials the program minted: the mocks' entropy is sha256 of the resource name."""
+    entropy = {key: hashlib.sha256(f"{plan.lattice}-keys-{key}".encode()).digest() for key in plan_key_names(plan)}
+    return lattice_auth_for_plan(plan, entropy)
+
+
+# --- what gets built ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
-def test_program_plans_every_stack(stack: str) -> None:
-    _, namespace = run_program(stack, stack_config(stack))
-    expected = plan_lattice(load_stack(stack))
-    assert namespace["plan"] == expected
-    connections = {s.name: spoke_connection(expected, s.name) for s in expected.spokes}
-    assert all(c["natsUrl"] == "nats://127.0.0.1:4222" for c in connections.values())
+def test_every_stack_builds_the_resources_its_spec_asks_for(stack: str) -> None:
+    run, plan = stack_run(stack), plan_of(stack)
+    counts = Counter(r.typ for r in run.mocks.resources)
+    hub_nodes = sum(len(h.servers) for h in plan.hubs)
+    spokes = len(plan.spokes)
+    assert counts["wasmcloud-lattice:index:Lattice"] == 1
+    assert counts["wasmcloud-lattice:index:HubCluster"] == len(plan.hubs)
+    assert counts["wasmcloud-lattice:index:EdgeSpoke"] == spokes
+    assert counts["aws:ec2/instance:Instance"] == hub_nodes + spokes
+    assert counts["aws:ebs/volume:Volume"] == hub_nodes, "one JetStream volume per hub node"
+    assert counts["aws:secretsmanager/secret:Secret"] == hub_nodes + spokes, "one secret per node"
+    assert counts["aws:iam/role:Role"] == hub_nodes + spokes, "one role per node"
+    assert counts["aws:lb/loadBalancer:LoadBalancer"] == len(plan.hubs)
+    assert counts["aws:lb/targetGroupAttachment:TargetGroupAttachment"] == hub_nodes
+    assert counts["aws:ec2/eip:Eip"] == hub_nodes + spokes
+    assert counts["random:index/randomBytes:RandomBytes"] == 4 + spokes + len(plan.retired_spokes)
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_exports_describe_hubs_and_spokes_with_the_sandbox_field_names(stack: str) -> None:
+    run, plan = stack_run(stack), plan_of(stack)
+    assert run.exports["lattice"] == plan.lattice
+    assert set(run.exports["hubs"]) == {h.name for h in plan.hubs}
+    for hub in plan.hubs:
+        exported = run.exports["hubs"][hub.name]
+        assert exported["jsDomain"] == plan.hub_domain
+        assert len(exported["leafUrls"]) == 1 and exported["leafUrls"][0].endswith(".amazonaws.com:7422")
+        assert len(exported["gatewayUrls"]) == len(exported["clientUrls"]) == len(hub.servers)
+    assert set(run.exports["spokes"]) == {s.name for s in plan.spokes}
+    for spoke in plan.spokes:
+        exported = dict(run.exports["spokes"][spoke.name])
+        creds = exported.pop("creds")
+        assert exported == spoke_connection(plan, spoke.name), "the sandbox's JSON uses the same function"
+        assert exported["natsUrl"] == "nats://127.0.0.1:4222"
+        assert ("BEGIN NATS USER JWT" in creds) == spoke.upstream_is_hub
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_only_credentials_are_secret_in_the_exports(stack: str) -> None:
+    run, plan = stack_run(stack), plan_of(stack)
+    expected = {"serviceCreds"} | {f"spokes.{s.name}.creds" for s in plan.spokes}
+    assert run.secret_exports == expected
+    # as the engine receives them: the secret marker sits on the credential, not above it
+    serialized = run.exports_serialized
+    assert is_secret(serialized["serviceCreds"])
+    for spoke in plan.spokes:
+        fields = serialized["spokes"][spoke.name]
+        assert is_secret(fields["creds"]) and not is_secret(fields["natsUrl"])
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_components_use_their_type_tokens_and_own_every_resource(stack: str) -> None:
+    run = stack_run(stack)
+    names = Counter((r.typ, r.name) for r in run.mocks.resources)
+    assert [n for n, c in names.items() if c > 1] == [], "duplicate resource names"
+    lattice = plan_of(stack).lattice
+    tokens = {r.typ for r in run.mocks.resources if r.typ.startswith("wasmcloud-lattice:")}
+    assert tokens == {f"wasmcloud-lattice:index:{t}" for t in COMPONENT_TYPES}
+    stray = [r.name for r in run.mocks.resources if not r.name.startswith(lattice)]
+    assert stray == [], "every child's name starts with its component's name"
+
+
+# --- security invariants -----------------------------------------------------------------
+
+
+def _rules(run: ProgramRun) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, inputs in by_name(run, "aws:ec2/securityGroup:SecurityGroup").items():
+        for rule in inputs.get("ingress", []):
+            yield name, rule
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_no_client_route_or_monitor_port_is_open_to_the_world(stack: str) -> None:
+    run = stack_run(stack)
+    checked = 0
+    for name, rule in _rules(run):
+        ports = set(range(int(rule["fromPort"]), int(rule["toPort"]) + 1))
+        cidrs = set(rule.get("cidrBlocks", [])) | set(rule.get("ipv6CidrBlocks", []))
+        for port in ports & set(PRIVATE_PORTS):
+            checked += 1
+            assert not cidrs & {"0.0.0.0/0", "::/0"}, f"{name}: {PRIVATE_PORTS[port]} port {port} open to the world"
+        if 6222 in ports:
+            assert rule.get("self") is True and not cidrs, f"{name}: routes only among the cluster's nodes"
+    assert checked >= 3 * len(plan_of(stack).hubs)
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_gateway_port_admits_only_the_other_regions_nodes(stack: str) -> None:
+    run, plan = stack_run(stack), plan_of(stack)
+    groups = by_name(run, "aws:ec2/securityGroup:SecurityGroup")
+    for hub in plan.hubs:
+        rules = [r for r in groups[f"{plan.lattice}-{hub.name}-nodes"]["ingress"] if int(r["fromPort"]) == 7222]
+        others = [h.name for h in plan.hubs if h.name != hub.name]
+        if not others:
+            assert rules == []
+            continue
+        expected = {
+            url.removeprefix("nats://").removesuffix(":7222") + "/32"
+            for other in others
+            for url in run.exports["hubs"][other]["gatewayUrls"]
+        }
+        assert [set(r["cidrBlocks"]) for r in rules] == [expected]
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_spokes_only_dial_out_and_a_mid_tier_admits_only_its_children(stack: str) -> None:
+    run, plan = stack_run(stack), plan_of(stack)
+    groups = by_name(run, "aws:ec2/securityGroup:SecurityGroup")
+    public_ips = {
+        s.name: run.mocks.outputs[("aws:ec2/eip:Eip", f"{plan.lattice}-{s.name}-eip")]["publicIp"] for s in plan.spokes
+    }
+    for spoke in plan.spokes:
+        ingress = groups[f"{plan.lattice}-{spoke.name}-node"].get("ingress", [])
+        if not spoke.is_mid_tier:
+            assert ingress == [], f"{spoke.name} must have no inbound rule"
+            continue
+        assert [(int(r["fromPort"]), int(r["toPort"])) for r in ingress] == [(7422, 7422)]
+        assert set(ingress[0]["cidrBlocks"]) == {f"{public_ips[c]}/32" for c in spoke.children}
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_every_instance_requires_imdsv2_and_every_volume_is_encrypted(stack: str) -> None:
+    run = stack_run(stack)
+    instances = run.mocks.of_type("aws:ec2/instance:Instance")
+    assert instances
+    for instance in instances:
+        inputs = instance.inputs
+        assert inputs["metadataOptions"]["httpTokens"] == "required", instance.name
+        assert inputs["rootBlockDevice"]["encrypted"] is True, instance.name
+        assert "networkInterfaces" not in inputs and inputs["primaryNetworkInterface"]["networkInterfaceId"]
+    for volume in run.mocks.of_type("aws:ebs/volume:Volume"):
+        assert volume.inputs["encrypted"] is True, volume.name
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_no_seed_password_or_creds_outside_a_secret(stack: str) -> None:
+    run, plan = stack_run(stack), plan_of(stack)
+    auth = mock_auth(plan)
+    secrets = auth.secret_values()
+    # the program minted exactly these: a spoke's exported creds are one of them
+    assert {run.exports["spokes"][s]["creds"] for s in auth.leaf_creds} <= set(secrets)
+    scanned = 0
+    for resource in run.mocks.resources:
+        for path, text in walk_plain_strings(resource.inputs):
+            scanned += 1
+            assert not SEED.search(text), f"{resource.name}.{path} holds an nkey seed"
+            for secret in secrets:
+                assert secret not in text, f"{resource.name}.{path} holds a secret"
+    assert scanned > 100
+    versions = run.mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert versions and all(is_secret(v.inputs["secretString"]) for v in versions)
+    for path, text in walk_plain_strings(run.exports_serialized):
+        assert not SEED.search(text) and not any(s in text for s in secrets), f"export {path} leaks"
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_each_node_role_reads_only_its_own_secret(stack: str) -> None:
+    run = stack_run(stack)
+    secrets = {name.removesuffix("-files") for name in by_name(run, "aws:secretsmanager/secret:Secret")}
+    policies = by_name(run, "aws:iam/rolePolicy:RolePolicy")
+    assert {n.removesuffix("-read-files") for n in policies} == secrets
+    for name, inputs in policies.items():
+        node = name.removesuffix("-read-files")
+        statement = yaml.safe_load(inputs["policy"])["Statement"]
+        assert statement == [
+            {
+                "Action": "secretsmanager:GetSecretValue",
+                "Effect": "Allow",
+                "Resource": f"arn:aws:mock:{_region(run, node)}::aws:secretsmanager/secret:Secret/{node}-files",
+            }
+        ]
+
+
+def _region(run: ProgramRun, node: str) -> str:
+    return str(by_name(run, "aws:secretsmanager/secret:Secret")[f"{node}-files"]["region"])
+
+
+# --- determinism and change isolation ------------------------------------------------------
+
+
+def _inputs(run: ProgramRun) -> dict[tuple[str, str], Any]:
+    return {(r.typ, r.name): r.inputs for r in run.mocks.resources}
+
+
+def _changed(before: ProgramRun, after: ProgramRun) -> tuple[set[str], set[str], set[str]]:
+    """(changed, removed, added) resource names between two runs."""
+    a, b = _inputs(before), _inputs(after)
+    changed = {k[1] for k in a.keys() & b.keys() if a[k] != b[k]}
+    return changed, {k[1] for k in a.keys() - b.keys()}, {k[1] for k in b.keys() - a.keys()}
+
+
+def _with(stack: str, edit: Any) -> dict[str, Any]:
+    config = copy.deepcopy(stack_config(stack))
+    edit(config["wasmcloud-lattice:lattice"])
+    return config
+
+
+def test_two_runs_register_identical_inputs() -> None:
+    first = run_program("dev", stack_config("dev"))
+    second = run_program("dev", stack_config("dev"))
+    assert _inputs(first) == _inputs(second)
+    assert first.exports == second.exports
+
+
+def test_adding_a_spoke_on_a_hub_changes_and_replaces_nothing_that_exists() -> None:
+    before = stack_run("dev")
+    new = {"name": "store-99", "upstream": "use1", "platform": "aws", "region": "us-east-1"}
+    after = run_program("dev", _with("dev", lambda lat: lat["spokes"].append(new)))
+    changed, removed, added = _changed(before, after)
+    assert changed == set() and removed == set()
+    assert added and all(n.startswith("acme-dev-store-99") or n == "acme-dev-keys-leaf-store-99" for n in added)
+
+
+def test_adding_a_device_under_a_store_changes_only_that_stores_secret_and_firewall() -> None:
+    before = stack_run("dev")
+    new = {"name": "device-8", "upstream": "store-12", "platform": "aws", "region": "us-west-2"}
+    after = run_program("dev", _with("dev", lambda lat: lat["spokes"].append(new)))
+    changed, removed, added = _changed(before, after)
+    assert changed == {"acme-dev-store-12-files", "acme-dev-store-12-node"}
+    assert removed == set()
+    assert all(n.startswith("acme-dev-device-8") or n == "acme-dev-keys-leaf-device-8" for n in added)
+
+
+def test_changing_one_spoke_changes_no_hub_resource() -> None:
+    before = stack_run("dev")
+
+    def bigger(lat: dict[str, Any]) -> None:
+        lat["spokes"][1]["aws"] = {"instanceType": "t3.large"}
+
+    after = run_program("dev", _with("dev", bigger))
+    changed, removed, added = _changed(before, after)
+    assert changed == {"acme-dev-store-14"}, "only that spoke's instance"
+    assert removed == added == set()
+
+
+def test_retiring_a_spoke_revokes_it_at_the_hubs_and_changes_nothing_else() -> None:
+    before = stack_run("dev")
+
+    def retire(lat: dict[str, Any]) -> None:
+        lat["spokes"] = [s for s in lat["spokes"] if s["name"] != "store-14"]
+        lat["retiredSpokes"] = ["store-14"]
+
+    after = run_program("dev", _with("dev", retire))
+    changed, removed, added = _changed(before, after)
+    hub_secrets = {f"acme-dev-{s}-files" for h in plan_of("dev").hubs for s in h.servers}
+    assert changed == hub_secrets, "the new revocation reaches every hub node's trust.conf, nothing else"
+    assert added == set()
+    assert removed and all(n.startswith("acme-dev-store-14") for n in removed)
+    assert "acme-dev-keys-leaf-store-14" in {r.name for r in after.mocks.resources}, "its key is kept to revoke it"
+
+
+# --- bad input -------------------------------------------------------------------------------
 
 
 def test_bad_stack_fails_with_the_sandbox_message_before_any_resource() -> None:
     bad = Path(__file__).parent / "invalid_stacks" / "unknown-upstream.yaml"
     config = yaml.safe_load(bad.read_text())["config"]
+    mocks = LatticeMocks()
     with pytest.raises(pulumi.RunError) as info:
-        run_program("dev", config)
+        run_program("dev", config, mocks)
     assert str(info.value) == "stacks/Pulumi.dev.yaml: lattice.spokes[0].upstream: no hub or spoke named 'use9'"
     assert "Traceback" not in str(info.value)
+    assert mocks.resources == []
+
+
+def test_a_platform_the_program_cannot_build_yet_is_refused_by_key_path() -> None:
+    def to_k8s(lat: dict[str, Any]) -> None:
+        lat["spokes"][2]["platform"] = "kubernetes"
+        del lat["spokes"][2]["region"]
+
+    mocks = LatticeMocks()
+    with pytest.raises(pulumi.RunError) as info:
+        run_program("dev", _with("dev", to_k8s), mocks)
+    assert mocks.resources == []
+    assert str(info.value) == (
+        "stacks/Pulumi.dev.yaml: lattice.spokes[2].platform: platform 'kubernetes' is not deployable "
+        "by this program yet (supported: aws)"
+    )
 
 
 def test_missing_lattice_config_is_a_clear_error() -> None:

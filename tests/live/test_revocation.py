@@ -34,7 +34,9 @@ def _leaf_names(lattice: LocalLattice) -> set[str]:
 
 def test_retired_spoke_is_cut_off_by_a_trust_reload_and_stays_out() -> None:
     spec = spec_from({"name": "acme", "hubs": HUBS, "spokes": SPOKES})
-    retired_plan = plan_lattice(spec_from({"name": "acme", "hubs": HUBS, "spokes": SPOKES[:1], "retiredSpokes": ["gone"]}))
+    retired_plan = plan_lattice(
+        spec_from({"name": "acme", "hubs": HUBS, "spokes": SPOKES[:1], "retiredSpokes": ["gone"]})
+    )
     entropy = plan_entropy(plan_lattice(spec))
     with LocalLattice(spec, entropy=entropy) as lattice:
         lattice.start_servers()

@@ -26,7 +26,7 @@ from sandbox.checks import HeartbeatWatch, connect_hub, connect_spoke, request_w
 from sandbox.monitor import gateway_peers, leaf_attachment, leaf_peers, route_peers
 from sandbox.ports import free_ports
 from sandbox.topology import LocalLattice
-from tests.helpers import fixed_entropy
+from tests.helpers import plan_entropy
 
 pytestmark = pytest.mark.live
 
@@ -217,7 +217,7 @@ def test_anonymous_leaf_is_refused_by_the_hub(dev_lattice: LocalLattice, tmp_pat
 
 
 def test_leaf_with_credentials_of_another_operator_is_refused(dev_lattice: LocalLattice, tmp_path: Path) -> None:
-    other = lattice_auth_for_plan(dev_lattice.plan, fixed_entropy([s.name for s in dev_lattice.plan.spokes], "other"))
+    other = lattice_auth_for_plan(dev_lattice.plan, plan_entropy(dev_lattice.plan, "other"))
     creds = tmp_path / "other.creds"
     creds.write_text(other.leaf_creds["store-12"])
     remote = {"urls": _hub_leaf_urls(dev_lattice), "credentials": str(creds)}

@@ -1,0 +1,210 @@
+"""Boot scripts (EC2 user-data) for cloud nodes: pure text from the rendered config.
+
+A script installs the pinned nats-server (and, beside a spoke, the wasmCloud host), both
+verified by sha256; writes the renderer's config; installs ``nats-sync``, which fetches
+the node's files from Secrets Manager; and runs everything under systemd with restart.
+It holds no secret, and it depends only on the plan and the node's addresses, so new
+keys, revocations and new child spokes never change it (they change the node's secret).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components.artifacts import NATS_SERVER, WASH, Artifact
+from components.natsconf import ServerFiles
+
+EOF_MARK = "WASMCLOUD_LATTICE_EOF"
+SYNC_PATH = "/usr/local/sbin/nats-sync"
+SYNC_INTERVAL = "60s"
+DATA_MOUNT = "/var/lib/nats"
+_SAFE_ARG = re.compile(r"^[A-Za-z0-9_./:@=-]+$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_./:+=@-]+$")
+
+
+@dataclass(frozen=True)
+class NodeBoot:
+    """What one node's boot script needs."""
+
+    server: str
+    lattice: str
+    config: str
+    """The renderer's nats-server config (no secret in it)."""
+    secret_id: str
+    """ARN of the node's Secrets Manager secret (``{"files": {...}}``)."""
+    region: str
+    files: ServerFiles = field(default_factory=ServerFiles)
+    data_volume_id: str | None = None
+    """A hub's JetStream volume, formatted on first boot and mounted at /var/lib/nats."""
+    wasmcloud_host_args: Sequence[str] | None = None
+    """``wash host`` arguments when a wasmCloud host runs beside this spoke."""
+
+
+def _heredoc(path: str, text: str, mode: str) -> str:
+    if EOF_MARK in text:
+        raise ValueError(f"{path}: content contains the heredoc marker {EOF_MARK}")
+    body = text if text.endswith("\n") else text + "\n"
+    return f"cat > {path} <<'{EOF_MARK}'\n{body}{EOF_MARK}\nchmod {mode} {path}\n"
+
+
+def _install(artifact: Artifact) -> str:
+    args = [artifact.name, artifact.url, artifact.sha256, artifact.member, artifact.binary_sha256]
+    return f"install_binary {shlex.join(args)} {artifact.install_path}\n"
+
+
+_FUNCTIONS = """\
+install_binary() {  # name url archive-sha256 member binary-sha256 destination
+  local name=$1 url=$2 sha=$3 member=$4 bin_sha=$5 dest=$6 work
+  work=$(mktemp -d)
+  curl -fsSL --retry 5 --retry-delay 2 -o "$work/archive" "$url"
+  echo "$sha  $work/archive" | sha256sum -c -
+  python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \\
+    "$work/archive" "$member" > "$work/bin"
+  echo "$bin_sha  $work/bin" | sha256sum -c -
+  install -m 0755 "$work/bin" "$dest"
+  rm -rf "$work"
+  echo "installed $name at $dest"
+}
+
+mount_data_volume() {  # volume-id mount-point
+  local serial=${1//-/} dev="" i
+  for i in $(seq 1 120); do
+    for dev in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}" /dev/xvdf; do
+      [ -e "$dev" ] && break 2
+    done
+    dev=""
+    sleep 5
+  done
+  [ -n "$dev" ] || { echo "data volume $1 never attached" >&2; exit 1; }
+  blkid "$dev" >/dev/null 2>&1 || mkfs.xfs -L nats-data "$dev"
+  mkdir -p "$2"
+  grep -q '^LABEL=nats-data ' /etc/fstab || echo "LABEL=nats-data $2 xfs defaults,nofail 0 2" >> /etc/fstab
+  mountpoint -q "$2" || mount "$2"
+}
+"""
+
+
+def _nats_unit(boot: NodeBoot) -> str:
+    conf = boot.files.config_file
+    return f"""[Unit]
+Description=nats-server {boot.server} (lattice {boot.lattice})
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+User=nats
+Group=nats
+ExecStartPre={NATS_SERVER.install_path} -t -c {conf}
+ExecStart={NATS_SERVER.install_path} -c {conf}
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=always
+RestartSec=2
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _sync_units(boot: NodeBoot) -> tuple[str, str]:
+    service = f"""[Unit]
+Description=Fetch {boot.server}'s credentials from Secrets Manager and reload nats-server on change
+
+[Service]
+Type=oneshot
+Environment=NATS_SYNC_SECRET_ID={boot.secret_id}
+Environment=NATS_SYNC_REGION={boot.region}
+Environment=NATS_SYNC_CONFIG_DIR={boot.files.config_dir}
+ExecStart={SYNC_PATH} --reload
+"""
+    timer = f"""[Unit]
+Description=Run nats-sync every {SYNC_INTERVAL}
+
+[Timer]
+OnBootSec={SYNC_INTERVAL}
+OnUnitActiveSec={SYNC_INTERVAL}
+
+[Install]
+WantedBy=timers.target
+"""
+    return service, timer
+
+
+def _host_unit(boot: NodeBoot, args: Sequence[str]) -> str:
+    bad = [a for a in args if not _SAFE_ARG.match(a)]
+    if bad:
+        raise ValueError(f"unsafe wash host argument(s): {bad}")
+    return f"""[Unit]
+Description=wasmCloud host beside {boot.server} (anonymous on the local leaf)
+Wants=nats-server.service
+After=nats-server.service
+
+[Service]
+DynamicUser=yes
+StateDirectory=wasmcloud
+Environment=HOME=/var/lib/wasmcloud
+ExecStart={WASH.install_path} host {" ".join(args)}
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def render_user_data(boot: NodeBoot) -> str:
+    """The whole boot script; ``bash -n`` clean, idempotent on re-run."""
+    for label, value in (("secret id", boot.secret_id), ("region", boot.region)):
+        if not _SAFE_ID.match(value):
+            raise ValueError(f"unsafe {label}: {value!r}")
+    files = boot.files
+    sync_service, sync_timer = _sync_units(boot)
+    parts = [
+        "#!/bin/bash\n",
+        f"# Boot script of nats-server {boot.server}, lattice {boot.lattice}.\n",
+        "# Rendered by wasmcloud-lattice (components/cloudinit.py). No secret here: the node's\n",
+        "# files come from its own Secrets Manager secret, readable by this instance's role only.\n",
+        "set -euo pipefail\numask 077\n\n",
+        _FUNCTIONS,
+        "\nid nats >/dev/null 2>&1 || useradd --system --home-dir /var/lib/nats --shell /sbin/nologin nats\n",
+        _install(NATS_SERVER),
+    ]
+    if boot.wasmcloud_host_args is not None:
+        parts.append(_install(WASH))
+    if boot.data_volume_id is not None:
+        if not _SAFE_ID.match(boot.data_volume_id):
+            raise ValueError(f"unsafe volume id: {boot.data_volume_id!r}")
+        parts.append(f"mount_data_volume {boot.data_volume_id} {DATA_MOUNT}\n")
+    parts += [
+        f"install -d -m 0750 -o nats -g nats {files.config_dir} {DATA_MOUNT} {files.store_dir}\n\n",
+        _heredoc(files.config_file, boot.config, "0640"),
+        f"chown root:nats {files.config_file}\n",
+        _heredoc(SYNC_PATH, Path(__file__).with_name("nats_sync.py").read_text(), "0755"),
+        _heredoc("/etc/systemd/system/nats-server.service", _nats_unit(boot), "0644"),
+        _heredoc("/etc/systemd/system/nats-sync.service", sync_service, "0644"),
+        _heredoc("/etc/systemd/system/nats-sync.timer", sync_timer, "0644"),
+    ]
+    units = ["nats-server.service", "nats-sync.timer"]
+    if boot.wasmcloud_host_args is not None:
+        parts.append(
+            _heredoc("/etc/systemd/system/wasmcloud-host.service", _host_unit(boot, boot.wasmcloud_host_args), "0644")
+        )
+        units.append("wasmcloud-host.service")
+    parts += [
+        "\n# first fetch before the server starts: its config includes these files\n",
+        f"NATS_SYNC_SECRET_ID={boot.secret_id} NATS_SYNC_REGION={boot.region} "
+        f"NATS_SYNC_CONFIG_DIR={files.config_dir} {SYNC_PATH}\n",
+        "systemctl daemon-reload\n",
+        f"systemctl enable --now {' '.join(units)}\n",
+    ]
+    return "".join(parts)
+
+
+def heredoc_files(script: str) -> dict[str, str]:
+    """Path -> content of every file a boot script writes (for tests and reviews)."""
+    pattern = re.compile(rf"^cat > (\S+) <<'{EOF_MARK}'\n(.*?)^{EOF_MARK}$", re.M | re.S)
+    return {m.group(1): m.group(2) for m in pattern.finditer(script)}

@@ -1,0 +1,330 @@
+"""HubCluster: one hub region, a NATS cluster on EC2 that spokes and other regions dial."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pulumi
+import pulumi_aws as aws
+
+from components.cloudinit import NodeBoot, render_user_data
+from components.natsconf import Addressing, ServerAddress, ServerFiles, render_server_config
+from components.plan import LatticePlan, Ports
+from components.platforms.aws import (
+    EGRESS_ALL,
+    LatticeComponent,
+    Network,
+    NodeAddress,
+    ami_id,
+    existing_network,
+    ingress,
+    node_address,
+    node_instance,
+    node_profile,
+    node_secret,
+    public_network,
+    tags,
+    zone_names,
+)
+from components.spec import HubSpec
+
+TYPE = "wasmcloud-lattice:index:HubCluster"
+PORTS = Ports()
+ROOT_VOLUME_GIB = 16
+
+
+@dataclass(frozen=True)
+class HubClusterArgs:
+    """Inputs of a :class:`HubCluster`."""
+
+    plan: LatticePlan
+    """The lattice plan; it says which servers this hub runs and which regions it gateways to."""
+    hub: HubSpec
+    """This region's spec entry (``platform: aws``, its ``region`` and ``aws`` settings)."""
+    trust_conf: pulumi.Input[str]
+    """``trust.conf`` (operator and account JWTs), e.g. ``LatticeKeys.trust_conf``."""
+    peer_gateway_hosts: pulumi.Input[Mapping[str, pulumi.Input[Sequence[str]]]] = field(default_factory=dict)
+    """Every other hub region -> its nodes' public gateway addresses (``HubCluster.gateway_hosts``)."""
+
+
+def hub_addressing(
+    plan: LatticePlan,
+    hub: str,
+    private_ips: Sequence[str],
+    public_ips: Sequence[str],
+    leaf_host: str,
+    peer_gateway_hosts: Mapping[str, Sequence[str]],
+) -> Addressing:
+    """Routes over private IPs, gateways over Elastic IPs (advertised, so gossip reaches
+    them), leaf links through the balancer (``no_advertise``: spokes keep dialing it)."""
+    servers = plan.hub(hub).servers
+    missing = [g for g in plan.server(servers[0]).gateways if g not in peer_gateway_hosts]
+    if missing:
+        raise ValueError(f"hub {hub}: no gateway addresses given for hub(s) {', '.join(missing)}")
+    gateway_urls = {
+        peer: tuple(f"nats://{h}:{PORTS.gateway}" for h in hosts) for peer, hosts in peer_gateway_hosts.items()
+    }
+    gateway_urls[hub] = tuple(f"nats://{ip}:{PORTS.gateway}" for ip in public_ips)
+    return Addressing(
+        servers={s: ServerAddress(dial_host=ip) for s, ip in zip(servers, private_ips, strict=True)},
+        leaf_urls={hub: (f"nats-leaf://{leaf_host}:{PORTS.leaf}",)},
+        gateway_urls=gateway_urls,
+        gateway_advertise={s: f"{ip}:{PORTS.gateway}" for s, ip in zip(servers, public_ips, strict=True)},
+        leaf_behind_balancer=frozenset({hub}),
+    )
+
+
+class HubCluster(LatticeComponent):
+    """One hub region on AWS. Creates:
+
+    - a VPC with a public subnet per zone (or uses ``aws.vpcId``/``aws.subnetIds``);
+    - a security group: route port among the nodes only, gateway port from the other
+      regions' nodes only, leaf port from ``aws.leafAllowedCidrs``, client and monitoring
+      ports from inside the VPC only;
+    - per node: a network interface and an Elastic IP that outlive the instance, an
+      encrypted gp3 JetStream volume, a Secrets Manager secret with ``trust.conf``, a role
+      that reads only that secret, and the instance (IMDSv2 required, encrypted root);
+    - a network load balancer on the leaf port: the one URL every spoke dials.
+    """
+
+    leaf_urls: pulumi.Output[list[str]]
+    """What spokes dial (the balancer)."""
+    gateway_hosts: pulumi.Output[list[str]]
+    """The nodes' Elastic IPs, which other regions dial and allow."""
+    gateway_urls: pulumi.Output[list[str]]
+    client_urls: pulumi.Output[list[str]]
+    """For cloud-side services inside the VPC (service user credentials required)."""
+    jetstream_domain: pulumi.Output[str]
+    vpc_id: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    instance_ids: pulumi.Output[list[str]]
+    configs: pulumi.Output[dict[str, str]]
+    """Server name -> rendered nats-server config (public; what the boot scripts write)."""
+
+    def __init__(self, name: str, args: HubClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        plan, hub = args.plan, args.hub
+        if hub.platform != "aws" or not hub.region:
+            raise ValueError(f"HubCluster {name}: hub {hub.name} must be platform 'aws' with a region")
+        region, settings = hub.region, hub.aws
+        self._hub_settings = settings
+        servers = plan.hub(hub.name).servers
+        lattice = plan.lattice
+
+        network = self._network(name, lattice, region, len(servers))
+        # resolved, a mapping of plain lists (Output.from_input unwraps nested outputs)
+        peers = cast(pulumi.Output[Mapping[str, Sequence[str]]], pulumi.Output.from_input(args.peer_gateway_hosts))
+        peer_cidrs = peers.apply(lambda p: sorted(f"{h}/32" for hosts in p.values() for h in hosts))
+        rules = [
+            ingress(PORTS.cluster, "routes: among this cluster's nodes only", self=True),
+            ingress(
+                PORTS.leaf, "leaf links from spokes (JWT-authenticated)", cidr_blocks=list(settings.leaf_allowed_cidrs)
+            ),
+            ingress(PORTS.client, "clients inside the VPC", cidr_blocks=[network.vpc_cidr]),
+            ingress(
+                PORTS.monitor, "monitoring and balancer health checks inside the VPC", cidr_blocks=[network.vpc_cidr]
+            ),
+        ]
+        if plan.server(servers[0]).gateways:
+            rules.append(ingress(PORTS.gateway, "gateways from the other hub regions' nodes", cidr_blocks=peer_cidrs))
+        group = aws.ec2.SecurityGroup(
+            f"{name}-nodes",
+            description=f"NATS hub {hub.name} of lattice {lattice}",
+            vpc_id=network.vpc_id,
+            ingress=rules,
+            egress=[EGRESS_ALL],
+            region=region,
+            tags=tags(lattice, f"{name}-nodes"),
+            opts=self.child(),
+        )
+
+        addresses = [
+            node_address(
+                f"{name}-{i}",
+                lattice=lattice,
+                region=region,
+                subnet_id=network.subnet_ids[i % len(network.subnet_ids)],
+                security_group_id=group.id,
+                opts=self.child,
+            )
+            for i in range(len(servers))
+        ]
+        balancer, target_group = self._balancer(name, lattice, region, network)
+
+        private_ips = pulumi.Output.all(*[a.private_ip for a in addresses])
+        public_ips = pulumi.Output.all(*[a.public_ip for a in addresses])
+
+        def render(values: list[Any]) -> dict[str, str]:
+            priv, pub, dns, peer_hosts = values
+            addressing = hub_addressing(plan, hub.name, priv, pub, dns, peer_hosts)
+            return {s: render_server_config(plan, s, addressing, ServerFiles()) for s in servers}
+
+        self.configs = pulumi.Output.all(private_ips, public_ips, balancer.dns_name, peers).apply(render)
+        ami = ami_id(settings.ami, region, self.child)
+        instances = [
+            self._node(
+                f"{name}-{i}", server, i, lattice, region, ami, network, addresses[i], args.trust_conf, target_group
+            )
+            for i, server in enumerate(servers)
+        ]
+
+        self.leaf_urls = balancer.dns_name.apply(lambda dns: [f"nats-leaf://{dns}:{PORTS.leaf}"])
+        self.gateway_hosts = public_ips.apply(list)
+        self.gateway_urls = public_ips.apply(lambda ips: [f"nats://{ip}:{PORTS.gateway}" for ip in ips])
+        self.client_urls = private_ips.apply(lambda ips: [f"nats://{ip}:{PORTS.client}" for ip in ips])
+        self.jetstream_domain = pulumi.Output.from_input(hub.jetstream_domain)
+        self.vpc_id = network.vpc_id
+        self.security_group_id = group.id
+        self.instance_ids = pulumi.Output.all(*[inst.id for inst in instances]).apply(list)
+        self.register_outputs(
+            {
+                "leafUrls": self.leaf_urls,
+                "gatewayHosts": self.gateway_hosts,
+                "gatewayUrls": self.gateway_urls,
+                "clientUrls": self.client_urls,
+                "jetstreamDomain": self.jetstream_domain,
+                "vpcId": self.vpc_id,
+                "securityGroupId": self.security_group_id,
+                "instanceIds": self.instance_ids,
+                "configs": self.configs,
+            }
+        )
+
+    def _network(self, name: str, lattice: str, region: str, nodes: int) -> Network:
+        settings = self._hub_settings
+        if settings.vpc_id:
+            return existing_network(settings.vpc_id, settings.subnet_ids, region, self.child)
+        zones = zone_names(settings.availability_zones, region, self.child)
+        return public_network(
+            name,
+            lattice=lattice,
+            region=region,
+            cidr=settings.vpc_cidr,
+            zones=zones,
+            count=min(nodes, 3),
+            opts=self.child,
+        )
+
+    def _balancer(
+        self, name: str, lattice: str, region: str, network: Network
+    ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup]:
+        balancer = aws.lb.LoadBalancer(
+            f"{name}-leaf",
+            load_balancer_type="network",
+            internal=False,
+            subnets=network.subnet_ids,
+            enable_cross_zone_load_balancing=True,
+            region=region,
+            tags=tags(lattice, f"{name}-leaf"),
+            opts=self.child(),
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{name}-leaf",
+            port=PORTS.leaf,
+            protocol="TCP",
+            target_type="instance",
+            vpc_id=network.vpc_id,
+            deregistration_delay=30,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                protocol="HTTP", port=str(PORTS.monitor), path="/healthz", interval=10, healthy_threshold=2
+            ),
+            region=region,
+            tags=tags(lattice, f"{name}-leaf"),
+            opts=self.child(),
+        )
+        aws.lb.Listener(
+            f"{name}-leaf",
+            load_balancer_arn=balancer.arn,
+            port=PORTS.leaf,
+            protocol="TCP",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)],
+            region=region,
+            tags=tags(lattice, f"{name}-leaf"),
+            opts=self.child(),
+        )
+        return balancer, target_group
+
+    def _node(
+        self,
+        prefix: str,
+        server: str,
+        index: int,
+        lattice: str,
+        region: str,
+        ami: pulumi.Input[str],
+        network: Network,
+        address: NodeAddress,
+        trust_conf: pulumi.Input[str],
+        target_group: aws.lb.TargetGroup,
+    ) -> aws.ec2.Instance:
+        settings = self._hub_settings
+        files = ServerFiles()
+        zone = network.zones[index % len(network.zones)]
+        volume = aws.ebs.Volume(
+            f"{prefix}-jetstream",
+            availability_zone=zone,
+            size=settings.data_volume_gib,
+            type="gp3",
+            encrypted=True,
+            region=region,
+            tags=tags(lattice, f"{prefix}-jetstream", **{"nats-server": server}),
+            opts=self.child(),
+        )
+        trust_file = files.trust_file.rsplit("/", 1)[1]
+        secret = node_secret(
+            prefix,
+            lattice=lattice,
+            region=region,
+            files=pulumi.Output.from_input(trust_conf).apply(lambda t: {trust_file: t}),
+            opts=self.child,
+        )
+        profile = node_profile(prefix, lattice=lattice, secret_arn=secret.arn, opts=self.child)
+
+        def boot(values: list[Any]) -> str:
+            configs, arn, volume_id = values
+            return render_user_data(
+                NodeBoot(
+                    server=server,
+                    lattice=lattice,
+                    config=configs[server],
+                    secret_id=arn,
+                    region=region,
+                    files=files,
+                    data_volume_id=volume_id,
+                )
+            )
+
+        instance = node_instance(
+            prefix,
+            lattice=lattice,
+            server=server,
+            region=region,
+            ami=ami,
+            ami_pinned=bool(settings.ami),
+            instance_type=settings.instance_type,
+            interface_id=address.interface.id,
+            profile=profile,
+            user_data=pulumi.Output.all(self.configs, secret.arn, volume.id).apply(boot),
+            root_gib=ROOT_VOLUME_GIB,
+            opts=self.child,
+        )
+        aws.ec2.VolumeAttachment(
+            f"{prefix}-jetstream",
+            device_name="/dev/sdf",
+            volume_id=volume.id,
+            instance_id=instance.id,
+            stop_instance_before_detaching=True,
+            region=region,
+            opts=self.child(delete_before_replace=True),
+        )
+        aws.lb.TargetGroupAttachment(
+            f"{prefix}-leaf",
+            target_group_arn=target_group.arn,
+            target_id=instance.id,
+            port=PORTS.leaf,
+            region=region,
+            opts=self.child(),
+        )
+        return instance

