@@ -76,6 +76,19 @@ def hub_addressing(
     )
 
 
+def _check_args(name: str, args: HubClusterArgs) -> tuple[str, ...]:
+    """Refuse bad arguments before anything is registered; return the peer regions."""
+    hub = args.hub
+    if hub.platform != "aws" or not hub.region:
+        raise ValueError(f"HubCluster {name}: hub {hub.name} must be platform 'aws' with a region")
+    gateways = args.plan.server(args.plan.hub(hub.name).servers[0]).gateways
+    if isinstance(args.peer_gateway_hosts, Mapping):
+        missing = [g for g in gateways if g not in args.peer_gateway_hosts]
+        if missing:
+            raise ValueError(f"hub {hub.name}: no gateway addresses given for hub(s) {', '.join(missing)}")
+    return gateways
+
+
 class HubCluster(LatticeComponent):
     """One hub region on AWS. Creates:
 
@@ -104,14 +117,12 @@ class HubCluster(LatticeComponent):
     """Server name -> rendered nats-server config (public; what the boot scripts write)."""
 
     def __init__(self, name: str, args: HubClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(TYPE, name, None, opts)
         plan, hub = args.plan, args.hub
-        if hub.platform != "aws" or not hub.region:
-            raise ValueError(f"HubCluster {name}: hub {hub.name} must be platform 'aws' with a region")
-        region, settings = hub.region, hub.aws
-        self._hub_settings = settings
         servers = plan.hub(hub.name).servers
-        lattice = plan.lattice
+        gateways = _check_args(name, args)
+        super().__init__(TYPE, name, None, opts)
+        region, settings, lattice = str(hub.region), hub.aws, plan.lattice
+        self._hub_settings = settings
 
         network = self._network(name, lattice, region, len(servers))
         # resolved, a mapping of plain lists (Output.from_input unwraps nested outputs)
@@ -127,7 +138,7 @@ class HubCluster(LatticeComponent):
                 PORTS.monitor, "monitoring and balancer health checks inside the VPC", cidr_blocks=[network.vpc_cidr]
             ),
         ]
-        if plan.server(servers[0]).gateways:
+        if gateways:
             rules.append(ingress(PORTS.gateway, "gateways from the other hub regions' nodes", cidr_blocks=peer_cidrs))
         group = aws.ec2.SecurityGroup(
             f"{name}-nodes",

@@ -92,7 +92,6 @@ class EdgeSpoke(LatticeComponent):
     """The rendered nats-server config (public; what the boot script writes)."""
 
     def __init__(self, name: str, args: EdgeSpokeArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(TYPE, name, None, opts)
         plan, spec = args.plan, args.spoke
         if spec.platform != "aws" or not spec.region:
             raise ValueError(f"EdgeSpoke {name}: spoke {spec.name} must be platform 'aws' with a region")
@@ -101,6 +100,7 @@ class EdgeSpoke(LatticeComponent):
             raise ValueError(f"EdgeSpoke {name}: leaf_creds is required (upstream {planned.upstream} is a hub)")
         if not planned.upstream_is_hub and args.upstream_login is None:
             raise ValueError(f"EdgeSpoke {name}: upstream_login is required (upstream {planned.upstream} is a spoke)")
+        super().__init__(TYPE, name, None, opts)
         region, settings, lattice = spec.region, spec.aws, plan.lattice
         files = ServerFiles()
 

@@ -352,3 +352,19 @@ def test_a_platform_the_program_cannot_build_yet_is_refused_by_key_path() -> Non
 def test_missing_lattice_config_is_a_clear_error() -> None:
     with pytest.raises(pulumi.RunError, match=r"stacks/Pulumi.dev.yaml: lattice: missing config key"):
         run_program("dev", {"aws:region": "us-east-1"})
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_hub_nodes_spread_across_zones_and_the_leaf_port_follows_the_spec(stack: str) -> None:
+    run, spec = stack_run(stack), load_stack(stack)
+    subnets = by_name(run, "aws:ec2/subnet:Subnet")
+    interfaces = by_name(run, "aws:ec2/networkInterface:NetworkInterface")
+    groups = by_name(run, "aws:ec2/securityGroup:SecurityGroup")
+    for hub in spec.hubs:
+        zones = [
+            subnets[interfaces[f"{spec.name}-{hub.name}-{i}-eni"]["subnetId"].removesuffix("-id")]["availabilityZone"]
+            for i in range(hub.nodes)
+        ]
+        assert len(set(zones)) == min(hub.nodes, 3), f"{hub.name}: nodes in zones {zones}"
+        leaf = [r for r in groups[f"{spec.name}-{hub.name}-nodes"]["ingress"] if int(r["fromPort"]) == 7422]
+        assert [r["cidrBlocks"] for r in leaf] == [list(hub.aws.leaf_allowed_cidrs)]
