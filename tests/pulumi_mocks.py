@@ -44,6 +44,8 @@ class LatticeMocks(pulumi.runtime.Mocks):
 
     def _answer(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
+        if pulumi.runtime.is_dry_run():
+            return "", outputs  # a first preview: what providers compute is not known yet
         h = _hash(args.name)
         if args.typ == "random:index/randomBytes:RandomBytes":
             outputs["base64"] = base64.b64encode(hashlib.sha256(args.name.encode()).digest()).decode()
@@ -119,9 +121,11 @@ async def _resolve(value: Any, path: str, secrets: set[str]) -> Any:
 EXPORTS = ("lattice", "hubs", "spokes", "serviceCreds")
 
 
-def run_program(stack: str, config: Mapping[str, Any], mocks: LatticeMocks | None = None) -> ProgramRun:
+def run_program(
+    stack: str, config: Mapping[str, Any], mocks: LatticeMocks | None = None, *, preview: bool = False
+) -> ProgramRun:
     mocks = mocks or LatticeMocks()
-    pulumi.runtime.set_mocks(mocks, project="wasmcloud-lattice", stack=stack, preview=False)
+    pulumi.runtime.set_mocks(mocks, project="wasmcloud-lattice", stack=stack, preview=preview)
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
     namespace: dict[str, Any] = {}
 

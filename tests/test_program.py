@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.output import Unknown
 import yaml
 
 from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
@@ -368,3 +369,12 @@ def test_hub_nodes_spread_across_zones_and_the_leaf_port_follows_the_spec(stack:
         assert len(set(zones)) == min(hub.nodes, 3), f"{hub.name}: nodes in zones {zones}"
         leaf = [r for r in groups[f"{spec.name}-{hub.name}-nodes"]["ingress"] if int(r["fromPort"]) == 7422]
         assert [r["cidrBlocks"] for r in leaf] == [list(hub.aws.leaf_allowed_cidrs)]
+
+
+def test_a_first_preview_registers_the_same_resources_with_addresses_still_unknown() -> None:
+    """`pulumi preview` before anything exists: addresses are unknown, nothing may break."""
+    preview = run_program("dev", stack_config("dev"), preview=True)
+    assert sorted((r.typ, r.name) for r in preview.mocks.resources) == sorted(_inputs(stack_run("dev")))
+    user_data = [r.inputs.get("userData") for r in preview.mocks.of_type("aws:ec2/instance:Instance")]
+    assert user_data and all(isinstance(u, Unknown) for u in user_data), "addresses were unknown"
+    assert preview.exports["spokes"]["store-12"]["natsUrl"] == "nats://127.0.0.1:4222"
