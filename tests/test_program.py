@@ -18,8 +18,8 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.output import Unknown
 import yaml
+from pulumi.output import Unknown
 
 from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
 from components.outputs import spoke_connection
