@@ -13,7 +13,6 @@ from components.cloudinit import NodeBoot, render_user_data
 from components.natsconf import Addressing, ServerAddress, ServerFiles, render_server_config
 from components.plan import LatticePlan, Ports
 from components.platforms.aws import (
-    EGRESS_ALL,
     LatticeComponent,
     Network,
     NodeAddress,
@@ -24,6 +23,7 @@ from components.platforms.aws import (
     node_instance,
     node_profile,
     node_secret,
+    node_security_group,
     public_network,
     tags,
     zone_names,
@@ -140,15 +140,14 @@ class HubCluster(LatticeComponent):
         ]
         if gateways:
             rules.append(ingress(PORTS.gateway, "gateways from the other hub regions' nodes", cidr_blocks=peer_cidrs))
-        group = aws.ec2.SecurityGroup(
+        group = node_security_group(
             f"{name}-nodes",
-            description=f"NATS hub {hub.name} of lattice {lattice}",
-            vpc_id=network.vpc_id,
-            ingress=rules,
-            egress=[EGRESS_ALL],
+            lattice=lattice,
             region=region,
-            tags=tags(lattice, f"{name}-nodes"),
-            opts=self.child(),
+            vpc_id=network.vpc_id,
+            description=f"NATS hub {hub.name} of lattice {lattice}",
+            rules=rules,
+            opts=self.child,
         )
 
         addresses = [

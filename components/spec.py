@@ -57,6 +57,12 @@ def _check_cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
+def _check_volume_gib(value: int) -> int:
+    if not 8 <= value <= 16384:
+        raise ValueError(f"must be between 8 and 16384 GiB, got {value}")
+    return value
+
+
 class AwsHubSettings(_Model):
     """``hubs[].aws``: how a hub region lives on EC2. Every key is optional."""
 
@@ -76,13 +82,7 @@ class AwsHubSettings(_Model):
 
     _cidr = field_validator("vpc_cidr")(_check_cidr)
     _cidrs = field_validator("leaf_allowed_cidrs")(_check_cidrs)
-
-    @field_validator("data_volume_gib")
-    @classmethod
-    def _size(cls, value: int) -> int:
-        if not 8 <= value <= 16384:
-            raise ValueError(f"must be between 8 and 16384 GiB, got {value}")
-        return value
+    _size = field_validator("data_volume_gib")(_check_volume_gib)
 
 
 class AwsSpokeSettings(_Model):
@@ -100,13 +100,7 @@ class AwsSpokeSettings(_Model):
 
     _cidr = field_validator("vpc_cidr")(_check_cidr)
     _cidrs = field_validator("leaf_allowed_cidrs")(_check_cidrs)
-
-    @field_validator("volume_gib")
-    @classmethod
-    def _size(cls, value: int) -> int:
-        if not 8 <= value <= 16384:
-            raise ValueError(f"must be between 8 and 16384 GiB, got {value}")
-        return value
+    _size = field_validator("volume_gib")(_check_volume_gib)
 
 
 class HubSpec(_Model):

@@ -21,7 +21,6 @@ from components.natsconf import (
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, Ports
 from components.platforms.aws import (
-    EGRESS_ALL,
     LatticeComponent,
     Network,
     ami_id,
@@ -30,9 +29,9 @@ from components.platforms.aws import (
     node_instance,
     node_profile,
     node_secret,
+    node_security_group,
     public_network,
     secret,
-    tags,
     zone_names,
 )
 from components.spec import SpokeSpec
@@ -111,15 +110,14 @@ class EdgeSpoke(LatticeComponent):
                 lambda cidrs: sorted({*cidrs, *settings.leaf_allowed_cidrs})
             )
             rules.append(ingress(PORTS.leaf, "leaf links from this spoke's children only", cidr_blocks=sources))
-        group = aws.ec2.SecurityGroup(
+        group = node_security_group(
             f"{name}-node",
-            description=f"NATS spoke {spec.name} of lattice {lattice}: dials out only",
-            vpc_id=network.vpc_id,
-            ingress=rules,
-            egress=[EGRESS_ALL],
+            lattice=lattice,
             region=region,
-            tags=tags(lattice, f"{name}-node"),
-            opts=self.child(),
+            vpc_id=network.vpc_id,
+            description=f"NATS spoke {spec.name} of lattice {lattice}: dials out only",
+            rules=rules,
+            opts=self.child,
         )
         address = node_address(
             name,

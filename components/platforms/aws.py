@@ -165,6 +165,29 @@ EGRESS_ALL = aws.ec2.SecurityGroupEgressArgs(
 )
 
 
+def node_security_group(
+    prefix: str,
+    *,
+    lattice: str,
+    region: str,
+    vpc_id: pulumi.Input[str],
+    description: str,
+    rules: Sequence[aws.ec2.SecurityGroupIngressArgs],
+    opts: ChildOpts,
+) -> aws.ec2.SecurityGroup:
+    """Inbound ``rules`` only (inline, so the group's whole policy reads in one diff); any egress."""
+    return aws.ec2.SecurityGroup(
+        prefix,
+        description=description,
+        vpc_id=vpc_id,
+        ingress=list(rules),
+        egress=[EGRESS_ALL],
+        region=region,
+        tags=tags(lattice, prefix),
+        opts=opts(),
+    )
+
+
 @dataclass(frozen=True)
 class NodeAddress:
     interface: aws.ec2.NetworkInterface
