@@ -34,6 +34,11 @@ def root_hub(plan: LatticePlan, spoke: str) -> str:
     return group
 
 
+async def quiet_errors(err: Exception) -> None:
+    """nats-py prints a traceback for every failed (re)connect unless given a callback; a
+    failover to the next server is expected here, and failures surface as exceptions."""
+
+
 async def connect_hub(lattice: LocalLattice, hub: str, name: str) -> Client:
     """A cloud-side service client at a hub region, with the lattice's service credentials."""
     return await nats.connect(
@@ -43,13 +48,18 @@ async def connect_hub(lattice: LocalLattice, hub: str, name: str) -> Client:
         connect_timeout=2,
         allow_reconnect=True,
         max_reconnect_attempts=5,
+        error_cb=quiet_errors,
     )
 
 
 async def connect_spoke(lattice: LocalLattice, spoke: str, name: str) -> Client:
     """An anonymous local client on a spoke: exactly how a wasmCloud host connects."""
     return await nats.connect(
-        servers=[lattice.client_url(spoke)], name=name, connect_timeout=2, max_reconnect_attempts=5
+        servers=[lattice.client_url(spoke)],
+        name=name,
+        connect_timeout=2,
+        max_reconnect_attempts=5,
+        error_cb=quiet_errors,
     )
 
 

@@ -159,6 +159,45 @@ def up(args: argparse.Namespace) -> int:
             time.sleep(1)
 
 
+def bench(args: argparse.Namespace) -> int:
+    from sandbox import bench as benchmarks
+
+    report = Reporter()
+    try:
+        if args.stack or args.stack_file:
+            path, label = resolve_stack(args.stack, args.stack_file)
+            spec = benchmarks.bench_spec(path, label)
+        else:
+            spec = benchmarks.bench_spec(None, None)
+        converge_path, converge_label = resolve_stack(args.converge_stack, None)
+        converge_spec = load_stack_file(converge_path, converge_label)
+    except LatticeSpecError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_INVALID
+    settings = benchmarks.BenchSettings(wan_delay_ms=args.wan_delay_ms).scaled(args.scale)
+    report(f"bench: topology {spec.name!r}, WAN delay {settings.wan_delay_ms:g} ms one way, scale {args.scale:g}")
+    try:
+        metrics = asyncio.run(benchmarks.run_bench(spec, converge_spec, settings, report))
+    except SandboxError as err:
+        print(f"bench: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print()
+    print(benchmarks.table(metrics))
+    missed = benchmarks.missed_targets(metrics)
+    print("\ntargets: " + ("all met" if not missed else "missed: " + "; ".join(missed)))
+    if args.json:
+        document = {
+            "topology": spec.name,
+            "convergeStack": converge_spec.name,
+            "settings": vars(settings),
+            "metrics": metrics,
+            "missedTargets": missed,
+        }
+        Path(args.json).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        report(f"wrote {args.json}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_up.add_argument("--json", help="write servers, hubs, spokes and checks to this file")
     p_up.add_argument("--converge-timeout", type=float, default=60.0, help="seconds (default 60)")
     p_up.set_defaults(func=up)
+
+    p_bench = sub.add_parser("bench", help="measure local-first latency, failover, recovery, throughput")
+    which = p_bench.add_mutually_exclusive_group()
+    which.add_argument("--stack", help="measure on stacks/Pulumi.NAME.yaml (default: the bench topology)")
+    which.add_argument("--stack-file", help="path to a Pulumi.<stack>.yaml")
+    p_bench.add_argument("--json", help="write the metrics to this file")
+    p_bench.add_argument("--wan-delay-ms", type=float, default=20.0, help="one-way delay of each spoke link")
+    p_bench.add_argument("--scale", type=float, default=1.0, help="multiply every iteration count (0.05: a smoke run)")
+    p_bench.add_argument("--converge-stack", default="dev", help="stack whose convergence is timed (default dev)")
+    p_bench.set_defaults(func=bench)
     return parser
 
 

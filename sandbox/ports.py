@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Collection
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -21,8 +22,9 @@ def _ephemeral_low() -> int:
         return 32768
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct ports that were bindable on ``host`` a moment ago."""
+def free_ports(count: int, host: str = "127.0.0.1", exclude: Collection[int] = ()) -> list[int]:
+    """``count`` distinct ports that were bindable on ``host`` a moment ago, none in
+    ``exclude`` (ports already handed out but not yet listened on)."""
     high = _ephemeral_low()
     ports: list[int] = []
     with ExitStack() as stack:
@@ -30,7 +32,7 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             if len(ports) == count:
                 return ports
             port = random.randrange(LOW, high)
-            if port in ports:
+            if port in ports or port in exclude:
                 continue
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             try:

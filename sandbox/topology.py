@@ -11,12 +11,22 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
-from components.natsconf import ServerAddress, ServerFiles, direct_addressing, render_lattice
+from components.natsconf import (
+    RenderedServer,
+    ServerAddress,
+    ServerFiles,
+    auth_pieces,
+    direct_addressing,
+    render_lattice,
+    render_server_config,
+    render_server_files,
+)
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, Ports, plan_lattice
 from components.spec import LatticeSpec
@@ -24,6 +34,7 @@ from sandbox import binaries
 from sandbox.monitor import Convergence, wait_converged
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
+from sandbox.wan import Wan
 
 LOOPBACK = "127.0.0.1"
 Progress = Callable[[str], None]
@@ -42,10 +53,22 @@ def _write_private(path: Path, text: str) -> None:
 class LocalLattice:
     """One stack on loopback. Use as a context manager: everything stops on exit."""
 
-    def __init__(self, spec: LatticeSpec, *, workdir: Path | None = None, entropy: Mapping[str, bytes] | None = None):
-        """``entropy`` (key name -> 32 bytes) defaults to fresh random keys."""
+    def __init__(
+        self,
+        spec: LatticeSpec,
+        *,
+        workdir: Path | None = None,
+        entropy: Mapping[str, bytes] | None = None,
+        wan_delay: float | None = None,
+    ):
+        """``entropy`` (key name -> 32 bytes) defaults to fresh random keys. With
+        ``wan_delay`` (seconds, one way) every spoke dials its upstream through its own
+        emulated WAN links (:mod:`sandbox.wan`), one per upstream server, named
+        ``<spoke>-><server>``."""
         self.spec = spec
         self._given_entropy = entropy
+        self.wan_delay = wan_delay
+        self.wan: Wan | None = None
         self.plan: LatticePlan = plan_lattice(spec)
         if any(h.external_urls for h in self.plan.hubs):
             raise SandboxError("hubs with platform 'external' have no local stand-in in the sandbox yet")
@@ -65,6 +88,7 @@ class LocalLattice:
 
         names = [s.name for s in self.plan.servers]
         flat = free_ports(5 * len(names))
+        self.reserved_ports = set(flat)
         self.ports = {n: Ports(*flat[5 * i : 5 * i + 5]) for i, n in enumerate(names)}
         addresses = {n: ServerAddress(dial_host=LOOPBACK, bind_host=LOOPBACK, ports=self.ports[n]) for n in names}
         self.addressing = direct_addressing(self.plan, addresses)
@@ -78,6 +102,36 @@ class LocalLattice:
         }
         self.rendered = render_lattice(self.plan, self.addressing, self.auth, self.files)
         self.service_creds = self.workdir / "service.creds"
+        if self.wan_delay is not None:
+            self._route_spokes_over_wan(self.wan_delay)
+
+    def _route_spokes_over_wan(self, delay: float) -> None:
+        """Each spoke's remote URLs point at its own delaying proxies; re-render its files."""
+        self.wan = Wan()
+        for spoke in self.plan.spokes:
+            targets = self.plan.group_servers(spoke.upstream)
+            urls = []
+            for target, port in zip(targets, self.reserve_ports(len(targets)), strict=True):
+                self.wan.add(f"{spoke.name}->{target}", LOOPBACK, port, self.ports[target].leaf, delay)
+                urls.append(f"nats-leaf://{LOOPBACK}:{port}")
+            addressing = replace(self.addressing, leaf_urls={**self.addressing.leaf_urls, spoke.upstream: tuple(urls)})
+            files = self.files[spoke.name]
+            self.rendered[spoke.name] = RenderedServer(
+                config=render_server_config(self.plan, spoke.name, addressing, files),
+                secret_files=render_server_files(
+                    self.plan, spoke.name, addressing, files, **auth_pieces(self.auth, spoke.name)
+                ),
+            )
+
+    def reserve_ports(self, count: int) -> list[int]:
+        """Loopback ports that no server of this lattice will take."""
+        ports = free_ports(count, exclude=self.reserved_ports)
+        self.reserved_ports.update(ports)
+        return ports
+
+    def wan_links(self, spoke: str) -> list[str]:
+        """Names of the emulated links a spoke dials its upstream through."""
+        return [f"{spoke}->{t}" for t in self.plan.group_servers(self.plan.spoke(spoke).upstream)]
 
     # --- addresses -------------------------------------------------------------------------
 
@@ -144,6 +198,9 @@ class LocalLattice:
     def stop(self) -> None:
         if hasattr(self, "supervisor"):
             self.supervisor.stop_all()
+        if self.wan is not None:
+            self.wan.close()
+            self.wan = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

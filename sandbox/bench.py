@@ -1,0 +1,464 @@
+"""``python -m sandbox bench``: the seed's performance promises, measured side by side.
+
+One run brings up a topology whose spokes dial their upstream through emulated WAN links
+(:mod:`sandbox.wan`, 20 ms one way by default) and measures, against a standalone
+nats-server as the local limit: same-spoke request/reply, local-first queue groups,
+failover to the hub, local traffic during a partition, re-attachment after a killed hub
+node and after a healed link, spoke -> spoke via the hubs, and leaf throughput. Figures
+are reported as ratios where absolute times drift with the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from components.spec import LatticeSpec, load_stack_file, parse_lattice
+from sandbox import binaries
+from sandbox.checks import connect_hub, connect_spoke, quiet_errors, request_with_retry, root_hub
+from sandbox.monitor import leaf_attachment
+from sandbox.ports import free_ports
+from sandbox.processes import Supervisor
+from sandbox.topology import LOOPBACK, LocalLattice, SandboxError
+
+BENCH_TOPOLOGY: dict[str, Any] = {
+    "name": "bench",
+    "hubs": [
+        {"name": "hub-a", "platform": "kubernetes", "nodes": 3},
+        {"name": "hub-b", "platform": "kubernetes", "nodes": 3},
+    ],
+    "spokes": [
+        {"name": "site-a", "upstream": "hub-a", "platform": "kubernetes", "wasmcloudHost": False},
+        {"name": "site-b", "upstream": "hub-b", "platform": "kubernetes", "wasmcloudHost": False},
+        {"name": "device-a", "upstream": "site-a", "platform": "kubernetes", "wasmcloudHost": False},
+    ],
+}
+
+TARGETS = {
+    "local_rr_ratio": ("<=", 1.3),
+    "local_first_share": (">=", 1.0),
+    "failover_failed_requests": ("<=", 0),
+    "partition_local_success": (">=", 1.0),
+    "reattach_kill_ms": ("<=", 1500),
+    "leaf_throughput_ratio": (">=", 0.7),
+}
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    wan_delay_ms: float = 20.0
+    rr_iterations: int = 2000
+    cross_iterations: int = 100
+    queue_requests: int = 500
+    partition_requests: int = 500
+    throughput_messages: int = 100_000
+    payload_bytes: int = 128
+
+    def scaled(self, factor: float) -> BenchSettings:
+        return BenchSettings(
+            wan_delay_ms=self.wan_delay_ms,
+            rr_iterations=max(20, int(self.rr_iterations * factor)),
+            cross_iterations=max(5, int(self.cross_iterations * factor)),
+            queue_requests=max(20, int(self.queue_requests * factor)),
+            partition_requests=max(20, int(self.partition_requests * factor)),
+            throughput_messages=max(1000, int(self.throughput_messages * factor)),
+            payload_bytes=self.payload_bytes,
+        )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def _echo(nc: Client, subject: str, tag: bytes = b"") -> None:
+    async def answer(msg: Msg) -> None:
+        await msg.respond(tag or msg.data)
+
+    await nc.subscribe(subject, cb=answer)
+    await nc.flush()
+
+
+async def round_trips(requester: Client, subject: str, iterations: int, payload: bytes) -> list[float]:
+    """Sequential request/reply latencies in microseconds (after a short warm-up)."""
+    for _ in range(min(50, iterations)):
+        await requester.request(subject, payload, timeout=5)
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter_ns()
+        await requester.request(subject, payload, timeout=5)
+        samples.append((time.perf_counter_ns() - start) / 1000)
+    return samples
+
+
+async def throughput(publisher: Client, subscriber: Client, subject: str, count: int, payload: bytes) -> float:
+    """Messages per second from the first publish to the last message received."""
+    received = 0
+    done = asyncio.Event()
+
+    async def count_one(msg: Msg) -> None:
+        nonlocal received
+        received += 1
+        if received >= count:
+            done.set()
+
+    sub = await subscriber.subscribe(subject, cb=count_one, pending_msgs_limit=count * 2, pending_bytes_limit=-1)
+    await subscriber.flush()
+    # interest must reach the publisher's server before the clock starts
+    probe_subject = subject + ".probe"
+    probe = await subscriber.subscribe(probe_subject)
+    await subscriber.flush()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        await publisher.publish(probe_subject, b"?")
+        await publisher.flush()
+        try:
+            await probe.next_msg(timeout=0.2)
+            break
+        except nats.errors.TimeoutError:
+            continue
+    start = time.perf_counter()
+    for _ in range(count):
+        await publisher.publish(subject, payload)
+    await publisher.flush()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done.wait(), timeout=60)
+    elapsed = time.perf_counter() - start
+    await sub.unsubscribe()
+    await probe.unsubscribe()
+    return received / elapsed
+
+
+class Bench:
+    """Scenarios over one running topology; each returns metrics into ``self.metrics``."""
+
+    def __init__(self, lattice: LocalLattice, settings: BenchSettings, progress: Callable[[str], None]):
+        self.lattice = lattice
+        self.settings = settings
+        self.progress = progress
+        self.metrics: dict[str, float] = {}
+        plan = lattice.plan
+        tier1 = [s for s in plan.spokes if s.upstream_is_hub]
+        if len(tier1) < 2:
+            raise SandboxError("bench needs at least two spokes that dial a hub")
+        self.site = tier1[0].name
+        self.other = next((s.name for s in tier1[1:] if s.upstream != tier1[0].upstream), tier1[1].name)
+        self.hub = root_hub(plan, self.site)
+        self.payload = b"x" * settings.payload_bytes
+
+    def monitors(self) -> dict[str, str]:
+        return self.lattice.monitors()
+
+    async def wait_attached(self, spoke: str, timeout: float, avoid: str | None = None) -> float:
+        """Seconds until ``spoke`` is attached upstream (to a node other than ``avoid``)."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            node = leaf_attachment(self.lattice.plan, self.monitors(), spoke)
+            if node is not None and node != avoid:
+                return time.monotonic() - start
+            await asyncio.sleep(0.01)
+        raise SandboxError(f"{spoke} did not re-attach within {timeout:.0f} s")
+
+    async def local_latency(self, baseline: Baseline) -> None:
+        s = self.settings
+        per_round = max(1, s.rr_iterations // ROUNDS)
+        responder = await connect_spoke(self.lattice, self.site, "bench-local-responder")
+        requester = await connect_spoke(self.lattice, self.site, "bench-local-requester")
+        base: list[float] = []
+        local: list[float] = []
+        try:
+            await _echo(responder, "bench.local")
+            for n in range(ROUNDS):  # alternate which goes first, so order favours neither
+                for which in (0, 1) if n % 2 == 0 else (1, 0):
+                    if which == 0:
+                        base += await baseline.round_trips(per_round, self.payload)
+                    else:
+                        local += await round_trips(requester, "bench.local", per_round, self.payload)
+        finally:
+            await requester.close()
+            await responder.close()
+        self.metrics["baseline_rr_p50_us"] = statistics.median(base)
+        self.metrics["baseline_rr_p99_us"] = percentile(base, 0.99)
+        self.metrics["local_rr_p50_us"] = statistics.median(local)
+        self.metrics["local_rr_p99_us"] = percentile(local, 0.99)
+        self.metrics["local_rr_ratio"] = self.metrics["local_rr_p50_us"] / self.metrics["baseline_rr_p50_us"]
+
+    async def cross_spoke_latency(self) -> None:
+        responder = await connect_spoke(self.lattice, self.other, "bench-cross-responder")
+        requester = await connect_spoke(self.lattice, self.site, "bench-cross-requester")
+        try:
+            await _echo(responder, "bench.cross")
+            await request_with_retry(requester, "bench.cross", b"warm", time.monotonic() + 20)
+            samples = await round_trips(requester, "bench.cross", self.settings.cross_iterations, self.payload)
+        finally:
+            await requester.close()
+            await responder.close()
+        self.metrics["cross_spoke_rr_p50_us"] = statistics.median(samples)
+        self.metrics["cross_spoke_rr_p99_us"] = percentile(samples, 0.99)
+
+    async def queue_groups(self) -> None:
+        """Local-first share with members on the spoke and at the hub, then failover."""
+        s = self.settings
+        hub_member = await connect_hub(self.lattice, self.hub, "bench-hub-member")
+        local_member = await connect_spoke(self.lattice, self.site, "bench-local-member")
+        requester = await connect_spoke(self.lattice, self.site, "bench-queue-requester")
+        try:
+
+            async def hub_answer(msg: Msg) -> None:
+                await msg.respond(b"hub")
+
+            async def local_answer(msg: Msg) -> None:
+                await msg.respond(b"local")
+
+            await hub_member.subscribe("bench.svc", queue="workers", cb=hub_answer)
+            await hub_member.flush()
+            first = await request_with_retry(requester, "bench.svc", b"?", time.monotonic() + 20)
+            assert first.data == b"hub"
+            local_sub = await local_member.subscribe("bench.svc", queue="workers", cb=local_answer)
+            await local_member.flush()
+            served = [(await requester.request("bench.svc", b"?", timeout=5)).data for _ in range(s.queue_requests)]
+            self.metrics["local_first_share"] = served.count(b"local") / len(served)
+
+            failed = 0
+            await local_sub.unsubscribe()
+            await local_member.flush()
+            left = time.perf_counter()
+            failover_ms = None
+            for _ in range(50):
+                reply = None
+                for _attempt in range(2):  # one retry
+                    try:
+                        reply = await requester.request("bench.svc", b"?", timeout=0.5)
+                        break
+                    except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                        continue
+                if reply is None:
+                    failed += 1
+                elif reply.data == b"hub" and failover_ms is None:
+                    failover_ms = (time.perf_counter() - left) * 1000
+            self.metrics["failover_ms"] = failover_ms if failover_ms is not None else float("nan")
+            self.metrics["failover_failed_requests"] = failed
+        finally:
+            for nc in (requester, local_member, hub_member):
+                await nc.close()
+
+    async def partition(self) -> None:
+        """Cut the spoke's links loudly; local requests keep working; heal and re-attach."""
+        assert self.lattice.wan is not None
+        responder = await connect_spoke(self.lattice, self.site, "bench-partition-responder")
+        requester = await connect_spoke(self.lattice, self.site, "bench-partition-requester")
+        links = self.lattice.wan_links(self.site)
+        try:
+            await _echo(responder, "bench.partition")
+            for link in links:
+                self.lattice.wan.cut(link)
+            ok = 0
+            for _ in range(self.settings.partition_requests):
+                try:
+                    await requester.request("bench.partition", self.payload, timeout=1)
+                    ok += 1
+                except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                    pass
+            self.metrics["partition_local_success"] = ok / self.settings.partition_requests
+            while leaf_attachment(self.lattice.plan, self.monitors(), self.site) is not None:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            for link in links:
+                self.lattice.wan.heal(link)
+            self.metrics["reattach_heal_ms"] = await self.wait_attached(self.site, 30) * 1000
+        finally:
+            await requester.close()
+            await responder.close()
+
+    async def hub_node_loss(self) -> None:
+        node = leaf_attachment(self.lattice.plan, self.monitors(), self.site)
+        if node is None:
+            raise SandboxError(f"{self.site} is not attached before the hub-node test")
+        self.lattice.supervisor.kill(node)
+        try:
+            self.metrics["reattach_kill_ms"] = await self.wait_attached(self.site, 30, avoid=node) * 1000
+        finally:
+            self.lattice.start_server(node)
+        restored = await asyncio.to_thread(self.lattice.wait_converged, 60)
+        if not restored.ok:
+            raise SandboxError(f"{node} did not rejoin: {', '.join(restored.missing)}")
+
+    async def leaf_throughput(self, baseline: Baseline) -> None:
+        s = self.settings
+        per_round = max(1, s.throughput_messages // ROUNDS)
+        publisher = await connect_spoke(self.lattice, self.site, "bench-publisher")
+        subscriber = await connect_hub(self.lattice, self.hub, "bench-subscriber")
+        base: list[float] = []
+        leaf: list[float] = []
+        try:
+            for n in range(ROUNDS):
+                for which in (0, 1) if n % 2 == 0 else (1, 0):
+                    if which == 0:
+                        base.append(await baseline.throughput(per_round, self.payload))
+                    else:
+                        leaf.append(await throughput(publisher, subscriber, "bench.stream", per_round, self.payload))
+        finally:
+            await publisher.close()
+            await subscriber.close()
+        self.metrics["baseline_msgs_per_s"] = statistics.median(base)
+        self.metrics["leaf_msgs_per_s"] = statistics.median(leaf)
+        self.metrics["leaf_throughput_ratio"] = self.metrics["leaf_msgs_per_s"] / self.metrics["baseline_msgs_per_s"]
+
+
+class Baseline:
+    """One plain nats-server, kept running beside the topology: the local limit, measured
+    in the same minutes as what it is compared with."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_ports(1)[0]
+        self.supervisor = Supervisor(workdir)
+        self.url = f"nats://{LOOPBACK}:{self.port}"
+
+    async def __aenter__(self) -> Baseline:
+        self.supervisor.start("baseline", [binaries.nats_server(), "-a", LOOPBACK, "-p", str(self.port)])
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.responder = await nats.connect(
+                    self.url, connect_timeout=1, max_reconnect_attempts=0, error_cb=quiet_errors
+                )
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    self.supervisor.stop_all()
+                    raise
+                await asyncio.sleep(0.05)
+        self.requester = await nats.connect(self.url, error_cb=quiet_errors)
+        await _echo(self.responder, "bench.base")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for nc in (self.requester, self.responder):
+            with contextlib.suppress(Exception):
+                await nc.close()
+        self.supervisor.stop_all()
+
+    async def round_trips(self, iterations: int, payload: bytes) -> list[float]:
+        return await round_trips(self.requester, "bench.base", iterations, payload)
+
+    async def throughput(self, count: int, payload: bytes) -> float:
+        return await throughput(self.requester, self.responder, "bench.stream", count, payload)
+
+
+ROUNDS = 4
+"""Baseline and topology measurements alternate in this many rounds, so drift hits both."""
+
+
+def converge_time(spec: LatticeSpec, timeout: float = 60) -> float:
+    """Milliseconds from starting every server to every link up and every server healthy."""
+    with LocalLattice(spec) as lattice:
+        started = time.monotonic()
+        lattice.start_servers()
+        result = lattice.wait_converged(timeout=timeout)
+        if not result.ok:
+            raise SandboxError(f"{spec.name} did not converge: {', '.join(result.missing)}")
+        return (time.monotonic() - started) * 1000
+
+
+async def run_bench(
+    spec: LatticeSpec, converge_spec: LatticeSpec, settings: BenchSettings, progress: Callable[[str], None]
+) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    step = _stepper(progress)
+    with tempfile.TemporaryDirectory(prefix="wasmcloud-lattice-bench-") as workdir:
+        async with Baseline(Path(workdir)) as baseline:
+            with LocalLattice(spec, wan_delay=settings.wan_delay_ms / 1000) as lattice:
+                metrics.update(await _measure(lattice, baseline, settings, progress, step))
+    converge = asyncio.to_thread(converge_time, converge_spec)
+    metrics["converge_ms"] = await step(f"converge ({converge_spec.name})", converge)
+    return metrics
+
+
+async def _measure(
+    lattice: LocalLattice,
+    baseline: Baseline,
+    settings: BenchSettings,
+    progress: Callable[[str], None],
+    step: Callable[[str, Awaitable[Any]], Awaitable[Any]],
+) -> dict[str, float]:
+    lattice.start_servers()
+    conv = lattice.wait_converged(timeout=60)
+    if not conv.ok:
+        raise SandboxError(f"bench topology did not converge: {', '.join(conv.missing)}")
+    bench = Bench(lattice, settings, progress)
+    progress(f"topology up; measuring at spoke {bench.site} (hub {bench.hub}), other spoke {bench.other}")
+    await step("same-spoke request/reply (rounds with the baseline)", bench.local_latency(baseline))
+    await step("local-first queue group and failover", bench.queue_groups())
+    await step("spoke -> spoke through the hubs", bench.cross_spoke_latency())
+    await step("partition: local traffic, heal", bench.partition())
+    await step("hub node killed", bench.hub_node_loss())
+    await step("leaf throughput (rounds with the baseline)", bench.leaf_throughput(baseline))
+    return bench.metrics
+
+
+def _stepper(progress: Callable[[str], None]) -> Callable[[str, Awaitable[Any]], Awaitable[Any]]:
+    async def step(label: str, work: Awaitable[Any]) -> Any:
+        started = time.monotonic()
+        result = await work
+        progress(f"{label}: {time.monotonic() - started:.1f} s")
+        return result
+
+    return step
+
+
+ROWS = [
+    ("baseline_rr_p50_us", "us", "request/reply p50, one standalone server (the local limit)"),
+    ("baseline_rr_p99_us", "us", "  p99"),
+    ("local_rr_p50_us", "us", "request/reply p50, both ends on one spoke"),
+    ("local_rr_p99_us", "us", "  p99"),
+    ("local_rr_ratio", "x", "same-spoke p50 / baseline p50 (target <= 1.3)"),
+    ("local_first_share", "", "queue requests served by the spoke's own member (target 1.0)"),
+    ("cross_spoke_rr_p50_us", "us", "request/reply p50, spoke -> spoke through the hubs"),
+    ("cross_spoke_rr_p99_us", "us", "  p99"),
+    ("failover_ms", "ms", "local member leaves -> first reply from the hub's member"),
+    ("failover_failed_requests", "", "requests failed after one retry during failover (target 0)"),
+    ("partition_local_success", "", "local requests answered while the upstream link is cut (target 1.0)"),
+    ("reattach_kill_ms", "ms", "hub node killed -> spoke attached to another node (target <= 1500)"),
+    ("reattach_heal_ms", "ms", "cut link healed -> spoke attached again"),
+    ("converge_ms", "ms", "dev stack: start -> every link up, every server healthy"),
+    ("baseline_msgs_per_s", "msg/s", "publish -> subscribe on one server"),
+    ("leaf_msgs_per_s", "msg/s", "publish on a spoke -> subscriber at the hub"),
+    ("leaf_throughput_ratio", "x", "leaf / baseline throughput (target >= 0.7)"),
+]
+
+
+def missed_targets(metrics: dict[str, float]) -> list[str]:
+    missed = []
+    for key, (op, target) in TARGETS.items():
+        value = metrics[key]
+        ok = value <= target if op == "<=" else value >= target
+        if not ok:
+            missed.append(f"{key} = {value:.3g} (target {op} {target})")
+    return missed
+
+
+def table(metrics: dict[str, float]) -> str:
+    lines = [f"{'metric':<26} {'value':>12}  {'unit':<6} meaning"]
+    for key, unit, meaning in ROWS:
+        value = metrics[key]
+        shown = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3f}"
+        lines.append(f"{key:<26} {shown:>12}  {unit:<6} {meaning}")
+    return "\n".join(lines)
+
+
+def bench_spec(stack_path: Path | None, label: str | None) -> LatticeSpec:
+    if stack_path is None:
+        return parse_lattice(BENCH_TOPOLOGY, "bench topology")
+    return load_stack_file(stack_path, label)
