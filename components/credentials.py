@@ -219,7 +219,10 @@ def _derive(entropy: bytes, purpose: str, size: int = 32) -> bytes:
 
 
 _BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-BCRYPT_COST = 11
+BCRYPT_COST = 6
+"""Low on purpose: a work factor slows guessing of human passwords, and these are 256
+random bits that no guessing reaches. At 11 (``mkpasswd``'s default) each hash took
+~100 ms, the largest single cost of a program run with many devices (``make bench``)."""
 
 
 def _bcrypt_salt(entropy: bytes) -> bytes:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -198,6 +199,72 @@ def bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _program_bench(*args: str) -> dict[str, Any]:
+    """One measurement of ``bench.program`` in a fresh interpreter (it imports Pulumi; the
+    sandbox does not)."""
+    argv = [sys.executable, "-W", "ignore", "-m", "bench.program", *args]
+    done = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False, timeout=3600)
+    if done.returncode != 0:
+        raise SandboxError(f"{' '.join(args)}: {done.stderr.strip().splitlines()[-1:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench_program(args: argparse.Namespace) -> int:
+    report = Reporter()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    rows = []
+    try:
+        for size in sizes:
+            program = _program_bench("--spokes", str(size))
+            floor = _program_bench("--floor", str(program["resources"]))
+            typed = _program_bench("--typed-floor", str(size))
+            row = {
+                "spokes": size,
+                "resources": program["resources"],
+                "seconds": program["seconds"],
+                "seconds_per_spoke": program["seconds"] / size,
+                "ms_per_resource": program["seconds"] / program["resources"] * 1000,
+                "floor_seconds": floor["seconds"],
+                "floor_ratio": program["seconds"] / floor["seconds"],
+                "typed_floor_ms_per_resource": typed["seconds"] / typed["resources"] * 1000,
+                "typed_floor_ratio": (program["seconds"] / program["resources"])
+                / (typed["seconds"] / typed["resources"]),
+            }
+            rows.append(row)
+            report(
+                f"{size} spokes: {row['resources']} resources in {row['seconds']:.2f} s "
+                f"({row['seconds_per_spoke'] * 1000:.1f} ms/spoke); plain floor {row['floor_seconds']:.2f} s"
+            )
+    except (SandboxError, subprocess.TimeoutExpired) as err:
+        print(f"bench-program: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print()
+    print(
+        f"{'spokes':>7} {'resources':>9} {'seconds':>8} {'ms/spoke':>9} {'ms/res':>7} {'floor s':>8} "
+        f"{'x floor':>8} {'x typed':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['spokes']:>7} {r['resources']:>9} {r['seconds']:>8.2f} {r['seconds_per_spoke'] * 1000:>9.1f} "
+            f"{r['ms_per_resource']:>7.2f} {r['floor_seconds']:>8.2f} {r['floor_ratio']:>8.2f} "
+            f"{r['typed_floor_ratio']:>8.2f}"
+        )
+    summary_doc: dict[str, Any] = {"sizes": rows}
+    if len(rows) >= 2:
+        flat = rows[-1]["seconds_per_spoke"] / rows[-2]["seconds_per_spoke"]
+        summary_doc["per_spoke_growth"] = flat
+        print(f"\nper-spoke cost {rows[-2]['spokes']} -> {rows[-1]['spokes']} spokes: x{flat:.2f} (target <= 1.5)")
+    print(
+        f"largest size vs plain floor: x{rows[-1]['floor_ratio']:.2f} (target <= 2); "
+        f"vs the same resource classes bare: x{rows[-1]['typed_floor_ratio']:.2f}"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary_doc, indent=2, sort_keys=True) + "\n")
+        report(f"wrote {args.json}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--scale", type=float, default=1.0, help="multiply every iteration count (0.05: a smoke run)")
     p_bench.add_argument("--converge-stack", default="dev", help="stack whose convergence is timed (default dev)")
     p_bench.set_defaults(func=bench)
+
+    p_prog = sub.add_parser("bench-program", help="time the Pulumi program under mocks at 10, 100, 1000 spokes")
+    p_prog.add_argument("--sizes", default="10,100,1000", help="comma-separated spoke counts")
+    p_prog.add_argument("--json", help="write the figures to this file")
+    p_prog.set_defaults(func=bench_program)
     return parser
 
 

@@ -15,8 +15,8 @@ from components.hub import HubCluster, HubClusterArgs
 from components.plan import plan_lattice
 from components.platforms.aws import LatticeComponent
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
+from components.testing import LatticeMocks, walk_plain_strings
 from tests.helpers import spec_from
-from tests.pulumi_mocks import LatticeMocks, walk_plain_strings
 
 CREDS = "-----BEGIN NATS USER JWT-----\neyJ.fake.jwt\n------END NATS USER JWT------\n\nSUAFAKESEED\n"
 EXISTING_HUB = {"name": "ngs", "platform": "external", "urls": ["tls://connect.ngs.global"], "jetstreamDomain": "ngs"}

@@ -24,8 +24,9 @@ from pulumi.output import Unknown
 from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, plan_lattice
+from components.testing import LatticeMocks, is_secret, walk_plain_strings
 from tests.helpers import STACK_NAMES, load_stack
-from tests.pulumi_mocks import LatticeMocks, ProgramRun, is_secret, run_program, stack_config, walk_plain_strings
+from tests.pulumi_mocks import ProgramRun, run_program, stack_config
 
 SEED = re.compile(r"S[OAU][A-Z2-7]{50,}")
 PRIVATE_PORTS = {4222: "client", 6222: "route", 8222: "monitor"}

@@ -1,0 +1,1 @@
+"""Benchmarks that need Pulumi (the sandbox never imports it): program scale under mocks."""

@@ -1,0 +1,45 @@
+"""The benchmarks run and produce every figure (not timed: figures are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.bench import ROWS
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.live
+
+TINY = "tests/stacks/Pulumi.bench-tiny.yaml"
+
+
+def test_bench_produces_every_metric_on_a_tiny_topology(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    argv = [sys.executable, "-m", "sandbox", "bench", "--stack-file", TINY, "--scale", "0.02"]
+    argv += ["--wan-delay-ms", "5", "--converge-stack", "staging", "--json", str(out)]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(out.read_text())
+    metrics = document["metrics"]
+    assert set(metrics) == {key for key, _, _ in ROWS}
+    assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in metrics.values()), metrics
+    assert 0 <= metrics["local_first_share"] <= 1 and 0 <= metrics["partition_local_success"] <= 1
+    assert "targets:" in done.stdout and "leaf_throughput_ratio" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_bench_program_reports_each_size_against_the_floors(tmp_path: Path) -> None:
+    out = tmp_path / "program.json"
+    argv = [sys.executable, "-m", "sandbox", "bench-program", "--sizes", "2,4", "--json", str(out)]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(out.read_text())
+    assert [row["spokes"] for row in document["sizes"]] == [2, 4]
+    for row in document["sizes"]:
+        assert row["resources"] > 100 and row["seconds"] > 0 and row["floor_ratio"] > 0
+    assert document["per_spoke_growth"] > 0
