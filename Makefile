@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: venv sandbox check test lint unit live clean
+.PHONY: venv sandbox check test lint unit live bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -27,6 +27,11 @@ lint: venv
 
 test: venv lint ## the whole suite: pure core, Pulumi mocks, live servers
 	$(BIN)/python -m pytest -q
+
+bench: venv ## measure the seed's promises and the program's scale (not part of make test)
+	mkdir -p bench/results
+	$(BIN)/python -m sandbox bench --json bench/results/lattice.json
+	$(BIN)/python -m sandbox bench-program --json bench/results/program.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

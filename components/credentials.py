@@ -259,10 +259,37 @@ def mint_lattice_auth(
     if missing:
         raise CredentialError("missing key entropy for: " + ", ".join(missing))
 
-    operator = nkey_from_entropy("operator", entropy[OPERATOR_KEY])
-    system = nkey_from_entropy("account", entropy[SYSTEM_ACCOUNT_KEY])
-    account = nkey_from_entropy("account", entropy[LATTICE_ACCOUNT_KEY])
-    trust = HubTrust(
+    trust = hub_trust(
+        lattice,
+        entropy[OPERATOR_KEY],
+        entropy[SYSTEM_ACCOUNT_KEY],
+        entropy[LATTICE_ACCOUNT_KEY],
+        revoked_users=revoked_users,
+    )
+    account = entropy[LATTICE_ACCOUNT_KEY]
+    service_creds = service_user_creds(lattice, account, entropy[SERVICE_USER_KEY])
+    leaf_creds = {s: leaf_user_creds(s, account, entropy[leaf_user_key(s)]) for s in hub_spokes}
+    logins = {s: child_login(s, entropy[leaf_user_key(s)]) for s in spoke_spokes}
+    return LatticeAuth(trust=trust, leaf_creds=leaf_creds, service_creds=service_creds, child_logins=logins)
+
+
+# One function per credential, each from only the entropy it derives from, so the program
+# can make each secret depend on exactly its keys (a spoke's creds on its own key and the
+# account's, not on every key of the lattice).
+
+
+def hub_trust(
+    lattice: str,
+    operator_entropy: bytes,
+    system_entropy: bytes,
+    account_entropy: bytes,
+    *,
+    revoked_users: Mapping[str, int] | None = None,
+) -> HubTrust:
+    operator = nkey_from_entropy("operator", operator_entropy)
+    system = nkey_from_entropy("account", system_entropy)
+    account = nkey_from_entropy("account", account_entropy)
+    return HubTrust(
         operator_jwt=operator_jwt(operator, f"{lattice}-operator", system.public_key),
         system_account=system.public_key,
         lattice_account=account.public_key,
@@ -271,18 +298,21 @@ def mint_lattice_auth(
             account.public_key: account_jwt(operator, account, lattice, jetstream=True, revocations=revoked_users),
         },
     )
-    service = nkey_from_entropy("user", entropy[SERVICE_USER_KEY])
-    service_creds = format_creds(
-        user_jwt(account, service, f"{lattice}-service", connection_types=["STANDARD"]),
-        service.seed,
-    )
-    leaf_creds = {}
-    for spoke in hub_spokes:
-        user = nkey_from_entropy("user", entropy[leaf_user_key(spoke)])
-        jwt = user_jwt(account, user, f"leaf-{spoke}", connection_types=["LEAFNODE"])
-        leaf_creds[spoke] = format_creds(jwt, user.seed)
-    logins = {s: child_login(s, entropy[leaf_user_key(s)]) for s in spoke_spokes}
-    return LatticeAuth(trust=trust, leaf_creds=leaf_creds, service_creds=service_creds, child_logins=logins)
+
+
+def service_user_creds(lattice: str, account_entropy: bytes, service_entropy: bytes) -> str:
+    """``.creds`` of the cloud-side service user of the lattice account."""
+    account = nkey_from_entropy("account", account_entropy)
+    service = nkey_from_entropy("user", service_entropy)
+    jwt = user_jwt(account, service, f"{lattice}-service", connection_types=["STANDARD"])
+    return format_creds(jwt, service.seed)
+
+
+def leaf_user_creds(spoke: str, account_entropy: bytes, leaf_entropy: bytes) -> str:
+    """``.creds`` of a spoke's leaf user: leaf connections only, signed by the account."""
+    account = nkey_from_entropy("account", account_entropy)
+    user = nkey_from_entropy("user", leaf_entropy)
+    return format_creds(user_jwt(account, user, f"leaf-{spoke}", connection_types=["LEAFNODE"]), user.seed)
 
 
 REVOKED_BEFORE = 4102444800

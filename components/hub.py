@@ -16,7 +16,7 @@ from components.platforms.aws import (
     LatticeComponent,
     Network,
     NodeAddress,
-    ami_id,
+    RegionLookups,
     existing_network,
     ingress,
     node_address,
@@ -26,7 +26,6 @@ from components.platforms.aws import (
     node_security_group,
     public_network,
     tags,
-    zone_names,
 )
 from components.spec import HubSpec
 
@@ -47,6 +46,8 @@ class HubClusterArgs:
     """``trust.conf`` (operator and account JWTs), e.g. ``LatticeKeys.trust_conf``."""
     peer_gateway_hosts: pulumi.Input[Mapping[str, pulumi.Input[Sequence[str]]]] = field(default_factory=dict)
     """Every other hub region -> its nodes' public gateway addresses (``HubCluster.gateway_hosts``)."""
+    lookups: RegionLookups | None = None
+    """Shared AMI and zone lookups (a ``Lattice`` passes one); default: the component's own."""
 
 
 def hub_addressing(
@@ -123,6 +124,7 @@ class HubCluster(LatticeComponent):
         super().__init__(TYPE, name, None, opts)
         region, settings, lattice = str(hub.region), hub.aws, plan.lattice
         self._hub_settings = settings
+        self._lookups = args.lookups or RegionLookups()
 
         network = self._network(name, lattice, region, len(servers))
         # resolved, a mapping of plain lists (Output.from_input unwraps nested outputs)
@@ -172,7 +174,7 @@ class HubCluster(LatticeComponent):
             return {s: render_server_config(plan, s, addressing, ServerFiles()) for s in servers}
 
         self.configs = pulumi.Output.all(private_ips, public_ips, balancer.dns_name, peers).apply(render)
-        ami = ami_id(settings.ami, region, self.child)
+        ami = self._lookups.ami(settings.ami, region, self)
         instances = [
             self._node(
                 f"{name}-{i}", server, i, lattice, region, ami, network, addresses[i], args.trust_conf, target_group
@@ -206,7 +208,7 @@ class HubCluster(LatticeComponent):
         settings = self._hub_settings
         if settings.vpc_id:
             return existing_network(settings.vpc_id, settings.subnet_ids, region, self.child)
-        zones = zone_names(settings.availability_zones, region, self.child)
+        zones = self._lookups.zones(settings.availability_zones, region, self)
         return public_network(
             name,
             lattice=lattice,

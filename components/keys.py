@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_random as random
 
-from components.credentials import KEY_ENTROPY_BYTES, LatticeAuth, lattice_auth_for_plan, plan_key_names
+from components.credentials import (
+    KEY_ENTROPY_BYTES,
+    LATTICE_ACCOUNT_KEY,
+    OPERATOR_KEY,
+    SERVICE_USER_KEY,
+    SYSTEM_ACCOUNT_KEY,
+    ChildLogin,
+    child_login,
+    hub_trust,
+    leaf_user_creds,
+    leaf_user_key,
+    plan_key_names,
+    revocations,
+    service_user_creds,
+)
 from components.natsconf import render_trust
 from components.plan import LatticePlan
-from components.platforms.aws import LatticeComponent
+from components.platforms.aws import LatticeComponent, secret
 
 TYPE = "wasmcloud-lattice:index:LatticeKeys"
 
@@ -22,28 +36,52 @@ class LatticeKeys(LatticeComponent):
 
     Entropy lives only in Pulumi's encrypted state, so keys are stable across runs;
     nkeys, JWTs and ``.creds`` come from it through :mod:`components.credentials`, the
-    code the sandbox uses. Adding a spoke adds one resource and changes none.
+    code the sandbox uses. Each credential is derived from just the keys it needs, so a
+    spoke's secrets depend on its own key and the account's, and adding a spoke adds one
+    resource and changes none.
     """
 
-    auth: pulumi.Output[LatticeAuth]
-    """Every credential of the lattice (a secret)."""
     trust_conf: pulumi.Output[str]
-    """The hubs' ``trust.conf``: operator and account JWTs, public by design."""
+    """The hubs' ``trust.conf``: operator and account JWTs (with revocations), public by design."""
     service_creds: pulumi.Output[str]
     """``.creds`` of the cloud-side service user (a secret)."""
 
     def __init__(self, name: str, plan: LatticePlan, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        entropy: dict[str, pulumi.Output[str]] = {}
+        self._lattice = plan.lattice
+        self._entropy: dict[str, pulumi.Output[bytes]] = {}
         for key in plan_key_names(plan):
             stored = random.RandomBytes(f"{name}-{key}", length=KEY_ENTROPY_BYTES, opts=self.child())
-            entropy[key] = pulumi.Output.secret(stored.base64)
+            self._entropy[key] = secret(stored.base64).apply(base64.b64decode)
 
-        def mint(values: Mapping[str, str]) -> LatticeAuth:
-            return lattice_auth_for_plan(plan, {k: base64.b64decode(v) for k, v in values.items()})
+        retired = list(plan.retired_spokes)
 
-        self.auth = pulumi.Output.secret(pulumi.Output.all(**entropy).apply(mint))
-        # JWTs and public keys only: checked by the hygiene tests to carry no seed.
-        self.trust_conf = pulumi.Output.unsecret(self.auth.apply(lambda a: render_trust(a.trust)))
-        self.service_creds = pulumi.Output.secret(self.auth.apply(lambda a: a.service_creds))
+        def trust(values: list[bytes]) -> str:
+            operator, system, account, *retired_entropy = values
+            revoked = revocations(retired, {leaf_user_key(s): e for s, e in zip(retired, retired_entropy, strict=True)})
+            return render_trust(hub_trust(plan.lattice, operator, system, account, revoked_users=revoked))
+
+        parts = [self._entropy[k] for k in (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, LATTICE_ACCOUNT_KEY)]
+        parts += [self._entropy[leaf_user_key(s)] for s in retired]
+        # JWTs and public keys only: the hygiene tests check it carries no seed.
+        self.trust_conf = pulumi.Output.unsecret(pulumi.Output.all(*parts).apply(trust))
+        self.service_creds = secret(
+            pulumi.Output.all(self._entropy[LATTICE_ACCOUNT_KEY], self._entropy[SERVICE_USER_KEY]).apply(
+                lambda v: service_user_creds(plan.lattice, v[0], v[1])
+            )
+        )
         self.register_outputs({"trustConf": self.trust_conf, "serviceCreds": self.service_creds})
+
+    def leaf_creds(self, spoke: str) -> pulumi.Output[str]:
+        """``.creds`` of a spoke that dials a hub (a secret)."""
+        parts = pulumi.Output.all(self._entropy[LATTICE_ACCOUNT_KEY], self._entropy[leaf_user_key(spoke)])
+        return secret(parts.apply(lambda v: leaf_user_creds(spoke, v[0], v[1])))
+
+    def child_login(self, spoke: str) -> pulumi.Output[ChildLogin]:
+        """The login of a spoke that dials a mid-tier spoke (a secret)."""
+        return secret(self._entropy[leaf_user_key(spoke)].apply(lambda e: child_login(spoke, e)))
+
+    def child_logins(self, spokes: Sequence[str]) -> pulumi.Output[dict[str, ChildLogin]]:
+        """Logins of a mid-tier spoke's children (a secret; only their hashes reach it)."""
+        logins = {s: self.child_login(s) for s in spokes}
+        return secret(pulumi.Output.from_input(logins))

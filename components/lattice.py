@@ -7,12 +7,11 @@ from typing import Any
 
 import pulumi
 
-from components.credentials import LatticeAuth
 from components.hub import HubCluster, HubClusterArgs
 from components.keys import LatticeKeys
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, plan_lattice
-from components.platforms.aws import LatticeComponent, secret
+from components.platforms.aws import LatticeComponent, RegionLookups
 from components.spec import HubSpec, LatticeSpec, LatticeSpecError, Problem, SpokeSpec
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 
@@ -59,8 +58,8 @@ class Lattice(LatticeComponent):
             raise LatticeSpecError(f"Lattice {name}", problems)
         super().__init__(TYPE, name, None, opts)
         self.plan = plan = plan_lattice(spec)
-        self.keys = LatticeKeys(f"{name}-keys", plan, opts=self.child())
-        auth = self.keys.auth
+        self.keys = keys = LatticeKeys(f"{name}-keys", plan, opts=self.child())
+        lookups = RegionLookups()
 
         # Each region's nodes need every other region's gateway addresses, and the other
         # way round; deferred outputs close that loop (addresses do not depend on nodes).
@@ -68,7 +67,9 @@ class Lattice(LatticeComponent):
         self.hub_clusters = {}
         for hub in spec.hubs:
             peers = {p.name: deferred[p.name][0] for p in spec.hubs if p.name != hub.name}
-            args = HubClusterArgs(plan=plan, hub=hub, trust_conf=self.keys.trust_conf, peer_gateway_hosts=peers)
+            args = HubClusterArgs(
+                plan=plan, hub=hub, trust_conf=self.keys.trust_conf, peer_gateway_hosts=peers, lookups=lookups
+            )
             self.hub_clusters[hub.name] = HubCluster(f"{name}-{hub.name}", args, opts=self.child())
         for hub_name, (_, resolve) in deferred.items():
             resolve(self.hub_clusters[hub_name].gateway_hosts)
@@ -76,9 +77,9 @@ class Lattice(LatticeComponent):
         # A mid-tier spoke opens its leaf port to its children's addresses, known later.
         child_ips = {s.name: pulumi.deferred_output() for s in plan.spokes if s.is_mid_tier}  # type: ignore[var-annotated]
         self.edge_spokes = {}
+        spoke_specs = {s.name: s for s in spec.spokes}
         for planned in plan.spokes:
-            entry = spec.spoke(planned.name)
-            assert entry is not None
+            entry = spoke_specs[planned.name]
             self.edge_spokes[planned.name] = EdgeSpoke(
                 f"{name}-{planned.name}",
                 EdgeSpokeArgs(
@@ -89,14 +90,11 @@ class Lattice(LatticeComponent):
                         if planned.upstream_is_hub
                         else self.edge_spokes[planned.upstream].leaf_urls
                     ),
-                    leaf_creds=_pick(auth, lambda a, n=planned.name: a.leaf_creds[n])
-                    if planned.upstream_is_hub
-                    else None,
-                    upstream_login=None
-                    if planned.upstream_is_hub
-                    else _pick(auth, lambda a, n=planned.name: a.child_logins[n]),
-                    child_logins=_pick(auth, lambda a, c=planned.children: {k: a.child_logins[k] for k in c}),
+                    leaf_creds=keys.leaf_creds(planned.name) if planned.upstream_is_hub else None,
+                    upstream_login=None if planned.upstream_is_hub else keys.child_login(planned.name),
+                    child_logins=keys.child_logins(planned.children) if planned.is_mid_tier else {},
                     child_cidrs=child_ips[planned.name][0] if planned.is_mid_tier else [],
+                    lookups=lookups,
                 ),
                 opts=self.child(),
             )
@@ -118,8 +116,3 @@ class Lattice(LatticeComponent):
         self.spokes = {s: {**spoke_connection(plan, s), "creds": e.creds} for s, e in self.edge_spokes.items()}
         self.service_creds = self.keys.service_creds
         self.register_outputs({"hubs": self.hubs, "spokes": self.spokes, "serviceCreds": self.service_creds})
-
-
-def _pick(auth: pulumi.Output[LatticeAuth], select: Any) -> pulumi.Output[Any]:
-    """One piece of the lattice's credentials, still a secret."""
-    return secret(auth.apply(select))

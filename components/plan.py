@@ -7,6 +7,7 @@ an :class:`~components.natsconf.Addressing` before rendering.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from components.spec import LatticeSpec
@@ -81,24 +82,37 @@ class LatticePlan:
     retired_spokes: tuple[str, ...] = ()
     """Spokes whose credentials are revoked; they have no server."""
 
+    # Lookups by name are indexed once: a thousand-spoke program asks them many times.
+
+    @cached_property
+    def _servers(self) -> dict[str, ServerPlan]:
+        return {s.name: s for s in self.servers}
+
+    @cached_property
+    def _hubs(self) -> dict[str, HubPlan]:
+        return {h.name: h for h in self.hubs}
+
+    @cached_property
+    def _spokes(self) -> dict[str, SpokePlan]:
+        return {s.name: s for s in self.spokes}
+
     def server(self, name: str) -> ServerPlan:
-        return next(s for s in self.servers if s.name == name)
+        return self._servers[name]
 
     def hub(self, name: str) -> HubPlan:
-        return next(h for h in self.hubs if h.name == name)
+        return self._hubs[name]
 
     def spoke(self, name: str) -> SpokePlan:
-        return next(s for s in self.spokes if s.name == name)
+        return self._spokes[name]
 
     def group_servers(self, group: str) -> tuple[str, ...]:
         """The servers a child dials for ``group``: a hub's nodes or a spoke's one server."""
-        for hub in self.hubs:
-            if hub.name == group:
-                return hub.servers
+        if group in self._hubs:
+            return self._hubs[group].servers
         return (self.spoke(group).name,)
 
     def is_hub(self, group: str) -> bool:
-        return any(h.name == group for h in self.hubs)
+        return group in self._hubs
 
 
 def plan_lattice(spec: LatticeSpec) -> LatticePlan:

@@ -23,7 +23,7 @@ from components.plan import LatticePlan, Ports
 from components.platforms.aws import (
     LatticeComponent,
     Network,
-    ami_id,
+    RegionLookups,
     ingress,
     node_address,
     node_instance,
@@ -32,7 +32,6 @@ from components.platforms.aws import (
     node_security_group,
     public_network,
     secret,
-    zone_names,
 )
 from components.spec import SpokeSpec
 
@@ -59,6 +58,8 @@ class EdgeSpokeArgs:
     """A mid-tier spoke: its children's logins (only their bcrypt hashes reach the node)."""
     child_cidrs: pulumi.Input[Sequence[str]] = field(default_factory=list)
     """A mid-tier spoke: its children's egress addresses (CIDRs) allowed on the leaf port."""
+    lookups: RegionLookups | None = None
+    """Shared AMI and zone lookups (a ``Lattice`` passes one); default: the component's own."""
 
 
 def spoke_addressing(plan: LatticePlan, spoke: str, upstream_urls: Sequence[str], public_ip: str) -> Addressing:
@@ -100,6 +101,7 @@ class EdgeSpoke(LatticeComponent):
         if not planned.upstream_is_hub and args.upstream_login is None:
             raise ValueError(f"EdgeSpoke {name}: upstream_login is required (upstream {planned.upstream} is a spoke)")
         super().__init__(TYPE, name, None, opts)
+        self._lookups = args.lookups or RegionLookups()
         region, settings, lattice = spec.region, spec.aws, plan.lattice
         files = ServerFiles()
 
@@ -177,7 +179,7 @@ class EdgeSpoke(LatticeComponent):
             lattice=lattice,
             server=spec.name,
             region=region,
-            ami=ami_id(settings.ami, region, self.child),
+            ami=self._lookups.ami(settings.ami, region, self),
             ami_pinned=bool(settings.ami),
             instance_type=settings.instance_type,
             interface_id=address.interface.id,
@@ -221,7 +223,7 @@ class EdgeSpoke(LatticeComponent):
                 subnet_ids=[pulumi.Output.from_input(settings.subnet_id)],
                 zones=[subnet.availability_zone],
             )
-        zones = zone_names((), region, self.child)
+        zones = self._lookups.zones((), region, self)
         return public_network(
             name, lattice=lattice, region=region, cidr=settings.vpc_cidr, zones=zones, count=1, opts=self.child
         )

@@ -42,27 +42,39 @@ def tags(lattice: str, name: str, **extra: str) -> dict[str, str]:
     return {"Name": name, "wasmcloud-lattice": lattice, **extra}
 
 
-def ami_id(pinned: str | None, region: str, opts: ChildOpts) -> pulumi.Input[str]:
-    """The pinned AMI, or the newest Amazon Linux 2023 looked up in the node's region."""
-    if pinned:
-        return pinned
-    found = aws.ec2.get_ami_output(
-        most_recent=True,
-        owners=["amazon"],
-        filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[AMI_NAME_PATTERN])],
-        region=region,
-        opts=pulumi.InvokeOutputOptions(parent=opts().parent),
-    )
-    return found.id
+class RegionLookups:
+    """AMI and zone lookups: one invoke per region however many nodes ask. A ``Lattice``
+    shares one across its components; a component used alone makes its own."""
 
+    def __init__(self) -> None:
+        self._amis: dict[str, pulumi.Output[str]] = {}
+        self._zones: dict[str, pulumi.Output[list[str]]] = {}
 
-def zone_names(given: Sequence[str], region: str, opts: ChildOpts) -> pulumi.Output[list[str]]:
-    if given:
-        return pulumi.Output.from_input(list(given))
-    zones = aws.get_availability_zones_output(
-        state="available", region=region, opts=pulumi.InvokeOutputOptions(parent=opts().parent)
-    )
-    return zones.names.apply(lambda names: sorted(names)[:3])
+    def ami(self, pinned: str | None, region: str, parent: pulumi.Resource | None) -> pulumi.Input[str]:
+        """The pinned AMI, or the newest Amazon Linux 2023 in ``region``."""
+        if pinned:
+            return pinned
+        if region not in self._amis:
+            found = aws.ec2.get_ami_output(
+                most_recent=True,
+                owners=["amazon"],
+                filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[AMI_NAME_PATTERN])],
+                region=region,
+                opts=pulumi.InvokeOutputOptions(parent=parent),
+            )
+            self._amis[region] = found.id
+        return self._amis[region]
+
+    def zones(self, given: Sequence[str], region: str, parent: pulumi.Resource | None) -> pulumi.Output[list[str]]:
+        """``given``, or the region's first three available zones."""
+        if given:
+            return pulumi.Output.from_input(list(given))
+        if region not in self._zones:
+            zones = aws.get_availability_zones_output(
+                state="available", region=region, opts=pulumi.InvokeOutputOptions(parent=parent)
+            )
+            self._zones[region] = zones.names.apply(lambda names: sorted(names)[:3])
+        return self._zones[region]
 
 
 def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
