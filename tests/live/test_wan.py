@@ -1,0 +1,104 @@
+"""The emulated WAN link itself: it delays, cuts loudly, black-holes silently, and heals."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.ports import free_ports
+from sandbox.wan import Wan
+
+DELAY = 0.05
+
+
+@pytest.fixture
+def echo_port() -> Iterator[int]:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=_echo, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield port
+    server.close()
+
+
+def _echo(conn: socket.socket) -> None:
+    with conn:
+        while data := conn.recv(4096):
+            conn.sendall(data)
+
+
+def _round_trip(port: int, timeout: float = 2.0) -> float:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        start = time.monotonic()
+        sock.sendall(b"ping")
+        assert sock.recv(4) == b"ping"
+        return time.monotonic() - start
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def _answers(port: int) -> bool:
+    try:
+        _round_trip(port, timeout=1)
+    except (OSError, AssertionError):
+        return False
+    return True
+
+
+@pytest.fixture
+def wan() -> Iterator[Wan]:
+    links = Wan()
+    yield links
+    links.close()
+
+
+def test_a_link_adds_its_delay_each_way(wan: Wan, echo_port: int) -> None:
+    port = free_ports(1)[0]
+    wan.add("a", "127.0.0.1", port, echo_port, DELAY)
+    assert 2 * DELAY <= _round_trip(port) < 2 * DELAY + 0.5
+
+
+def test_a_loud_cut_resets_and_refuses_and_a_heal_restores(wan: Wan, echo_port: int) -> None:
+    port = free_ports(1)[0]
+    wan.add("a", "127.0.0.1", port, echo_port, DELAY)
+    open_conn = socket.create_connection(("127.0.0.1", port), timeout=2)
+    open_conn.sendall(b"x")
+    assert open_conn.recv(1) == b"x"
+    wan.cut("a")
+    time.sleep(0.1)
+    assert _closed(open_conn), "the open connection was reset"
+    assert not _answers(port), "a new connection is refused"
+    wan.heal("a")
+    time.sleep(0.05)
+    assert _round_trip(port) < 1
+
+
+def test_a_silent_cut_keeps_the_socket_open_and_drops_the_bytes(wan: Wan, echo_port: int) -> None:
+    port = free_ports(1)[0]
+    wan.add("a", "127.0.0.1", port, echo_port, DELAY)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(b"x")
+        assert sock.recv(1) == b"x"
+        wan.cut("a", silent=True)
+        time.sleep(0.05)
+        sock.sendall(b"lost")  # no reset: the sender cannot tell
+        sock.settimeout(3 * DELAY + 0.2)
+        with pytest.raises(TimeoutError):
+            sock.recv(4)
