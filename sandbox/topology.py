@@ -92,6 +92,11 @@ class LocalLattice:
         self.ports = {n: Ports(*flat[5 * i : 5 * i + 5]) for i, n in enumerate(names)}
         addresses = {n: ServerAddress(dial_host=LOOPBACK, bind_host=LOOPBACK, ports=self.ports[n]) for n in names}
         self.addressing = direct_addressing(self.plan, addresses)
+        if self.wan_delay is not None:
+            # The WAN proxies stand where a balancer would: hubs must not gossip their direct
+            # leaf URLs, or a reconnecting spoke would bypass its link (found by the bench).
+            hubs = frozenset(h.name for h in self.plan.hubs)
+            self.addressing = replace(self.addressing, leaf_behind_balancer=hubs)
         entropy = self._given_entropy or {name: os.urandom(32) for name in plan_key_names(self.plan)}
         self.auth: LatticeAuth = lattice_auth_for_plan(self.plan, entropy)
         self.files = {

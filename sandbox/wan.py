@@ -128,8 +128,10 @@ class WanLink:
             await self._server.wait_closed()
         for w in list(self._writers):
             w.transport.abort()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Wan:

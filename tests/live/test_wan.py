@@ -9,8 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from components.spec import load_stack_file
+from sandbox.monitor import leaf_attachment
 from sandbox.ports import free_ports
+from sandbox.topology import LocalLattice
 from sandbox.wan import Wan
+from tests.helpers import ROOT
 
 DELAY = 0.05
 
@@ -102,3 +106,27 @@ def test_a_silent_cut_keeps_the_socket_open_and_drops_the_bytes(wan: Wan, echo_p
         sock.settimeout(3 * DELAY + 0.2)
         with pytest.raises(TimeoutError):
             sock.recv(4)
+
+
+def test_a_spoke_behind_wan_links_cannot_bypass_them_when_they_are_cut() -> None:
+    """Hubs gossip their nodes' leaf URLs unless ``no_advertise``: a reconnecting spoke
+    then dialed a hub node directly, past its cut link (found by the bench)."""
+    spec = load_stack_file(ROOT / "tests/stacks/Pulumi.bench-tiny.yaml")
+    with LocalLattice(spec, wan_delay=0.005) as lattice:
+        lattice.start_servers()
+        assert lattice.wait_converged(timeout=60).ok
+        assert lattice.wan is not None
+        for link in lattice.wan_links("site-a"):
+            lattice.wan.cut(link)
+        time.sleep(0.5)  # the reset is immediate; then it redials every second for 3 s
+        seen = set()
+        for _ in range(30):
+            seen.add(leaf_attachment(lattice.plan, lattice.monitors(), "site-a"))
+            time.sleep(0.1)
+        assert seen == {None}, f"site-a got back in around its cut links: {seen}"
+        for link in lattice.wan_links("site-a"):
+            lattice.wan.heal(link)
+        deadline = time.monotonic() + 10
+        while leaf_attachment(lattice.plan, lattice.monitors(), "site-a") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert leaf_attachment(lattice.plan, lattice.monitors(), "site-a") is not None
