@@ -14,7 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,6 +246,7 @@ def mint_lattice_auth(
     entropy: Mapping[str, bytes],
     *,
     revoked_users: Mapping[str, int] | None = None,
+    websocket_spokes: Collection[str] = (),
 ) -> LatticeAuth:
     """All credentials of a lattice from stored entropy.
 
@@ -253,6 +254,7 @@ def mint_lattice_auth(
     adding one changes no hub config. ``spoke_spokes`` dial a mid-tier spoke and get a
     password login whose bcrypt hash only that mid-tier spoke's config holds.
     ``revoked_users`` (user public key -> cut-off unix time) lands in the account JWT.
+    ``websocket_spokes`` dial over WebSocket: their users allow ``LEAFNODE_WS`` instead.
     """
     needed = entropy_names([*hub_spokes, *spoke_spokes])
     missing = [n for n in needed if n not in entropy]
@@ -268,7 +270,9 @@ def mint_lattice_auth(
     )
     account = entropy[LATTICE_ACCOUNT_KEY]
     service_creds = service_user_creds(lattice, account, entropy[SERVICE_USER_KEY])
-    leaf_creds = {s: leaf_user_creds(s, account, entropy[leaf_user_key(s)]) for s in hub_spokes}
+    leaf_creds = {
+        s: leaf_user_creds(s, account, entropy[leaf_user_key(s)], websocket=s in websocket_spokes) for s in hub_spokes
+    }
     logins = {s: child_login(s, entropy[leaf_user_key(s)]) for s in spoke_spokes}
     return LatticeAuth(trust=trust, leaf_creds=leaf_creds, service_creds=service_creds, child_logins=logins)
 
@@ -308,11 +312,14 @@ def service_user_creds(lattice: str, account_entropy: bytes, service_entropy: by
     return format_creds(jwt, service.seed)
 
 
-def leaf_user_creds(spoke: str, account_entropy: bytes, leaf_entropy: bytes) -> str:
-    """``.creds`` of a spoke's leaf user: leaf connections only, signed by the account."""
+def leaf_user_creds(spoke: str, account_entropy: bytes, leaf_entropy: bytes, *, websocket: bool = False) -> str:
+    """``.creds`` of a spoke's leaf user, signed by the account: leaf connections only, over
+    the one transport the spoke uses (``LEAFNODE`` or ``LEAFNODE_WS``; nats-server tells
+    them apart)."""
     account = nkey_from_entropy("account", account_entropy)
     user = nkey_from_entropy("user", leaf_entropy)
-    return format_creds(user_jwt(account, user, f"leaf-{spoke}", connection_types=["LEAFNODE"]), user.seed)
+    kind = "LEAFNODE_WS" if websocket else "LEAFNODE"
+    return format_creds(user_jwt(account, user, f"leaf-{spoke}", connection_types=[kind]), user.seed)
 
 
 REVOKED_BEFORE = 4102444800
@@ -337,4 +344,7 @@ def lattice_auth_for_plan(plan: LatticePlan, entropy: Mapping[str, bytes]) -> La
     if missing:
         raise CredentialError("missing key entropy for: " + ", ".join(missing))
     revoked = revocations(plan.retired_spokes, entropy)
-    return mint_lattice_auth(plan.lattice, hub_spokes, spoke_spokes, entropy, revoked_users=revoked)
+    websocket = [s.name for s in plan.spokes if s.leaf_transport == "websocket"]
+    return mint_lattice_auth(
+        plan.lattice, hub_spokes, spoke_spokes, entropy, revoked_users=revoked, websocket_spokes=websocket
+    )

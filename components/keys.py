@@ -72,10 +72,10 @@ class LatticeKeys(LatticeComponent):
         )
         self.register_outputs({"trustConf": self.trust_conf, "serviceCreds": self.service_creds})
 
-    def leaf_creds(self, spoke: str) -> pulumi.Output[str]:
+    def leaf_creds(self, spoke: str, *, websocket: bool = False) -> pulumi.Output[str]:
         """``.creds`` of a spoke that dials a hub (a secret)."""
         parts = pulumi.Output.all(self._entropy[LATTICE_ACCOUNT_KEY], self._entropy[leaf_user_key(spoke)])
-        return secret(parts.apply(lambda v: leaf_user_creds(spoke, v[0], v[1])))
+        return secret(parts.apply(lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket)))
 
     def child_login(self, spoke: str) -> pulumi.Output[ChildLogin]:
         """The login of a spoke that dials a mid-tier spoke (a secret)."""

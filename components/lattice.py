@@ -90,7 +90,9 @@ class Lattice(LatticeComponent):
                         if planned.upstream_is_hub
                         else self.edge_spokes[planned.upstream].leaf_urls
                     ),
-                    leaf_creds=keys.leaf_creds(planned.name) if planned.upstream_is_hub else None,
+                    leaf_creds=keys.leaf_creds(planned.name, websocket=planned.leaf_transport == "websocket")
+                    if planned.upstream_is_hub
+                    else None,
                     upstream_login=None if planned.upstream_is_hub else keys.child_login(planned.name),
                     child_logins=keys.child_logins(planned.children) if planned.is_mid_tier else {},
                     child_cidrs=child_ips[planned.name][0] if planned.is_mid_tier else [],

@@ -58,12 +58,22 @@ class Addressing:
     """Hub server -> ``host:port`` it advertises to other regions (gossip must reach it)."""
     leaf_behind_balancer: frozenset[str] = frozenset()
     """Hubs whose leaf URLs are a load balancer: their nodes set ``no_advertise``."""
+    websocket_urls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Hub -> the ``wss://`` (or ``ws://``) URLs spokes with ``leafTransport: websocket`` dial."""
+    websocket_tls: bool = True
+    """Hub WebSocket listeners terminate TLS with ``ws-cert.pem``/``ws-key.pem`` beside the
+    config, and spokes verify them against ``ca.pem``; False where a balancer in front
+    terminates TLS (the listener then sets ``no_tls``)."""
 
 
-def direct_addressing(plan: LatticePlan, servers: Mapping[str, ServerAddress]) -> Addressing:
+def direct_addressing(
+    plan: LatticePlan, servers: Mapping[str, ServerAddress], *, websocket_tls: bool = True
+) -> Addressing:
     """Addressing where every server is dialed directly (the sandbox, Elastic IPs)."""
     leaf_urls: dict[str, tuple[str, ...]] = {}
     gateway_urls: dict[str, tuple[str, ...]] = {}
+    websocket_urls: dict[str, tuple[str, ...]] = {}
+    scheme = "wss" if websocket_tls else "ws"
     for hub in plan.hubs:
         if hub.external_urls:
             leaf_urls[hub.name] = hub.external_urls
@@ -71,14 +81,24 @@ def direct_addressing(plan: LatticePlan, servers: Mapping[str, ServerAddress]) -
         addrs = [servers[s] for s in hub.servers]
         leaf_urls[hub.name] = tuple(f"nats-leaf://{a.dial_host}:{a.ports.leaf}" for a in addrs)
         gateway_urls[hub.name] = tuple(f"nats://{a.dial_host}:{a.ports.gateway}" for a in addrs)
+        websocket_urls[hub.name] = tuple(f"{scheme}://{a.dial_host}:{a.ports.websocket}" for a in addrs)
     for spoke in plan.spokes:
         if spoke.is_mid_tier:
             a = servers[spoke.name]
             leaf_urls[spoke.name] = (f"nats-leaf://{a.dial_host}:{a.ports.leaf}",)
-    return Addressing(servers=dict(servers), leaf_urls=leaf_urls, gateway_urls=gateway_urls)
+    return Addressing(
+        servers=dict(servers),
+        leaf_urls=leaf_urls,
+        gateway_urls=gateway_urls,
+        websocket_urls=websocket_urls,
+        websocket_tls=websocket_tls,
+    )
 
 
 TRUST_INCLUDE = "trust.conf"
+WS_CERT_FILE = "ws-cert.pem"
+WS_KEY_FILE = "ws-key.pem"
+CA_FILE = "ca.pem"
 CREDS_FILE = "leaf.creds"
 UPSTREAM_AUTH_INCLUDE = "upstream-auth.conf"
 LEAF_USERS_INCLUDE = "leaf-users.conf"
@@ -113,6 +133,18 @@ class ServerFiles:
     @property
     def leaf_users_file(self) -> str:
         return f"{self.config_dir}/{LEAF_USERS_INCLUDE}"
+
+    @property
+    def ws_cert_file(self) -> str:
+        return f"{self.config_dir}/{WS_CERT_FILE}"
+
+    @property
+    def ws_key_file(self) -> str:
+        return f"{self.config_dir}/{WS_KEY_FILE}"
+
+    @property
+    def ca_file(self) -> str:
+        return f"{self.config_dir}/{CA_FILE}"
 
 
 # --- formatting ----------------------------------------------------------------------------
@@ -226,6 +258,20 @@ def gateway_block(server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
     return {"gateway": block}
 
 
+def websocket_block(server: ServerPlan, addressing: Addressing, files: ServerFiles) -> dict[str, Any]:
+    """A hub's WebSocket listener for leaf links that can only leave their site over HTTPS.
+    Operator mode authenticates them exactly as on the leaf port."""
+    if not server.websocket:
+        return {}
+    own = addressing.servers[server.name]
+    block: dict[str, Any] = {"listen": f"{own.bind_host}:{own.ports.websocket}"}
+    if addressing.websocket_tls:
+        block["tls"] = {"cert_file": files.ws_cert_file, "key_file": files.ws_key_file, "min_version": "1.2"}
+    else:
+        block["no_tls"] = True  # a balancer in front terminates TLS
+    return {"websocket": block}
+
+
 def _leaf_listener(server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
     own = addressing.servers[server.name]
     listener: dict[str, Any] = {"listen": f"{own.bind_host}:{own.ports.leaf}"}
@@ -253,11 +299,11 @@ def leafnodes_block(
     if server.upstream is not None:
         remote: dict[str, Any]
         if plan.is_hub(server.upstream):
-            remote = {
-                "urls": list(addressing.leaf_urls[server.upstream]),
-                "credentials": files.creds_file,
-                "account": LOCAL_ACCOUNT,
-            }
+            websocket = plan.spoke(server.name).leaf_transport == "websocket"
+            urls = addressing.websocket_urls[server.upstream] if websocket else addressing.leaf_urls[server.upstream]
+            remote = {"urls": list(urls), "credentials": files.creds_file, "account": LOCAL_ACCOUNT}
+            if websocket and addressing.websocket_tls:
+                remote["tls"] = {"ca_file": files.ca_file}
         else:
             # The URL carries a password: it lives in a secret file this config includes.
             remote = {INCLUDE: UPSTREAM_AUTH_INCLUDE, "account": LOCAL_ACCOUNT}
@@ -292,6 +338,7 @@ def render_server_config(plan: LatticePlan, server_name: str, addressing: Addres
     blocks.update(cluster_block(plan, server, addressing))
     blocks.update(gateway_block(server, addressing))
     blocks.update(leafnodes_block(plan, server, addressing, files))
+    blocks.update(websocket_block(server, addressing, files))
     return format_conf(blocks, _header(plan, server))
 
 

@@ -25,6 +25,8 @@ class Ports:
     gateway: int = 7222
     leaf: int = 7422
     monitor: int = 8222
+    websocket: int = 8443
+    """A hub's WebSocket listener, for spokes that can only leave their site over HTTPS."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class SpokePlan:
     tier: int
     """1 for a spoke on a hub, 2 for a spoke of a spoke, and so on."""
     wasmcloud_host: bool
+    leaf_transport: str = "tcp"
+    """``websocket``: the spoke dials its hub's WebSocket listener (``wss://``)."""
 
     @property
     def is_mid_tier(self) -> bool:
@@ -69,6 +73,8 @@ class ServerPlan:
     upstream: str | None = None
     leaf_children: tuple[str, ...] = ()
     """Spokes that dial this server's group as their upstream."""
+    websocket: bool = False
+    """A hub server with a WebSocket listener (some child dials over WebSocket)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,7 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
                         children=tuple(children.get(spoke.name, ())),
                         tier=tier,
                         wasmcloud_host=spoke.wasmcloud_host,
+                        leaf_transport=spoke.leaf_transport,
                     )
                 )
                 pending.remove(spoke)
@@ -161,6 +168,7 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
 
     servers: list[ServerPlan] = []
     local_hubs = [h for h in hubs if h.servers]
+    websocket_hubs = {s.upstream for s in spec.spokes if s.leaf_transport == "websocket"}
     for hub in local_hubs:
         for server in hub.servers:
             servers.append(
@@ -172,6 +180,7 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
                     peers=tuple(s for s in hub.servers if s != server),
                     gateways=tuple(h.name for h in local_hubs if h.name != hub.name),
                     leaf_children=tuple(children.get(hub.name, ())),
+                    websocket=hub.name in websocket_hubs,
                 )
             )
     for planned in ordered:

@@ -137,6 +137,8 @@ class SpokeSpec(_Model):
     region: str | None = None
     jetstream_domain: str | None = None
     wasmcloud_host: bool = True
+    leaf_transport: Literal["tcp", "websocket"] = "tcp"
+    """``websocket``: dial the hub's WebSocket listener where only HTTPS leaves the site."""
     aws: AwsSpokeSettings = AwsSpokeSettings()
 
     _names = field_validator("name", "upstream")(_check_name)
@@ -338,6 +340,30 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
             )
         if platform != "external" and "urls" in hub:
             problems.append(Problem(f"lattice.hubs[{i}].urls", "only valid when platform is 'external'"))
+    hub_platforms = {h.get("name"): h.get("platform") for _, h in hubs}
+    for i, spoke in spokes:
+        if spoke.get("leafTransport") == "websocket":
+            upstream = spoke.get("upstream")
+            if upstream in spoke_names:
+                problems.append(
+                    Problem(f"lattice.spokes[{i}].leafTransport", "websocket is only for a spoke that dials a hub")
+                )
+            elif hub_platforms.get(upstream) == "external":
+                problems.append(
+                    Problem(
+                        f"lattice.spokes[{i}].leafTransport",
+                        "an external hub's urls decide the transport (use wss:// urls there)",
+                    )
+                )
+    if len(hubs) > 1:
+        for i, hub in hubs:
+            if hub.get("platform") == "external":
+                problems.append(
+                    Problem(
+                        f"lattice.hubs[{i}].platform",
+                        "an external hub must be the lattice's only hub (its gateways are not ours to configure)",
+                    )
+                )
     for i, spoke in spokes:
         if spoke.get("platform") == "aws" and not spoke.get("region"):
             problems.append(Problem(f"lattice.spokes[{i}].region", "required when platform is 'aws'"))

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,6 +34,7 @@ from sandbox import binaries
 from sandbox.monitor import Convergence, wait_converged
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
+from sandbox.tls import PrivateCA
 from sandbox.wan import Wan
 
 LOOPBACK = "127.0.0.1"
@@ -87,9 +88,10 @@ class LocalLattice:
         self.supervisor = Supervisor(self.workdir / "logs")
 
         names = [s.name for s in self.plan.servers]
-        flat = free_ports(5 * len(names))
+        per = len(fields(Ports))
+        flat = free_ports(per * len(names))
         self.reserved_ports = set(flat)
-        self.ports = {n: Ports(*flat[5 * i : 5 * i + 5]) for i, n in enumerate(names)}
+        self.ports = {n: Ports(*flat[per * i : per * i + per]) for i, n in enumerate(names)}
         addresses = {n: ServerAddress(dial_host=LOOPBACK, bind_host=LOOPBACK, ports=self.ports[n]) for n in names}
         self.addressing = direct_addressing(self.plan, addresses)
         if self.wan_delay is not None:
@@ -157,8 +159,28 @@ class LocalLattice:
 
     # --- lifecycle -------------------------------------------------------------------------
 
+    def _websocket_tls_files(self) -> dict[str, dict[str, str]]:
+        """A private CA's certificate for each WebSocket listener, its CA for each dialer."""
+        hubs = [s for s in self.plan.servers if s.websocket]
+        if not hubs:
+            return {}
+        ca = PrivateCA(self.plan.lattice)
+        out: dict[str, dict[str, str]] = {}
+        for server in hubs:
+            cert = ca.issue(server.name)
+            files = self.files[server.name]
+            out[server.name] = {files.ws_cert_file: cert.cert_pem, files.ws_key_file: cert.key_pem}
+        for spoke in self.plan.spokes:
+            if spoke.leaf_transport == "websocket":
+                out[spoke.name] = {self.files[spoke.name].ca_file: ca.cert_pem}
+        return out
+
     def write_files(self) -> None:
         _write_private(self.service_creds, self.auth.service_creds)
+        for tls_files in self._websocket_tls_files().values():
+            for path, text in tls_files.items():
+                Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                _write_private(Path(path), text)
         for name, rendered in self.rendered.items():
             files = self.files[name]
             Path(files.config_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
