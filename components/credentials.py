@@ -327,8 +327,11 @@ REVOKED_BEFORE = 4102444800
 
 
 def plan_key_names(plan: LatticePlan) -> tuple[str, ...]:
-    """Every entropy a plan needs: active spokes, and retired ones (kept to revoke them)."""
-    return entropy_names([*(s.name for s in plan.spokes), *plan.retired_spokes])
+    """Every entropy a plan needs: active spokes, and retired ones (kept to revoke them).
+    A spoke of an external hub has none: its ``.creds`` come from that hub's operator."""
+    external = {h.name for h in plan.hubs if h.external_urls}
+    spokes = [s.name for s in plan.spokes if s.upstream not in external]
+    return entropy_names([*spokes, *plan.retired_spokes])
 
 
 def revocations(retired: Sequence[str], entropy: Mapping[str, bytes]) -> dict[str, int]:
@@ -338,7 +341,8 @@ def revocations(retired: Sequence[str], entropy: Mapping[str, bytes]) -> dict[st
 
 def lattice_auth_for_plan(plan: LatticePlan, entropy: Mapping[str, bytes]) -> LatticeAuth:
     """:func:`mint_lattice_auth` for a plan: its spokes split by upstream, retired ones revoked."""
-    hub_spokes = [s.name for s in plan.spokes if s.upstream_is_hub]
+    external = {h.name for h in plan.hubs if h.external_urls}
+    hub_spokes = [s.name for s in plan.spokes if s.upstream_is_hub and s.upstream not in external]
     spoke_spokes = [s.name for s in plan.spokes if not s.upstream_is_hub]
     missing = [n for n in plan_key_names(plan) if n not in entropy]
     if missing:

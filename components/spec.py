@@ -103,6 +103,36 @@ class AwsSpokeSettings(_Model):
     _size = field_validator("volume_gib")(_check_volume_gib)
 
 
+class KubernetesSettings(_Model):
+    """``hubs[].kubernetes`` / ``spokes[].kubernetes``: how a hub or spoke lives on a cluster."""
+
+    kubeconfig: str | None = None
+    """Name of a secret config value of this project holding the cluster's kubeconfig
+    (``pulumi config set --secret <name> < kubeconfig.yaml``)."""
+    ambient_kubeconfig: bool = False
+    """Use the ambient kubeconfig (``KUBECONFIG``, ``~/.kube/config``) instead; off by default."""
+    namespace: str | None = None
+    """Default ``<lattice>-<hub or spoke>``, so two lattices can share a cluster."""
+    service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    """How the leaf and gateway ports are exposed (a hub, or a mid-tier spoke's leaf port)."""
+    storage_class: str | None = None
+    storage_gib: int = 10
+    image: str = "nats:2.15.1-alpine"
+    host_image: str = "ghcr.io/wasmcloud/wasmcloud:2.0.0"
+    """The wasmCloud host container beside a spoke's leaf (``wasmcloudHost: true``)."""
+    cpu: str = "500m"
+    memory: str = "1Gi"
+    websocket_tls_secret: str | None = None
+    """A hub's ``kubernetes.io/tls`` Secret for its WebSocket listener (e.g. from cert-manager)."""
+
+    @field_validator("storage_gib")
+    @classmethod
+    def _storage(cls, value: int) -> int:
+        if not 1 <= value <= 16384:
+            raise ValueError(f"must be between 1 and 16384 GiB, got {value}")
+        return value
+
+
 class HubSpec(_Model):
     """One cloud region's NATS cluster. Two or more hubs form a super-cluster via gateways."""
 
@@ -113,7 +143,11 @@ class HubSpec(_Model):
     jetstream_domain: str = DEFAULT_HUB_DOMAIN
     urls: tuple[str, ...] = ()
     """external only: the leaf URLs spokes dial (e.g. ``tls://connect.ngs.global``)."""
+    creds_secret: str | None = None
+    """external only: name of a secret config value holding the ``.creds`` its spokes use
+    (a spoke may name its own)."""
     aws: AwsHubSettings = AwsHubSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
 
     _names = field_validator("name", "jetstream_domain")(_check_name)
 
@@ -139,7 +173,10 @@ class SpokeSpec(_Model):
     wasmcloud_host: bool = True
     leaf_transport: Literal["tcp", "websocket"] = "tcp"
     """``websocket``: dial the hub's WebSocket listener where only HTTPS leaves the site."""
+    creds_secret: str | None = None
+    """A spoke of an external hub: name of a secret config value holding its ``.creds``."""
     aws: AwsSpokeSettings = AwsSpokeSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
 
     _names = field_validator("name", "upstream")(_check_name)
 
@@ -369,8 +406,27 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
             problems.append(Problem(f"lattice.spokes[{i}].region", "required when platform is 'aws'"))
     for kind, entries in (("hubs", hubs), ("spokes", spokes)):
         for i, entry in entries:
-            if "aws" in entry and entry.get("platform") != "aws":
-                problems.append(Problem(f"lattice.{kind}[{i}].aws", "only valid when platform is 'aws'"))
+            for block in ("aws", "kubernetes"):
+                if block in entry and entry.get("platform") != block:
+                    problems.append(Problem(f"lattice.{kind}[{i}].{block}", f"only valid when platform is '{block}'"))
+    external = {h.get("name"): (i, h) for i, h in hubs if h.get("platform") == "external"}
+    for i, hub in hubs:
+        if "credsSecret" in hub and hub.get("platform") != "external":
+            problems.append(Problem(f"lattice.hubs[{i}].credsSecret", "only valid when platform is 'external'"))
+    for i, spoke in spokes:
+        upstream = spoke.get("upstream")
+        if "credsSecret" in spoke and upstream not in external:
+            problems.append(
+                Problem(f"lattice.spokes[{i}].credsSecret", "only valid for a spoke that dials an external hub")
+            )
+        elif upstream in external and not spoke.get("credsSecret") and not external[upstream][1].get("credsSecret"):
+            problems.append(
+                Problem(
+                    f"lattice.spokes[{i}].credsSecret",
+                    f"required: hub {upstream!r} is external, so the leaf's .creds come from a secret config value "
+                    "(set credsSecret here or on the hub)",
+                )
+            )
     for i, hub in hubs:
         aws = hub.get("aws")
         if isinstance(aws, Mapping) and aws.get("vpcId") and not aws.get("subnetIds"):

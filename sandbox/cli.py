@@ -123,6 +123,8 @@ def up(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     with lattice:
         report(f"work dir {lattice.workdir} (credentials 0600, removed on exit)")
+        for hub in lattice.stand_ins:
+            report(f"external hub {hub}: a local stand-in with its own operator (JWT auth) replaces its urls")
         started = time.monotonic()
         lattice.start_servers(report)
         report("waiting for routes, gateways and leaf links (/routez, /gatewayz, /leafz) ...")

@@ -51,6 +51,19 @@ def _write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
+def external_stand_ins(spec: LatticeSpec) -> LatticeSpec:
+    """An external hub (Synadia Cloud, your own NATS) becomes a local one-node hub of its
+    own operator, with JWT auth like the real one; its spokes dial it instead of ``urls``."""
+    hubs = tuple(
+        h.model_copy(update={"platform": "kubernetes", "nodes": 1, "urls": (), "creds_secret": None})
+        if h.platform == "external"
+        else h
+        for h in spec.hubs
+    )
+    spokes = tuple(s.model_copy(update={"creds_secret": None}) for s in spec.spokes)
+    return spec.model_copy(update={"hubs": hubs, "spokes": spokes})
+
+
 class LocalLattice:
     """One stack on loopback. Use as a context manager: everything stops on exit."""
 
@@ -70,9 +83,8 @@ class LocalLattice:
         self._given_entropy = entropy
         self.wan_delay = wan_delay
         self.wan: Wan | None = None
-        self.plan: LatticePlan = plan_lattice(spec)
-        if any(h.external_urls for h in self.plan.hubs):
-            raise SandboxError("hubs with platform 'external' have no local stand-in in the sandbox yet")
+        self.stand_ins = tuple(h.name for h in spec.hubs if h.platform == "external")
+        self.plan: LatticePlan = plan_lattice(external_stand_ins(spec))
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="wasmcloud-lattice-")) if workdir is None else workdir
         try:

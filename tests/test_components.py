@@ -19,7 +19,13 @@ from components.testing import LatticeMocks, walk_plain_strings
 from tests.helpers import spec_from
 
 CREDS = "-----BEGIN NATS USER JWT-----\neyJ.fake.jwt\n------END NATS USER JWT------\n\nSUAFAKESEED\n"
-EXISTING_HUB = {"name": "ngs", "platform": "external", "urls": ["tls://connect.ngs.global"], "jetstreamDomain": "ngs"}
+EXISTING_HUB = {
+    "name": "ngs",
+    "platform": "external",
+    "urls": ["tls://connect.ngs.global"],
+    "jetstreamDomain": "ngs",
+    "credsSecret": "ngs-creds",
+}
 SITE = {"name": "site-1", "upstream": "ngs", "platform": "aws", "region": "us-east-1"}
 
 
