@@ -6,18 +6,18 @@ prints (``stacks/Pulumi.<stack>.yaml: <key path>: <problem>``), never a tracebac
 
 import pulumi
 
-from components.lattice import Lattice, undeployable
+from components.lattice import Lattice, deployment_problems, secret_names
 from components.spec import CONFIG_KEY, LatticeSpec, LatticeSpecError, parse_lattice
 
 
-def load_spec() -> LatticeSpec:
+def load_spec(config: pulumi.Config) -> LatticeSpec:
     source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
-    raw = pulumi.Config().get_object(CONFIG_KEY.split(":", 1)[1])
+    raw = config.get_object(CONFIG_KEY.split(":", 1)[1])
     if raw is None:
         raise pulumi.RunError(f"{source}: lattice: missing config key {CONFIG_KEY!r}")
     try:
         spec = parse_lattice(raw, source)
-        problems = undeployable(spec)
+        problems = deployment_problems(spec, lambda key: config.get(key) is not None)
         if problems:
             raise LatticeSpecError(source, problems)
     except LatticeSpecError as err:
@@ -25,8 +25,11 @@ def load_spec() -> LatticeSpec:
     return spec
 
 
-spec = load_spec()
-lattice = Lattice(spec.name, spec)
+config = pulumi.Config()
+spec = load_spec(config)
+# kubeconfigs and external hubs' .creds: secret config values the spec names
+secrets = {name: config.require_secret(name) for name in secret_names(spec)}
+lattice = Lattice(spec.name, spec, secrets)
 pulumi.export("lattice", spec.name)
 pulumi.export("hubs", lattice.hubs)
 pulumi.export("spokes", lattice.spokes)

@@ -48,6 +48,8 @@ class HubClusterArgs:
     """Every other hub region -> its nodes' public gateway addresses (``HubCluster.gateway_hosts``)."""
     lookups: RegionLookups | None = None
     """Shared AMI and zone lookups (a ``Lattice`` passes one); default: the component's own."""
+    kubeconfig: pulumi.Input[str] | None = None
+    """``platform: kubernetes``: the cluster's kubeconfig (a secret)."""
 
 
 def hub_addressing(
@@ -80,8 +82,12 @@ def hub_addressing(
 def _check_args(name: str, args: HubClusterArgs) -> tuple[str, ...]:
     """Refuse bad arguments before anything is registered; return the peer regions."""
     hub = args.hub
-    if hub.platform != "aws" or not hub.region:
-        raise ValueError(f"HubCluster {name}: hub {hub.name} must be platform 'aws' with a region")
+    if hub.platform == "aws" and not hub.region:
+        raise ValueError(f"HubCluster {name}: hub {hub.name} on aws needs a region")
+    if hub.platform not in ("aws", "kubernetes"):
+        raise ValueError(f"HubCluster {name}: hub {hub.name} is {hub.platform!r}; nothing to build for it")
+    if hub.platform == "kubernetes" and args.kubeconfig is None and not hub.kubernetes.ambient_kubeconfig:
+        raise ValueError(f"HubCluster {name}: hub {hub.name} needs a kubeconfig (or kubernetes.ambientKubeconfig)")
     gateways = args.plan.server(args.plan.hub(hub.name).servers[0]).gateways
     if isinstance(args.peer_gateway_hosts, Mapping):
         missing = [g for g in gateways if g not in args.peer_gateway_hosts]
@@ -105,23 +111,63 @@ class HubCluster(LatticeComponent):
 
     leaf_urls: pulumi.Output[list[str]]
     """What spokes dial (the balancer)."""
+    websocket_urls: pulumi.Output[list[str]]
+    """What spokes with ``leafTransport: websocket`` dial (Kubernetes hubs)."""
+    namespace: pulumi.Output[str | None]
+    """The hub's namespace (Kubernetes hubs)."""
     gateway_hosts: pulumi.Output[list[str]]
     """The nodes' Elastic IPs, which other regions dial and allow."""
     gateway_urls: pulumi.Output[list[str]]
     client_urls: pulumi.Output[list[str]]
     """For cloud-side services inside the VPC (service user credentials required)."""
     jetstream_domain: pulumi.Output[str]
-    vpc_id: pulumi.Output[str]
-    security_group_id: pulumi.Output[str]
+    vpc_id: pulumi.Output[str | None]
+    security_group_id: pulumi.Output[str | None]
     instance_ids: pulumi.Output[list[str]]
     configs: pulumi.Output[dict[str, str]]
     """Server name -> rendered nats-server config (public; what the boot scripts write)."""
 
     def __init__(self, name: str, args: HubClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        plan, hub = args.plan, args.hub
-        servers = plan.hub(hub.name).servers
+        hub = args.hub
         gateways = _check_args(name, args)
         super().__init__(TYPE, name, None, opts)
+        self.jetstream_domain = pulumi.Output.from_input(hub.jetstream_domain)
+        none: pulumi.Output[Any] = pulumi.Output.from_input(None)
+        self.vpc_id = self.security_group_id = self.namespace = none
+        self.websocket_urls = pulumi.Output.from_input([])
+        if hub.platform == "kubernetes":
+            from components.platforms.kubernetes import build_hub
+
+            built = build_hub(self, name, args, self.child)
+            self.configs, self.leaf_urls, self.websocket_urls = built.configs, built.leaf_urls, built.websocket_urls
+            self.gateway_hosts, self.client_urls, self.namespace = (
+                built.gateway_hosts,
+                built.client_urls,
+                built.namespace,
+            )
+            self.instance_ids = pulumi.Output.from_input([])
+        else:
+            self._on_aws(name, args, gateways)
+        self.gateway_urls = self.gateway_hosts.apply(lambda hosts: [f"nats://{h}:{PORTS.gateway}" for h in hosts])
+        self.register_outputs(
+            {
+                "leafUrls": self.leaf_urls,
+                "websocketUrls": self.websocket_urls,
+                "gatewayHosts": self.gateway_hosts,
+                "gatewayUrls": self.gateway_urls,
+                "clientUrls": self.client_urls,
+                "jetstreamDomain": self.jetstream_domain,
+                "vpcId": self.vpc_id,
+                "securityGroupId": self.security_group_id,
+                "namespace": self.namespace,
+                "instanceIds": self.instance_ids,
+                "configs": self.configs,
+            }
+        )
+
+    def _on_aws(self, name: str, args: HubClusterArgs, gateways: tuple[str, ...]) -> None:
+        plan, hub = args.plan, args.hub
+        servers = plan.hub(hub.name).servers
         region, settings, lattice = str(hub.region), hub.aws, plan.lattice
         self._hub_settings = settings
         self._lookups = args.lookups or RegionLookups()
@@ -184,25 +230,10 @@ class HubCluster(LatticeComponent):
 
         self.leaf_urls = balancer.dns_name.apply(lambda dns: [f"nats-leaf://{dns}:{PORTS.leaf}"])
         self.gateway_hosts = public_ips.apply(list)
-        self.gateway_urls = public_ips.apply(lambda ips: [f"nats://{ip}:{PORTS.gateway}" for ip in ips])
         self.client_urls = private_ips.apply(lambda ips: [f"nats://{ip}:{PORTS.client}" for ip in ips])
-        self.jetstream_domain = pulumi.Output.from_input(hub.jetstream_domain)
         self.vpc_id = network.vpc_id
         self.security_group_id = group.id
         self.instance_ids = pulumi.Output.all(*[inst.id for inst in instances]).apply(list)
-        self.register_outputs(
-            {
-                "leafUrls": self.leaf_urls,
-                "gatewayHosts": self.gateway_hosts,
-                "gatewayUrls": self.gateway_urls,
-                "clientUrls": self.client_urls,
-                "jetstreamDomain": self.jetstream_domain,
-                "vpcId": self.vpc_id,
-                "securityGroupId": self.security_group_id,
-                "instanceIds": self.instance_ids,
-                "configs": self.configs,
-            }
-        )
 
     def _network(self, name: str, lattice: str, region: str, nodes: int) -> Network:
         settings = self._hub_settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
@@ -16,59 +16,134 @@ from components.spec import HubSpec, LatticeSpec, LatticeSpecError, Problem, Spo
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 
 TYPE = "wasmcloud-lattice:index:Lattice"
-DEPLOYABLE_PLATFORMS = ("aws",)
 
 
-def undeployable(spec: LatticeSpec) -> list[Problem]:
-    """Spec entries the program cannot build yet (the sandbox runs them all)."""
-    problems = []
-    groups: tuple[tuple[str, Sequence[HubSpec | SpokeSpec]], ...] = (("hubs", spec.hubs), ("spokes", spec.spokes))
-    for kind, entries in groups:
-        for i, entry in enumerate(entries):
-            if entry.platform not in DEPLOYABLE_PLATFORMS:
-                problems.append(
-                    Problem(
-                        f"lattice.{kind}[{i}].platform",
-                        f"platform {entry.platform!r} is not deployable by this program yet (supported: "
-                        + ", ".join(DEPLOYABLE_PLATFORMS)
-                        + ")",
-                    )
+def secret_names(spec: LatticeSpec) -> list[str]:
+    """Every secret config value the spec names (kubeconfigs, external hubs' .creds)."""
+    names: list[str] = []
+    entries: list[HubSpec | SpokeSpec] = [*spec.hubs, *spec.spokes]
+    for entry in entries:
+        for name in (entry.kubernetes.kubeconfig, entry.creds_secret):
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def _kubernetes_problems(path: str, entry: HubSpec | SpokeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
+    settings = entry.kubernetes
+    if settings.kubeconfig is None and not settings.ambient_kubeconfig:
+        return [
+            Problem(
+                f"{path}.kubernetes.kubeconfig",
+                "required for platform 'kubernetes': the name of a secret config value holding the cluster's "
+                "kubeconfig (or set ambientKubeconfig: true)",
+            )
+        ]
+    if settings.kubeconfig is not None and not is_set(settings.kubeconfig):
+        return [
+            Problem(
+                f"{path}.kubernetes.kubeconfig",
+                f"config value '{settings.kubeconfig}' is not set "
+                f"(pulumi config set --secret {settings.kubeconfig} < kubeconfig.yaml)",
+            )
+        ]
+    return []
+
+
+def deployment_problems(spec: LatticeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
+    """What the program needs beyond a valid spec: the secret config values the spec names,
+    and the combinations it can build (the sandbox runs every valid spec)."""
+    problems: list[Problem] = []
+    for i, hub in enumerate(spec.hubs):
+        if hub.platform == "kubernetes":
+            problems += _kubernetes_problems(f"lattice.hubs[{i}]", hub, is_set)
+        if hub.creds_secret and not is_set(hub.creds_secret):
+            problems.append(
+                Problem(
+                    f"lattice.hubs[{i}].credsSecret",
+                    f"config value '{hub.creds_secret}' is not set (pulumi config set --secret {hub.creds_secret} "
+                    "< leaf.creds)",
                 )
+            )
+        websocket_children = [s.name for s in spec.spokes if s.upstream == hub.name and s.leaf_transport == "websocket"]
+        if websocket_children and hub.platform == "aws":
+            problems.append(
+                Problem(
+                    f"lattice.hubs[{i}].platform",
+                    f"spoke(s) {', '.join(websocket_children)} dial over WebSocket, which the AWS hub does not "
+                    "expose yet; use a kubernetes hub, or an external hub with wss:// urls",
+                )
+            )
+        if websocket_children and hub.platform == "kubernetes" and not hub.kubernetes.websocket_tls_secret:
+            problems.append(
+                Problem(
+                    f"lattice.hubs[{i}].kubernetes.websocketTlsSecret",
+                    f"required: spoke(s) {', '.join(websocket_children)} dial this hub over wss:// (the name of a "
+                    "kubernetes.io/tls Secret in the hub's namespace, e.g. from cert-manager)",
+                )
+            )
+    for i, spoke in enumerate(spec.spokes):
+        if spoke.platform == "kubernetes":
+            problems += _kubernetes_problems(f"lattice.spokes[{i}]", spoke, is_set)
+        if spoke.creds_secret and not is_set(spoke.creds_secret):
+            problems.append(
+                Problem(
+                    f"lattice.spokes[{i}].credsSecret",
+                    f"config value '{spoke.creds_secret}' is not set (pulumi config set --secret {spoke.creds_secret} "
+                    "< leaf.creds)",
+                )
+            )
     return problems
 
 
 class Lattice(LatticeComponent):
     """The whole lattice. Creates ``LatticeKeys``, one ``HubCluster`` per hub region with
-    gateways wired to every other region, and one ``EdgeSpoke`` per spoke in upstream
-    order (a mid-tier spoke before its children, its leaf port open to them only)."""
+    gateways wired to every other region (nothing for an external hub), and one
+    ``EdgeSpoke`` per spoke in upstream order (a mid-tier spoke before its children, its
+    leaf port open to them only). Platforms mix: a hub on Kubernetes, spokes on AWS."""
 
     plan: LatticePlan
     keys: LatticeKeys
     hub_clusters: dict[str, HubCluster]
     edge_spokes: dict[str, EdgeSpoke]
-    hubs: dict[str, dict[str, pulumi.Output[Any]]]
-    """Per hub region: ``leafUrls``, ``gatewayUrls``, ``clientUrls``, ``jsDomain``."""
+    hubs: dict[str, dict[str, Any]]
+    """Per hub region: ``leafUrls``, ``websocketUrls``, ``gatewayUrls``, ``clientUrls``, ``jsDomain``."""
     spokes: dict[str, dict[str, Any]]
     """Per spoke: its connection outputs, and ``creds`` (a secret)."""
     service_creds: pulumi.Output[str]
 
-    def __init__(self, name: str, spec: LatticeSpec, opts: pulumi.ResourceOptions | None = None):
-        problems = undeployable(spec)
+    def __init__(
+        self,
+        name: str,
+        spec: LatticeSpec,
+        secrets: Mapping[str, pulumi.Input[str]] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        """``secrets``: the secret config values the spec names (see :func:`secret_names`)."""
+        given = dict(secrets or {})
+        problems = deployment_problems(spec, lambda key: key in given)
         if problems:
             raise LatticeSpecError(f"Lattice {name}", problems)
         super().__init__(TYPE, name, None, opts)
         self.plan = plan = plan_lattice(spec)
         self.keys = keys = LatticeKeys(f"{name}-keys", plan, opts=self.child())
         lookups = RegionLookups()
+        hub_specs = {h.name: h for h in spec.hubs}
+        built = [h for h in spec.hubs if h.platform != "external"]
 
         # Each region's nodes need every other region's gateway addresses, and the other
         # way round; deferred outputs close that loop (addresses do not depend on nodes).
-        deferred = {h.name: pulumi.deferred_output() for h in spec.hubs}  # type: ignore[var-annotated]
+        deferred = {h.name: pulumi.deferred_output() for h in built}  # type: ignore[var-annotated]
         self.hub_clusters = {}
-        for hub in spec.hubs:
-            peers = {p.name: deferred[p.name][0] for p in spec.hubs if p.name != hub.name}
+        for hub in built:
+            peers = {p.name: deferred[p.name][0] for p in built if p.name != hub.name}
             args = HubClusterArgs(
-                plan=plan, hub=hub, trust_conf=self.keys.trust_conf, peer_gateway_hosts=peers, lookups=lookups
+                plan=plan,
+                hub=hub,
+                trust_conf=keys.trust_conf,
+                peer_gateway_hosts=peers,
+                lookups=lookups,
+                kubeconfig=given.get(hub.kubernetes.kubeconfig or ""),
             )
             self.hub_clusters[hub.name] = HubCluster(f"{name}-{hub.name}", args, opts=self.child())
         for hub_name, (_, resolve) in deferred.items():
@@ -80,41 +155,58 @@ class Lattice(LatticeComponent):
         spoke_specs = {s.name: s for s in spec.spokes}
         for planned in plan.spokes:
             entry = spoke_specs[planned.name]
+            external = hub_specs.get(planned.upstream)
+            external = external if external is not None and external.platform == "external" else None
+            websocket = planned.leaf_transport == "websocket"
+            if external is not None:
+                upstream_urls: Any = list(external.urls)
+                creds: Any = pulumi.Output.secret(given[str(entry.creds_secret or external.creds_secret)])
+            elif planned.upstream_is_hub:
+                cluster = self.hub_clusters[planned.upstream]
+                upstream_urls = cluster.websocket_urls if websocket else cluster.leaf_urls
+                creds = keys.leaf_creds(planned.name, websocket=websocket)
+            else:
+                upstream_urls, creds = self.edge_spokes[planned.upstream].leaf_urls, None
             self.edge_spokes[planned.name] = EdgeSpoke(
                 f"{name}-{planned.name}",
                 EdgeSpokeArgs(
                     plan=plan,
                     spoke=entry,
-                    upstream_urls=(
-                        self.hub_clusters[planned.upstream].leaf_urls
-                        if planned.upstream_is_hub
-                        else self.edge_spokes[planned.upstream].leaf_urls
-                    ),
-                    leaf_creds=keys.leaf_creds(planned.name, websocket=planned.leaf_transport == "websocket")
-                    if planned.upstream_is_hub
-                    else None,
+                    upstream_urls=upstream_urls,
+                    leaf_creds=creds,
                     upstream_login=None if planned.upstream_is_hub else keys.child_login(planned.name),
                     child_logins=keys.child_logins(planned.children) if planned.is_mid_tier else {},
                     child_cidrs=child_ips[planned.name][0] if planned.is_mid_tier else [],
                     lookups=lookups,
+                    kubeconfig=given.get(entry.kubernetes.kubeconfig or ""),
                 ),
                 opts=self.child(),
             )
         for mid_tier, (_, resolve) in child_ips.items():
-            children = [self.edge_spokes[c].public_ip for c in plan.spoke(mid_tier).children]
-            resolve(pulumi.Output.all(*children).apply(lambda ips: [f"{ip}/32" for ip in ips]))
+            children = [self.edge_spokes[c].egress_cidrs for c in plan.spoke(mid_tier).children]
+            resolve(pulumi.Output.all(*children).apply(lambda lists: sorted({c for cidrs in lists for c in cidrs})))
 
         # Plain dicts of outputs, so each field keeps its own secretness when exported:
         # only ``creds`` is a secret, the rest stays readable in `pulumi stack output`.
-        self.hubs = {
-            h: {
+        self.hubs = {}
+        for hub in spec.hubs:
+            if hub.platform == "external":
+                self.hubs[hub.name] = {
+                    "leafUrls": list(hub.urls),
+                    "websocketUrls": [],
+                    "gatewayUrls": [],
+                    "clientUrls": [],
+                    "jsDomain": hub.jetstream_domain,
+                }
+                continue
+            c = self.hub_clusters[hub.name]
+            self.hubs[hub.name] = {
                 "leafUrls": c.leaf_urls,
+                "websocketUrls": c.websocket_urls,
                 "gatewayUrls": c.gateway_urls,
                 "clientUrls": c.client_urls,
                 "jsDomain": c.jetstream_domain,
             }
-            for h, c in self.hub_clusters.items()
-        }
         self.spokes = {s: {**spoke_connection(plan, s), "creds": e.creds} for s, e in self.edge_spokes.items()}
-        self.service_creds = self.keys.service_creds
+        self.service_creds = keys.service_creds
         self.register_outputs({"hubs": self.hubs, "spokes": self.spokes, "serviceCreds": self.service_creds})

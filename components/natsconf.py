@@ -64,6 +64,9 @@ class Addressing:
     """Hub WebSocket listeners terminate TLS with ``ws-cert.pem``/``ws-key.pem`` beside the
     config, and spokes verify them against ``ca.pem``; False where a balancer in front
     terminates TLS (the listener then sets ``no_tls``)."""
+    websocket_ca: bool = True
+    """Spokes verify the WebSocket listener against ``ca.pem`` beside their config (a private
+    CA, as in the sandbox); False: against the system's roots (a public certificate)."""
 
 
 def direct_addressing(
@@ -302,7 +305,7 @@ def leafnodes_block(
             websocket = plan.spoke(server.name).leaf_transport == "websocket"
             urls = addressing.websocket_urls[server.upstream] if websocket else addressing.leaf_urls[server.upstream]
             remote = {"urls": list(urls), "credentials": files.creds_file, "account": LOCAL_ACCOUNT}
-            if websocket and addressing.websocket_tls:
+            if websocket and addressing.websocket_tls and addressing.websocket_ca:
                 remote["tls"] = {"ca_file": files.ca_file}
         else:
             # The URL carries a password: it lives in a secret file this config includes.

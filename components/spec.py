@@ -118,8 +118,7 @@ class KubernetesSettings(_Model):
     storage_class: str | None = None
     storage_gib: int = 10
     image: str = "nats:2.15.1-alpine"
-    host_image: str = "ghcr.io/wasmcloud/wasmcloud:2.0.0"
-    """The wasmCloud host container beside a spoke's leaf (``wasmcloudHost: true``)."""
+    """The nats-server image (the release the tests run; pin a digest for production)."""
     cpu: str = "500m"
     memory: str = "1Gi"
     websocket_tls_secret: str | None = None

@@ -58,14 +58,47 @@ class EdgeSpokeArgs:
     """A mid-tier spoke: its children's logins (only their bcrypt hashes reach the node)."""
     child_cidrs: pulumi.Input[Sequence[str]] = field(default_factory=list)
     """A mid-tier spoke: its children's egress addresses (CIDRs) allowed on the leaf port."""
+    kubeconfig: pulumi.Input[str] | None = None
+    """``platform: kubernetes``: the cluster's kubeconfig (a secret)."""
     lookups: RegionLookups | None = None
     """Shared AMI and zone lookups (a ``Lattice`` passes one); default: the component's own."""
 
 
-def spoke_addressing(plan: LatticePlan, spoke: str, upstream_urls: Sequence[str], public_ip: str) -> Addressing:
-    upstream = plan.spoke(spoke).upstream
-    leaf_urls = {upstream: tuple(upstream_urls), spoke: (f"nats-leaf://{public_ip}:{PORTS.leaf}",)}
-    return Addressing(servers={spoke: ServerAddress(dial_host=public_ip)}, leaf_urls=leaf_urls, gateway_urls={})
+def spoke_addressing(plan: LatticePlan, spoke: str, upstream_urls: Sequence[str], own_host: str) -> Addressing:
+    """What a spoke's config needs: its upstream's URLs (leaf or WebSocket) and, for a
+    mid-tier spoke, the host its children dial."""
+    planned = plan.spoke(spoke)
+    urls = tuple(upstream_urls)
+    own = (f"nats-leaf://{own_host}:{PORTS.leaf}",)
+    if planned.leaf_transport == "websocket":
+        return Addressing(
+            servers={spoke: ServerAddress(dial_host=own_host)},
+            leaf_urls={spoke: own},
+            gateway_urls={},
+            websocket_urls={planned.upstream: urls},
+            websocket_tls=all(u.startswith("wss://") for u in urls),
+            websocket_ca=False,  # a cloud hub's listener carries a certificate the system trusts
+        )
+    return Addressing(
+        servers={spoke: ServerAddress(dial_host=own_host)},
+        leaf_urls={planned.upstream: urls, spoke: own},
+        gateway_urls={},
+    )
+
+
+def spoke_files(
+    plan: LatticePlan, spoke: str, addressing: pulumi.Output[Addressing], args: EdgeSpokeArgs, files: ServerFiles
+) -> pulumi.Output[dict[str, str]]:
+    """File name -> text of what the spoke's config includes (a secret)."""
+
+    def render(values: list[Any]) -> dict[str, str]:
+        resolved, creds, login, logins = values
+        rendered = render_server_files(
+            plan, spoke, resolved, files, leaf_creds=creds, upstream_login=login, child_logins=logins
+        )
+        return {path.rsplit("/", 1)[1]: text for path, text in rendered.items()}
+
+    return secret(pulumi.Output.all(addressing, args.leaf_creds, args.upstream_login, args.child_logins).apply(render))
 
 
 class EdgeSpoke(LatticeComponent):
@@ -84,26 +117,63 @@ class EdgeSpoke(LatticeComponent):
     """What the wasmCloud host beside the leaf needs (``natsUrl``, ``washHostArgs``, ...)."""
     creds: pulumi.Output[str]
     """The leaf's credential (a secret): its ``.creds``, or its upstream-auth include."""
-    public_ip: pulumi.Output[str]
+    public_ip: pulumi.Output[str | None]
+    """An AWS spoke's Elastic IP (its stable egress address)."""
+    egress_cidrs: pulumi.Output[list[str]]
+    """Where this spoke's connections come from, for its upstream's allow-list (AWS: its EIP)."""
     leaf_urls: pulumi.Output[list[str]]
     """Where children dial this spoke (empty unless it is a mid-tier spoke)."""
-    instance_id: pulumi.Output[str]
+    instance_id: pulumi.Output[str | None]
     config: pulumi.Output[str]
     """The rendered nats-server config (public; what the boot script writes)."""
 
     def __init__(self, name: str, args: EdgeSpokeArgs, opts: pulumi.ResourceOptions | None = None):
         plan, spec = args.plan, args.spoke
-        if spec.platform != "aws" or not spec.region:
-            raise ValueError(f"EdgeSpoke {name}: spoke {spec.name} must be platform 'aws' with a region")
+        if spec.platform == "aws" and not spec.region:
+            raise ValueError(f"EdgeSpoke {name}: spoke {spec.name} on aws needs a region")
+        if spec.platform == "kubernetes" and args.kubeconfig is None and not spec.kubernetes.ambient_kubeconfig:
+            raise ValueError(
+                f"EdgeSpoke {name}: spoke {spec.name} needs a kubeconfig (or kubernetes.ambientKubeconfig)"
+            )
         planned = plan.spoke(spec.name)
         if planned.upstream_is_hub and args.leaf_creds is None:
             raise ValueError(f"EdgeSpoke {name}: leaf_creds is required (upstream {planned.upstream} is a hub)")
         if not planned.upstream_is_hub and args.upstream_login is None:
             raise ValueError(f"EdgeSpoke {name}: upstream_login is required (upstream {planned.upstream} is a spoke)")
         super().__init__(TYPE, name, None, opts)
+        files: ServerFiles
+        if spec.platform == "kubernetes":
+            from components.platforms.kubernetes import FILES, build_spoke
+
+            files = FILES
+            built = build_spoke(self, name, args, self.child)
+            self.config, files_out, self.leaf_urls = built.config, built.files, built.leaf_urls
+            self.public_ip = self.instance_id = pulumi.Output.from_input(None)
+            self.egress_cidrs = pulumi.Output.from_input([])
+        else:
+            files = ServerFiles()
+            files_out = self._on_aws(name, args, files)
+        credential_file = files.creds_file if planned.upstream_is_hub else files.upstream_auth_file
+        credential_name = credential_file.rsplit("/", 1)[1]
+        self.connection = pulumi.Output.from_input(spoke_connection(plan, spec.name))
+        self.creds = secret(files_out.apply(lambda f: f[credential_name]))
+        self.register_outputs(
+            {
+                "connection": self.connection,
+                "creds": self.creds,
+                "publicIp": self.public_ip,
+                "egressCidrs": self.egress_cidrs,
+                "leafUrls": self.leaf_urls,
+                "instanceId": self.instance_id,
+                "config": self.config,
+            }
+        )
+
+    def _on_aws(self, name: str, args: EdgeSpokeArgs, files: ServerFiles) -> pulumi.Output[dict[str, str]]:
+        plan, spec = args.plan, args.spoke
+        planned = plan.spoke(spec.name)
         self._lookups = args.lookups or RegionLookups()
-        region, settings, lattice = spec.region, spec.aws, plan.lattice
-        files = ServerFiles()
+        region, settings, lattice = str(spec.region), spec.aws, plan.lattice
 
         network = self._network(name, lattice, region, spec)
         rules = []
@@ -138,22 +208,7 @@ class EdgeSpoke(LatticeComponent):
         resolved = pulumi.Output.all(upstream_urls, address.public_ip).apply(addressing)
         self.config = resolved.apply(lambda a: render_server_config(plan, spec.name, a, files))
 
-        def secret_files(values: list[Any]) -> dict[str, str]:
-            resolved_addressing, creds, login, logins = values
-            rendered = render_server_files(
-                plan,
-                spec.name,
-                resolved_addressing,
-                files,
-                leaf_creds=creds,
-                upstream_login=login,
-                child_logins=logins,
-            )
-            return {path.rsplit("/", 1)[1]: text for path, text in rendered.items()}
-
-        files_out = secret(
-            pulumi.Output.all(resolved, args.leaf_creds, args.upstream_login, args.child_logins).apply(secret_files)
-        )
+        files_out = spoke_files(plan, spec.name, resolved, args, files)
         files_secret = node_secret(name, lattice=lattice, region=region, files=files_out, opts=self.child)
         profile = node_profile(name, lattice=lattice, secret_arn=files_secret.arn, opts=self.child)
 
@@ -189,27 +244,15 @@ class EdgeSpoke(LatticeComponent):
             opts=self.child,
         )
 
-        credential_file = files.creds_file if planned.upstream_is_hub else files.upstream_auth_file
-        credential_name = credential_file.rsplit("/", 1)[1]
-        self.connection = pulumi.Output.from_input(connection)
-        self.creds = secret(files_out.apply(lambda f: f[credential_name]))
         self.public_ip = address.public_ip
+        self.egress_cidrs = address.public_ip.apply(lambda ip: [f"{ip}/32"])
         self.leaf_urls = (
             address.public_ip.apply(lambda ip: [f"nats-leaf://{ip}:{PORTS.leaf}"])
             if planned.is_mid_tier
             else pulumi.Output.from_input([])
         )
         self.instance_id = instance.id
-        self.register_outputs(
-            {
-                "connection": self.connection,
-                "creds": self.creds,
-                "publicIp": self.public_ip,
-                "leafUrls": self.leaf_urls,
-                "instanceId": self.instance_id,
-                "config": self.config,
-            }
-        )
+        return files_out
 
     def _network(self, name: str, lattice: str, region: str, spec: SpokeSpec) -> Network:
         settings = spec.aws

@@ -51,6 +51,8 @@ class LatticeMocks(pulumi.runtime.Mocks):
             outputs["allocationId"] = f"eipalloc-{h:012x}"
         elif args.typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"{args.name}-{h % 10**8:08d}.elb.{args.inputs.get('region')}.amazonaws.com"
+        elif args.typ == "kubernetes:core/v1:Service" and (args.inputs.get("spec") or {}).get("type") == "LoadBalancer":
+            outputs["status"] = {"loadBalancer": {"ingress": [{"ip": f"203.0.113.{h % 250 + 4}"}]}}
         elif args.typ == "aws:ebs/volume:Volume":
             return f"vol-{h:017x}", {**outputs, "arn": f"arn:aws:ec2:::volume/{args.name}"}
         outputs.setdefault("arn", f"arn:aws:mock:{args.inputs.get('region', '')}::{args.typ}/{args.name}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from components.natsconf import (
 from components.plan import LatticePlan, plan_lattice
 from components.spec import LatticeSpec, load_stack_file, parse_lattice
 from sandbox import binaries
+from sandbox.tls import PrivateCA
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -54,8 +56,35 @@ def render_plan(
     plan: LatticePlan, salt: str = "", addressing: Addressing | None = None
 ) -> tuple[LatticeAuth, dict[str, RenderedServer]]:
     auth = lattice_auth_for_plan(plan, plan_entropy(plan, salt))
+    external = {h.name for h in plan.hubs if h.external_urls}
+    given = {s.name: GIVEN_CREDS for s in plan.spokes if s.upstream in external}  # from secret config
+    auth = replace(auth, leaf_creds={**auth.leaf_creds, **given})
     files = {s.name: ServerFiles() for s in plan.servers}
-    return auth, render_lattice(plan, addressing or symbolic_addressing(plan), auth, files)
+    rendered = render_lattice(plan, addressing or symbolic_addressing(plan), auth, files)
+    return auth, with_websocket_tls(plan, rendered, files)
+
+
+GIVEN_CREDS = "-----BEGIN NATS USER JWT-----\ngiven.by.the.hub\n------END NATS USER JWT------\n"
+_CA = PrivateCA("tests")
+_CERT = _CA.issue("hub")
+
+
+def with_websocket_tls(
+    plan: LatticePlan, rendered: dict[str, RenderedServer], files: dict[str, ServerFiles]
+) -> dict[str, RenderedServer]:
+    """Add the TLS files a platform puts beside WebSocket listeners and their dialers."""
+    out = dict(rendered)
+    for server in plan.servers:
+        extra: dict[str, str] = {}
+        if server.websocket:
+            extra = {files[server.name].ws_cert_file: _CERT.cert_pem, files[server.name].ws_key_file: _CERT.key_pem}
+        elif server.role == "spoke" and plan.spoke(server.name).leaf_transport == "websocket":
+            extra = {files[server.name].ca_file: _CA.cert_pem}
+        if extra:
+            out[server.name] = replace(
+                rendered[server.name], secret_files={**rendered[server.name].secret_files, **extra}
+            )
+    return out
 
 
 def render_stack(name: str) -> tuple[LatticePlan, LatticeAuth, dict[str, RenderedServer]]:

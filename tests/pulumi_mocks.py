@@ -54,7 +54,10 @@ def run_program(
 ) -> ProgramRun:
     mocks = mocks or LatticeMocks()
     pulumi.runtime.set_mocks(mocks, project="wasmcloud-lattice", stack=stack, preview=preview)
-    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    secret_keys = [k for k in config if k.removeprefix("wasmcloud-lattice:") in FAKE_SECRET_NAMES]
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys
+    )
     namespace: dict[str, Any] = {}
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
@@ -78,7 +81,33 @@ def run_program(
     return run
 
 
+FAKE_SECRET_NAMES: set[str] = set()
+
+
+def fake_secret(name: str) -> str:
+    """What a user would `pulumi config set --secret`: a kubeconfig or a .creds, with a
+    marker the hygiene tests look for everywhere a secret must not be."""
+    if "creds" in name:
+        return (
+            "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.fake.sig\n------END NATS USER JWT------\n\n"
+            "-----BEGIN USER NKEY SEED-----\n"
+            f"SUFAKESEED{name.upper().replace('-', '')}\n------END USER NKEY SEED------\n"
+        )
+    return f"apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user: {{token: FAKETOKEN-{name}}}\n"
+
+
 def stack_config(stack: str) -> dict[str, Any]:
+    """The stack file's config, plus the secret values it names, as `pulumi config set
+    --secret` would have stored them (the stack files here carry none)."""
     doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
-    config: dict[str, Any] = doc["config"]
+    config: dict[str, Any] = dict(doc["config"])
+    lattice = config["wasmcloud-lattice:lattice"]
+    names = set()
+    for entry in [*lattice.get("hubs", []), *lattice.get("spokes", [])]:
+        for name in ((entry.get("kubernetes") or {}).get("kubeconfig"), entry.get("credsSecret")):
+            if name:
+                names.add(name)
+    for name in sorted(names):
+        config[f"wasmcloud-lattice:{name}"] = fake_secret(name)
+        FAKE_SECRET_NAMES.add(name)
     return config

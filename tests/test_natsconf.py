@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.natsconf import LOOPBACK, ServerFiles, render_server_config
-from components.plan import plan_lattice
+from components.plan import ServerPlan, plan_lattice
 from tests.helpers import (
     STACK_NAMES,
     load_stack,
@@ -94,9 +94,14 @@ def test_role_rules(stack: str) -> None:
             assert f'domain: "{server.jetstream_domain}"' in config
             assert 'ping_interval: "10s"' in config
             assert "cluster" not in keys and "gateway" not in keys
-            if plan.is_hub(server.upstream or ""):
-                for node in plan.group_servers(server.upstream or ""):
-                    assert f"nats-leaf://{node}.nats.internal:7422" in config, "every hub node is a remote URL"
+            upstream = server.upstream or ""
+            if plan.is_hub(upstream) and plan.hub(upstream).external_urls:
+                assert all(u in config for u in plan.hub(upstream).external_urls), "an external hub's own urls"
+            elif plan.is_hub(upstream):
+                websocket = plan.spoke(server.name).leaf_transport == "websocket"
+                url = "wss://{}.nats.internal:8443" if websocket else "nats-leaf://{}.nats.internal:7422"
+                for node in plan.group_servers(upstream):
+                    assert url.format(node) in config, "every hub node is a remote URL"
             if server.leaf_children:
                 assert 'include "leaf-users.conf"' in config and "password" not in config
                 users = rendered[server.name].secret_files["/etc/nats/leaf-users.conf"]
@@ -133,7 +138,12 @@ def test_configs_do_not_depend_on_key_material(stack: str) -> None:
     _, two = render_plan(plan, salt="two")
     assert {n: r.config for n, r in one.items()} == {n: r.config for n, r in two.items()}
     changed = [n for n in one if one[n].secret_files != two[n].secret_files]
-    assert changed == [s.name for s in plan.servers if s.role == "hub" or s.upstream is not None]
+    external = {h.name for h in plan.hubs if h.external_urls}  # their spokes' .creds are given, not ours
+
+    def ours(s: ServerPlan) -> bool:
+        return s.role == "hub" or bool(s.leaf_children) or (s.upstream is not None and s.upstream not in external)
+
+    assert changed == [s.name for s in plan.servers if ours(s)]
 
 
 def test_a_config_renders_without_any_credentials() -> None:

@@ -22,11 +22,12 @@ import yaml
 from pulumi.output import Unknown
 
 from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
+from components.lattice import secret_names
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, plan_lattice
 from components.testing import LatticeMocks, is_secret, walk_plain_strings
 from tests.helpers import STACK_NAMES, load_stack
-from tests.pulumi_mocks import ProgramRun, run_program, stack_config
+from tests.pulumi_mocks import ProgramRun, fake_secret, run_program, stack_config
 
 SEED = re.compile(r"S[OAU][A-Z2-7]{50,}")
 PRIVATE_PORTS = {4222: "client", 6222: "route", 8222: "monitor"}
@@ -70,23 +71,37 @@ def mock_auth(plan: LatticePlan) -> LatticeAuth:
 # --- what gets built ---------------------------------------------------------------------
 
 
+def _by_platform(plan: LatticePlan) -> dict[str, Any]:
+    hubs = {p: [h for h in plan.hubs if h.platform == p] for p in ("aws", "kubernetes", "external")}
+    spokes = {p: [s for s in plan.spokes if s.platform == p] for p in ("aws", "kubernetes")}
+    return {"hubs": hubs, "spokes": spokes}
+
+
 @pytest.mark.parametrize("stack", STACK_NAMES)
 def test_every_stack_builds_the_resources_its_spec_asks_for(stack: str) -> None:
     run, plan = stack_run(stack), plan_of(stack)
     counts = Counter(r.typ for r in run.mocks.resources)
-    hub_nodes = sum(len(h.servers) for h in plan.hubs)
-    spokes = len(plan.spokes)
+    split = _by_platform(plan)
+    aws_nodes = sum(len(h.servers) for h in split["hubs"]["aws"])
+    aws_spokes = len(split["spokes"]["aws"])
+    k8s_groups = len(split["hubs"]["kubernetes"]) + len(split["spokes"]["kubernetes"])
+    built_hubs = len(split["hubs"]["aws"]) + len(split["hubs"]["kubernetes"])
     assert counts["wasmcloud-lattice:index:Lattice"] == 1
-    assert counts["wasmcloud-lattice:index:HubCluster"] == len(plan.hubs)
-    assert counts["wasmcloud-lattice:index:EdgeSpoke"] == spokes
-    assert counts["aws:ec2/instance:Instance"] == hub_nodes + spokes
-    assert counts["aws:ebs/volume:Volume"] == hub_nodes, "one JetStream volume per hub node"
-    assert counts["aws:secretsmanager/secret:Secret"] == hub_nodes + spokes, "one secret per node"
-    assert counts["aws:iam/role:Role"] == hub_nodes + spokes, "one role per node"
-    assert counts["aws:lb/loadBalancer:LoadBalancer"] == len(plan.hubs)
-    assert counts["aws:lb/targetGroupAttachment:TargetGroupAttachment"] == hub_nodes
-    assert counts["aws:ec2/eip:Eip"] == hub_nodes + spokes
-    assert counts["random:index/randomBytes:RandomBytes"] == 4 + spokes + len(plan.retired_spokes)
+    assert counts["wasmcloud-lattice:index:HubCluster"] == built_hubs, "nothing is built for an external hub"
+    assert counts["wasmcloud-lattice:index:EdgeSpoke"] == len(plan.spokes)
+    assert counts["aws:ec2/instance:Instance"] == aws_nodes + aws_spokes
+    assert counts["aws:ebs/volume:Volume"] == aws_nodes, "one JetStream volume per AWS hub node"
+    assert counts["aws:secretsmanager/secret:Secret"] == aws_nodes + aws_spokes, "one secret per VM"
+    assert counts["aws:iam/role:Role"] == aws_nodes + aws_spokes, "one role per VM"
+    assert counts["aws:lb/loadBalancer:LoadBalancer"] == len(split["hubs"]["aws"])
+    assert counts["aws:ec2/eip:Eip"] == aws_nodes + aws_spokes
+    assert counts["pulumi:providers:kubernetes"] == k8s_groups, "one explicit provider per cluster entry"
+    assert counts["kubernetes:apps/v1:StatefulSet"] == k8s_groups
+    assert counts["kubernetes:core/v1:Secret"] == k8s_groups
+    assert counts["kubernetes:policy/v1:PodDisruptionBudget"] == len(split["hubs"]["kubernetes"])
+    external_spokes = [s for s in plan.spokes if s.upstream in {h.name for h in split["hubs"]["external"]}]
+    keys = 4 + len(plan.spokes) - len(external_spokes) + len(plan.retired_spokes)
+    assert counts["random:index/randomBytes:RandomBytes"] == keys
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -97,8 +112,13 @@ def test_exports_describe_hubs_and_spokes_with_the_sandbox_field_names(stack: st
     for hub in plan.hubs:
         exported = run.exports["hubs"][hub.name]
         assert exported["jsDomain"] == plan.hub_domain
-        assert len(exported["leafUrls"]) == 1 and exported["leafUrls"][0].endswith(".amazonaws.com:7422")
-        assert len(exported["gatewayUrls"]) == len(exported["clientUrls"]) == len(hub.servers)
+        if hub.platform == "external":
+            assert exported["leafUrls"] == list(hub.external_urls)
+            continue
+        assert len(exported["leafUrls"]) == 1 and exported["leafUrls"][0].endswith(":7422")
+        if hub.platform == "aws":
+            assert exported["leafUrls"][0].endswith(".amazonaws.com:7422")
+            assert len(exported["gatewayUrls"]) == len(exported["clientUrls"]) == len(hub.servers)
     assert set(run.exports["spokes"]) == {s.name for s in plan.spokes}
     for spoke in plan.spokes:
         exported = dict(run.exports["spokes"][spoke.name])
@@ -128,7 +148,12 @@ def test_components_use_their_type_tokens_and_own_every_resource(stack: str) -> 
     assert [n for n, c in names.items() if c > 1] == [], "duplicate resource names"
     lattice = plan_of(stack).lattice
     tokens = {r.typ for r in run.mocks.resources if r.typ.startswith("wasmcloud-lattice:")}
-    assert tokens == {f"wasmcloud-lattice:index:{t}" for t in COMPONENT_TYPES}
+    built = (
+        COMPONENT_TYPES
+        if any(h.platform != "external" for h in plan_of(stack).hubs)
+        else COMPONENT_TYPES - {"HubCluster"}
+    )
+    assert tokens == {f"wasmcloud-lattice:index:{t}" for t in built}
     stray = [r.name for r in run.mocks.resources if not r.name.startswith(lattice)]
     assert stray == [], "every child's name starts with its component's name"
 
@@ -154,7 +179,7 @@ def test_no_client_route_or_monitor_port_is_open_to_the_world(stack: str) -> Non
             assert not cidrs & {"0.0.0.0/0", "::/0"}, f"{name}: {PRIVATE_PORTS[port]} port {port} open to the world"
         if 6222 in ports:
             assert rule.get("self") is True and not cidrs, f"{name}: routes only among the cluster's nodes"
-    assert checked >= 3 * len(plan_of(stack).hubs)
+    assert checked >= 3 * len([h for h in plan_of(stack).hubs if h.platform == "aws"])
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -162,6 +187,8 @@ def test_gateway_port_admits_only_the_other_regions_nodes(stack: str) -> None:
     run, plan = stack_run(stack), plan_of(stack)
     groups = by_name(run, "aws:ec2/securityGroup:SecurityGroup")
     for hub in plan.hubs:
+        if hub.platform != "aws":
+            continue
         rules = [r for r in groups[f"{plan.lattice}-{hub.name}-nodes"]["ingress"] if int(r["fromPort"]) == 7222]
         others = [h.name for h in plan.hubs if h.name != hub.name]
         if not others:
@@ -180,15 +207,20 @@ def test_spokes_only_dial_out_and_a_mid_tier_admits_only_its_children(stack: str
     run, plan = stack_run(stack), plan_of(stack)
     groups = by_name(run, "aws:ec2/securityGroup:SecurityGroup")
     public_ips = {
-        s.name: run.mocks.outputs[("aws:ec2/eip:Eip", f"{plan.lattice}-{s.name}-eip")]["publicIp"] for s in plan.spokes
+        s.name: run.mocks.outputs[("aws:ec2/eip:Eip", f"{plan.lattice}-{s.name}-eip")]["publicIp"]
+        for s in plan.spokes
+        if s.platform == "aws"
     }
     for spoke in plan.spokes:
+        if spoke.platform != "aws":
+            continue
         ingress = groups[f"{plan.lattice}-{spoke.name}-node"].get("ingress", [])
         if not spoke.is_mid_tier:
             assert ingress == [], f"{spoke.name} must have no inbound rule"
             continue
         assert [(int(r["fromPort"]), int(r["toPort"])) for r in ingress] == [(7422, 7422)]
-        assert set(ingress[0]["cidrBlocks"]) == {f"{public_ips[c]}/32" for c in spoke.children}
+        aws_children = [c for c in spoke.children if c in public_ips]
+        assert set(ingress[0]["cidrBlocks"]) == {f"{public_ips[c]}/32" for c in aws_children}
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -209,7 +241,8 @@ def test_every_instance_requires_imdsv2_and_every_volume_is_encrypted(stack: str
 def test_no_seed_password_or_creds_outside_a_secret(stack: str) -> None:
     run, plan = stack_run(stack), plan_of(stack)
     auth = mock_auth(plan)
-    secrets = auth.secret_values()
+    secrets = (*auth.secret_values(), *(fake_secret(n) for n in secret_names(load_stack(stack))))
+    markers = ("SUFAKESEED", "FAKETOKEN")
     # the program minted exactly these: a spoke's exported creds are one of them
     assert {run.exports["spokes"][s]["creds"] for s in auth.leaf_creds} <= set(secrets)
     scanned = 0
@@ -217,6 +250,7 @@ def test_no_seed_password_or_creds_outside_a_secret(stack: str) -> None:
         for path, text in walk_plain_strings(resource.inputs):
             scanned += 1
             assert not SEED.search(text), f"{resource.name}.{path} holds an nkey seed"
+            assert not any(m in text for m in markers), f"{resource.name}.{path} holds a given secret"
             for secret in secrets:
                 assert secret not in text, f"{resource.name}.{path} holds a secret"
     assert scanned > 100
@@ -336,19 +370,31 @@ def test_bad_stack_fails_with_the_sandbox_message_before_any_resource() -> None:
     assert mocks.resources == []
 
 
-def test_a_platform_the_program_cannot_build_yet_is_refused_by_key_path() -> None:
+def test_a_kubernetes_entry_without_a_kubeconfig_is_refused_by_key_path() -> None:
     def to_k8s(lat: dict[str, Any]) -> None:
         lat["spokes"][2]["platform"] = "kubernetes"
         del lat["spokes"][2]["region"]
+        lat["spokes"][1] = {**lat["spokes"][1], "platform": "kubernetes", "kubernetes": {"kubeconfig": "kc-14"}}
+        del lat["spokes"][1]["region"]
 
     mocks = LatticeMocks()
     with pytest.raises(pulumi.RunError) as info:
         run_program("dev", _with("dev", to_k8s), mocks)
     assert mocks.resources == []
-    assert str(info.value) == (
-        "stacks/Pulumi.dev.yaml: lattice.spokes[2].platform: platform 'kubernetes' is not deployable "
-        "by this program yet (supported: aws)"
-    )
+    assert str(info.value).splitlines() == [
+        "stacks/Pulumi.dev.yaml: lattice.spokes[1].kubernetes.kubeconfig: config value 'kc-14' is not set "
+        "(pulumi config set --secret kc-14 < kubeconfig.yaml)",
+        "stacks/Pulumi.dev.yaml: lattice.spokes[2].kubernetes.kubeconfig: required for platform 'kubernetes': "
+        "the name of a secret config value holding the cluster's kubeconfig (or set ambientKubeconfig: true)",
+    ]
+
+
+def test_websocket_to_an_aws_hub_is_refused_until_it_has_a_listener() -> None:
+    def websocket(lat: dict[str, Any]) -> None:
+        lat["spokes"][0]["leafTransport"] = "websocket"
+
+    with pytest.raises(pulumi.RunError, match=r"lattice.hubs\[0\].platform: spoke\(s\) store-12 dial over WebSocket"):
+        run_program("dev", _with("dev", websocket))
 
 
 def test_missing_lattice_config_is_a_clear_error() -> None:
@@ -363,6 +409,8 @@ def test_hub_nodes_spread_across_zones_and_the_leaf_port_follows_the_spec(stack:
     interfaces = by_name(run, "aws:ec2/networkInterface:NetworkInterface")
     groups = by_name(run, "aws:ec2/securityGroup:SecurityGroup")
     for hub in spec.hubs:
+        if hub.platform != "aws":
+            continue
         zones = [
             subnets[interfaces[f"{spec.name}-{hub.name}-{i}-eni"]["subnetId"].removesuffix("-id")]["availabilityZone"]
             for i in range(hub.nodes)
@@ -379,3 +427,21 @@ def test_a_first_preview_registers_the_same_resources_with_addresses_still_unkno
     user_data = [r.inputs.get("userData") for r in preview.mocks.of_type("aws:ec2/instance:Instance")]
     assert user_data and all(isinstance(u, Unknown) for u in user_data), "addresses were unknown"
     assert preview.exports["spokes"]["store-12"]["natsUrl"] == "nats://127.0.0.1:4222"
+
+
+SECRET_INPUTS = {
+    ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
+    ("kubernetes:core/v1:Secret", "stringData"),
+    ("pulumi:providers:kubernetes", "kubeconfig"),
+}
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_only_secret_carriers_are_secret_so_previews_show_every_other_change(stack: str) -> None:
+    """A secret anywhere inside an input turns the whole input secret, and its diff into
+    `[secret]`: user-data, pod specs and firewall rules must stay reviewable."""
+    secret_inputs = {
+        (r.typ, key) for r in stack_run(stack).mocks.resources for key, value in r.inputs.items() if is_secret(value)
+    }
+    assert secret_inputs <= SECRET_INPUTS, secret_inputs - SECRET_INPUTS
+    assert ("aws:secretsmanager/secretVersion:SecretVersion", "secretString") in secret_inputs
