@@ -302,9 +302,10 @@ def _with(stack: str, edit: Any) -> dict[str, Any]:
     return config
 
 
-def test_two_runs_register_identical_inputs() -> None:
-    first = run_program("dev", stack_config("dev"))
-    second = run_program("dev", stack_config("dev"))
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_two_runs_register_identical_inputs(stack: str) -> None:
+    first = stack_run(stack)
+    second = run_program(stack, stack_config(stack))
     assert _inputs(first) == _inputs(second)
     assert first.exports == second.exports
 
