@@ -9,11 +9,11 @@ from typing import Any, cast
 import pulumi
 import pulumi_aws as aws
 
+from components.base import LatticeComponent
 from components.cloudinit import NodeBoot, render_user_data
 from components.natsconf import Addressing, ServerAddress, ServerFiles, render_server_config
 from components.plan import LatticePlan, Ports
 from components.platforms.aws import (
-    LatticeComponent,
     Network,
     NodeAddress,
     RegionLookups,
@@ -97,7 +97,7 @@ def _check_args(name: str, args: HubClusterArgs) -> tuple[str, ...]:
 
 
 class HubCluster(LatticeComponent):
-    """One hub region on AWS. Creates:
+    """One hub region: on Kubernetes, see :mod:`components.platforms.kubernetes`; on AWS it creates:
 
     - a VPC with a public subnet per zone (or uses ``aws.vpcId``/``aws.subnetIds``);
     - a security group: route port among the nodes only, gateway port from the other

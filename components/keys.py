@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_random as random
 
+from components.base import LatticeComponent, secret
 from components.credentials import (
     KEY_ENTROPY_BYTES,
     LATTICE_ACCOUNT_KEY,
@@ -25,7 +26,6 @@ from components.credentials import (
 )
 from components.natsconf import render_trust
 from components.plan import LatticePlan
-from components.platforms.aws import LatticeComponent, secret
 
 TYPE = "wasmcloud-lattice:index:LatticeKeys"
 

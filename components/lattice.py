@@ -7,11 +7,12 @@ from typing import Any
 
 import pulumi
 
+from components.base import LatticeComponent
 from components.hub import HubCluster, HubClusterArgs
 from components.keys import LatticeKeys
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, plan_lattice
-from components.platforms.aws import LatticeComponent, RegionLookups
+from components.platforms.aws import RegionLookups
 from components.spec import HubSpec, LatticeSpec, LatticeSpecError, Problem, SpokeSpec
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.base import LatticeComponent, secret
 from components.cloudinit import NodeBoot, render_user_data
 from components.credentials import ChildLogin
 from components.natsconf import (
@@ -21,7 +22,6 @@ from components.natsconf import (
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, Ports
 from components.platforms.aws import (
-    LatticeComponent,
     Network,
     RegionLookups,
     ingress,
@@ -31,7 +31,6 @@ from components.platforms.aws import (
     node_secret,
     node_security_group,
     public_network,
-    secret,
 )
 from components.spec import SpokeSpec
 
@@ -102,7 +101,8 @@ def spoke_files(
 
 
 class EdgeSpoke(LatticeComponent):
-    """One edge site on AWS (an edge VM). Creates:
+    """One edge site: on Kubernetes, one pod (see :mod:`components.platforms.kubernetes`); on
+    AWS an edge VM, with:
 
     - a small VPC with one public subnet (or uses ``aws.subnetId``);
     - a network interface and Elastic IP: a stable egress address for allow-lists;

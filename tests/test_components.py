@@ -10,10 +10,10 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.base import LatticeComponent
 from components.cloudinit import heredoc_files
 from components.hub import HubCluster, HubClusterArgs
 from components.plan import plan_lattice
-from components.platforms.aws import LatticeComponent
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 from components.testing import LatticeMocks, walk_plain_strings
 from tests.helpers import spec_from

@@ -21,21 +21,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-ChildOpts = Callable[..., pulumi.ResourceOptions]
-"""A component's factory for its children's options (``parent=self`` applied last)."""
+from components.base import ChildOpts, secret
 
 AMI_NAME_PATTERN = "al2023-ami-2023.*-kernel-*-x86_64"
 """Amazon Linux 2023: ships python3, curl and the AWS CLI the boot script uses."""
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 """Shell access through Session Manager, so no node opens SSH."""
 ANYWHERE = "0.0.0.0/0"
-
-
-class LatticeComponent(pulumi.ComponentResource):
-    """Base of every component: children are parented to it whatever a caller passes."""
-
-    def child(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(**kwargs), pulumi.ResourceOptions(parent=self))
 
 
 def tags(lattice: str, name: str, **extra: str) -> dict[str, str]:
@@ -86,12 +78,6 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
 
 def _round_robin(index: int) -> Callable[[list[str]], str]:
     return lambda names: names[index % len(names)]
-
-
-def secret(value: pulumi.Input[Any]) -> pulumi.Output[Any]:
-    """``Output.secret`` typed for mypy (its stub cannot infer through nested inputs)."""
-    out: pulumi.Output[Any] = pulumi.Output.secret(value)
-    return out
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.artifacts import WASH, Artifact
+from components.base import ChildOpts, secret
 from components.natsconf import Addressing, ServerAddress, ServerFiles, render_server_config
 from components.plan import Ports
-from components.platforms.aws import ChildOpts, secret
 from components.spec import KubernetesSettings
 
 if TYPE_CHECKING:
