@@ -51,21 +51,25 @@ def _kubernetes_problems(path: str, entry: HubSpec | SpokeSpec, is_set: Callable
     return []
 
 
+def _secret_problems(path: str, entry: HubSpec | SpokeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
+    problems = _kubernetes_problems(path, entry, is_set) if entry.platform == "kubernetes" else []
+    if entry.creds_secret and not is_set(entry.creds_secret):
+        problems.append(
+            Problem(
+                f"{path}.credsSecret",
+                f"config value '{entry.creds_secret}' is not set "
+                f"(pulumi config set --secret {entry.creds_secret} < leaf.creds)",
+            )
+        )
+    return problems
+
+
 def deployment_problems(spec: LatticeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
     """What the program needs beyond a valid spec: the secret config values the spec names,
     and the combinations it can build (the sandbox runs every valid spec)."""
     problems: list[Problem] = []
     for i, hub in enumerate(spec.hubs):
-        if hub.platform == "kubernetes":
-            problems += _kubernetes_problems(f"lattice.hubs[{i}]", hub, is_set)
-        if hub.creds_secret and not is_set(hub.creds_secret):
-            problems.append(
-                Problem(
-                    f"lattice.hubs[{i}].credsSecret",
-                    f"config value '{hub.creds_secret}' is not set (pulumi config set --secret {hub.creds_secret} "
-                    "< leaf.creds)",
-                )
-            )
+        problems += _secret_problems(f"lattice.hubs[{i}]", hub, is_set)
         websocket_children = [s.name for s in spec.spokes if s.upstream == hub.name and s.leaf_transport == "websocket"]
         if websocket_children and hub.platform == "aws":
             problems.append(
@@ -84,16 +88,7 @@ def deployment_problems(spec: LatticeSpec, is_set: Callable[[str], bool]) -> lis
                 )
             )
     for i, spoke in enumerate(spec.spokes):
-        if spoke.platform == "kubernetes":
-            problems += _kubernetes_problems(f"lattice.spokes[{i}]", spoke, is_set)
-        if spoke.creds_secret and not is_set(spoke.creds_secret):
-            problems.append(
-                Problem(
-                    f"lattice.spokes[{i}].credsSecret",
-                    f"config value '{spoke.creds_secret}' is not set (pulumi config set --secret {spoke.creds_secret} "
-                    "< leaf.creds)",
-                )
-            )
+        problems += _secret_problems(f"lattice.spokes[{i}]", spoke, is_set)
     return problems
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -50,6 +50,37 @@ def cluster_provider(
     if not settings.ambient_kubeconfig:
         raise ValueError(f"{prefix}: no kubeconfig given and ambientKubeconfig is off")
     return k8s.Provider(f"{prefix}-k8s", opts=opts())
+
+
+@dataclass(frozen=True)
+class ClusterScope:
+    """Where a hub's or spoke's objects go: its cluster (provider) and namespace."""
+
+    opts: Callable[..., pulumi.ResourceOptions]
+    namespace: pulumi.Output[str]
+    namespace_name: str
+    selector: dict[str, str]
+
+    @staticmethod
+    def create(
+        prefix: str,
+        lattice: str,
+        group: str,
+        settings: KubernetesSettings,
+        kubeconfig: pulumi.Input[str] | None,
+        child: ChildOpts,
+    ) -> ClusterScope:
+        provider = cluster_provider(prefix, settings, kubeconfig, child)
+
+        def opts(**kw: Any) -> pulumi.ResourceOptions:
+            return child(provider=provider, **kw)
+
+        name = settings.namespace or f"{lattice}-{group}"
+        namespace = core.Namespace(
+            f"{prefix}-ns", metadata=meta.ObjectMetaArgs(name=name, labels=labels(lattice, group)), opts=opts()
+        )
+        selector = {"app.kubernetes.io/instance": f"{lattice}-{group}"}
+        return ClusterScope(opts=opts, namespace=namespace.metadata.name, namespace_name=name, selector=selector)
 
 
 def labels(lattice: str, group: str) -> dict[str, str]:
@@ -223,17 +254,8 @@ def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: Chi
     settings, lattice = hub.kubernetes, plan.lattice
     servers = plan.hub(hub.name).servers
     first = plan.server(servers[0])
-    provider = cluster_provider(name, settings, args.kubeconfig, child)
-
-    def opts(**kw: Any) -> pulumi.ResourceOptions:
-        return child(provider=provider, **kw)
-
-    ns_name = settings.namespace or f"{lattice}-{hub.name}"
-    namespace = core.Namespace(
-        f"{name}-ns", metadata=meta.ObjectMetaArgs(name=ns_name, labels=labels(lattice, hub.name)), opts=opts()
-    )
-    ns = namespace.metadata.name
-    selector = {"app.kubernetes.io/instance": f"{lattice}-{hub.name}"}
+    scope = ClusterScope.create(name, lattice, hub.name, settings, args.kubeconfig, child)
+    opts, ns, ns_name, selector = scope.opts, scope.namespace, scope.namespace_name, scope.selector
 
     core.Service(
         f"{name}-routes",
@@ -423,17 +445,8 @@ def build_spoke(component: pulumi.ComponentResource, name: str, args: Any, child
     plan, spec = args.plan, args.spoke
     planned = plan.spoke(spec.name)
     settings, lattice = spec.kubernetes, plan.lattice
-    provider = cluster_provider(name, settings, args.kubeconfig, child)
-
-    def opts(**kw: Any) -> pulumi.ResourceOptions:
-        return child(provider=provider, **kw)
-
-    ns_name = settings.namespace or f"{lattice}-{spec.name}"
-    namespace = core.Namespace(
-        f"{name}-ns", metadata=meta.ObjectMetaArgs(name=ns_name, labels=labels(lattice, spec.name)), opts=opts()
-    )
-    ns = namespace.metadata.name
-    selector = {"app.kubernetes.io/instance": f"{lattice}-{spec.name}"}
+    scope = ClusterScope.create(name, lattice, spec.name, settings, args.kubeconfig, child)
+    opts, ns, ns_name, selector = scope.opts, scope.namespace, scope.namespace_name, scope.selector
 
     own_host: pulumi.Output[str] = pulumi.Output.from_input("127.0.0.1")
     if planned.is_mid_tier:  # only a mid-tier spoke listens beyond its pod: its children dial it
