@@ -167,3 +167,25 @@ def test_the_wash_installer_is_valid_python_that_checks_both_digests() -> None:
     script = wash_installer()
     compile(script, "installer", "exec")
     assert WASH.sha256 in script and WASH.binary_sha256 in script and WASH.url in script
+
+
+def test_adding_a_k3s_spoke_changes_nothing_that_exists(runs: dict[str, ProgramRun]) -> None:
+    before = runs["edge-k8s"]
+    config = stack_config("edge-k8s")
+    lattice = config["wasmcloud-lattice:lattice"]
+    new = {"name": "site-c", "upstream": "cloud", "platform": "kubernetes", "kubernetes": {"kubeconfig": "kc-c"}}
+    config["wasmcloud-lattice:lattice"] = {**lattice, "spokes": [*lattice["spokes"], new]}
+    config["wasmcloud-lattice:kc-c"] = "apiVersion: v1\nkind: Config\n"
+    after = run_program("edge-k8s", config)
+    old = {(r.typ, r.name): r.inputs for r in before.mocks.resources}
+    now = {(r.typ, r.name): r.inputs for r in after.mocks.resources}
+    assert [k for k in old if old[k] != now.get(k)] == []
+    assert {k[1] for k in now.keys() - old.keys()} == {
+        "acme-edge-site-c",
+        "acme-edge-site-c-k8s",
+        "acme-edge-site-c-ns",
+        "acme-edge-site-c-config",
+        "acme-edge-site-c-files",
+        "acme-edge-site-c-nats",
+        "acme-edge-keys-leaf-site-c",
+    }
