@@ -130,3 +130,29 @@ def test_a_spoke_behind_wan_links_cannot_bypass_them_when_they_are_cut() -> None
         while leaf_attachment(lattice.plan, lattice.monitors(), "site-a") is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert leaf_attachment(lattice.plan, lattice.monitors(), "site-a") is not None
+
+
+def test_a_silently_dead_upstream_is_noticed_and_left_for_another_hub_node() -> None:
+    """No RST, no FIN: the link just stops. The spoke's own pings (every 10 s, 2 missed)
+    notice it and it moves to another hub node; nats' defaults would take minutes."""
+    spec = load_stack_file(ROOT / "tests/stacks/Pulumi.bench-tiny.yaml")
+    with LocalLattice(spec, wan_delay=0.005) as lattice:
+        lattice.start_servers()
+        assert lattice.wait_converged(timeout=60).ok
+        assert lattice.wan is not None
+        node = leaf_attachment(lattice.plan, lattice.monitors(), "site-a")
+        assert node is not None
+        lattice.wan.cut(f"site-a->{node}", silent=True)
+        started = time.monotonic()
+        moved_to = None
+        while time.monotonic() - started < 60:
+            current = leaf_attachment(lattice.plan, lattice.monitors(), "site-a")
+            if current not in (None, node):
+                moved_to = current
+                break
+            time.sleep(0.5)
+        took = time.monotonic() - started
+        assert moved_to is not None, "the spoke never left the dead link"
+        assert took < 45, f"took {took:.0f} s; ping_interval 10s x ping_max 2 should notice in 20-30 s"
+        log = lattice.supervisor.log_path("site-a").read_text()
+        assert "Stale Connection" in log or "stale connection" in log.lower(), log[-1500:]
