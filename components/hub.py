@@ -41,7 +41,7 @@ class HubClusterArgs:
     plan: LatticePlan
     """The lattice plan; it says which servers this hub runs and which regions it gateways to."""
     hub: HubSpec
-    """This region's spec entry (``platform: aws``, its ``region`` and ``aws`` settings)."""
+    """This region's spec entry (``platform: aws`` or ``kubernetes``, with that block's settings)."""
     trust_conf: pulumi.Input[str]
     """``trust.conf`` (operator and account JWTs), e.g. ``LatticeKeys.trust_conf``."""
     peer_gateway_hosts: pulumi.Input[Mapping[str, pulumi.Input[Sequence[str]]]] = field(default_factory=dict)

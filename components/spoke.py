@@ -46,9 +46,10 @@ class EdgeSpokeArgs:
     plan: LatticePlan
     """A plan that holds this spoke (its upstream may be an ``external`` hub)."""
     spoke: SpokeSpec
-    """This spoke's spec entry (``platform: aws``, its ``region`` and ``aws`` settings)."""
+    """This spoke's spec entry (``platform: aws`` or ``kubernetes``, with that block's settings)."""
     upstream_urls: pulumi.Input[Sequence[str]]
-    """Leaf URLs of the upstream: ``HubCluster.leaf_urls`` or a mid-tier ``EdgeSpoke.leaf_urls``."""
+    """What it dials: ``HubCluster.leaf_urls`` (``websocket_urls`` with ``leafTransport:
+    websocket``), a mid-tier ``EdgeSpoke.leaf_urls``, or an external hub's ``urls``."""
     leaf_creds: pulumi.Input[str] | None = None
     """The ``.creds`` of this spoke's leaf user (a secret); required when the upstream is a hub."""
     upstream_login: pulumi.Input[ChildLogin] | None = None

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -80,19 +81,31 @@ class WanLink:
             w.transport.abort()
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, done: asyncio.Event) -> None:
-        """Read as data comes; deliver each chunk ``delay`` after it arrived, in order."""
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        """Read as data comes; deliver each chunk ``delay`` after it arrived, in order.
+        Chunks that are due together go out in one write (a stream is not slowed by the
+        proxy's own per-chunk cost, only delayed)."""
+        pending: deque[tuple[float, bytes]] = deque()
+        arrived = asyncio.Event()
+        empty = asyncio.Event()
+        empty.set()
 
         async def deliver() -> None:
             while True:
-                due, data = await queue.get()
-                wait = due - time.monotonic()
+                while not pending:
+                    arrived.clear()
+                    await arrived.wait()
+                wait = pending[0][0] - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                if self.state != "silent":  # a black hole drops what was in flight too
-                    writer.write(data)
+                now = time.monotonic()
+                batch = []
+                while pending and pending[0][0] <= now:
+                    batch.append(pending.popleft()[1])
+                if batch and self.state != "silent":  # a black hole drops what was in flight too
+                    writer.write(b"".join(batch))
                     await writer.drain()
-                queue.task_done()
+                if not pending:
+                    empty.set()
 
         sender = asyncio.create_task(deliver())
         try:
@@ -102,8 +115,10 @@ class WanLink:
                     break
                 if self.state == "silent":
                     continue  # black hole: bytes vanish, nobody is told
-                queue.put_nowait((time.monotonic() + self.delay, data))
-            await queue.join()  # the peer closed: deliver what is in flight, then close
+                pending.append((time.monotonic() + self.delay, data))
+                empty.clear()
+                arrived.set()
+            await empty.wait()  # the peer closed: deliver what is in flight, then close
         except (ConnectionError, OSError):
             pass
         finally:

@@ -92,7 +92,7 @@ def test_role_rules(stack: str) -> None:
             assert f'http: "{LOOPBACK}:' in config
             assert 'no_auth_user: "local"' in config
             assert f'domain: "{server.jetstream_domain}"' in config
-            assert 'ping_interval: "10s"' in config
+            assert 'ping_interval: "7s"' in config
             assert "cluster" not in keys and "gateway" not in keys
             upstream = server.upstream or ""
             if plan.is_hub(upstream) and plan.hub(upstream).external_urls:
