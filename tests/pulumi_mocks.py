@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +95,24 @@ def fake_secret(name: str) -> str:
             f"SUFAKESEED{name.upper().replace('-', '')}\n------END USER NKEY SEED------\n"
         )
     return f"apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user: {{token: FAKETOKEN-{name}}}\n"
+
+
+@contextmanager
+def own_event_loop() -> Iterator[None]:
+    """Pulumi's mocks use the current event loop; asyncio.run elsewhere leaves none set."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def runs_of(stacks: list[str]) -> Iterator[dict[str, ProgramRun]]:
+    """A module fixture's body: one mock run per stack, on its own event loop."""
+    with own_event_loop():
+        yield {stack: run_program(stack, stack_config(stack)) for stack in stacks}
 
 
 def stack_config(stack: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ binaries the tests run, and nats-sync delivers secret files the way the nodes ne
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ from components.natsconf import RenderedServer, ServerFiles
 from components.plan import LatticePlan, ServerPlan, plan_lattice
 from sandbox import binaries
 from tests.helpers import ROOT, STACK_NAMES, load_stack, nats_server_test
-from tests.pulumi_mocks import ProgramRun, run_program, stack_config
+from tests.pulumi_mocks import ProgramRun, runs_of
 
 USER_DATA_LIMIT = 16384
 
@@ -39,11 +38,7 @@ def aws_servers(plan: LatticePlan) -> list[ServerPlan]:
 
 @pytest.fixture(scope="module")
 def runs() -> Iterator[dict[str, ProgramRun]]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield {stack: run_program(stack, stack_config(stack)) for stack in STACK_NAMES}
-    loop.close()
-    asyncio.set_event_loop(None)
+    yield from runs_of(STACK_NAMES)
 
 
 def _node_files(run: ProgramRun, instance: str) -> dict[str, str]:

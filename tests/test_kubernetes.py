@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,18 +14,14 @@ from components.platforms.kubernetes import FILES, wash_installer
 from components.testing import is_secret
 from sandbox.tls import PrivateCA
 from tests.helpers import load_stack, nats_server_test
-from tests.pulumi_mocks import ProgramRun, run_program, stack_config
+from tests.pulumi_mocks import ProgramRun, run_program, runs_of, stack_config
 
 K8S_STACKS = ["edge-k8s", "prod"]
 
 
 @pytest.fixture(scope="module")
 def runs() -> Iterator[dict[str, ProgramRun]]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield {stack: run_program(stack, stack_config(stack)) for stack in K8S_STACKS}
-    loop.close()
-    asyncio.set_event_loop(None)
+    yield from runs_of(K8S_STACKS)
 
 
 def _of(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:

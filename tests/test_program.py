@@ -7,7 +7,6 @@ what it must; a bad stack fails before any resource with the sandbox's message.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import hashlib
 import re
@@ -27,7 +26,7 @@ from components.outputs import spoke_connection
 from components.plan import LatticePlan, plan_lattice
 from components.testing import LatticeMocks, is_secret, walk_plain_strings
 from tests.helpers import STACK_NAMES, load_stack
-from tests.pulumi_mocks import ProgramRun, fake_secret, run_program, stack_config
+from tests.pulumi_mocks import ProgramRun, fake_secret, own_event_loop, run_program, stack_config
 
 SEED = re.compile(r"S[OAU][A-Z2-7]{50,}")
 PRIVATE_PORTS = {4222: "client", 6222: "route", 8222: "monitor"}
@@ -36,12 +35,8 @@ COMPONENT_TYPES = {"Lattice", "LatticeKeys", "HubCluster", "EdgeSpoke"}
 
 @pytest.fixture(autouse=True)
 def event_loop_for_pulumi() -> Iterator[None]:
-    """Pulumi's mocks use the current event loop; asyncio.run elsewhere leaves none set."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    loop.close()
-    asyncio.set_event_loop(None)
+    with own_event_loop():
+        yield
 
 
 _RUNS: dict[str, ProgramRun] = {}
