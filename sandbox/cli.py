@@ -117,12 +117,15 @@ def up(args: argparse.Namespace) -> int:
     report = Reporter()
     report(f"stack {label}: lattice {spec.name!r}, {len(spec.hubs)} hub(s), {len(spec.spokes)} spoke(s)")
     try:
-        lattice = LocalLattice(spec)
+        wan = args.wan_delay_ms / 1000 if args.wan_delay_ms is not None else None
+        lattice = LocalLattice(spec, wan_delay=wan)
     except SandboxError as err:
         print(f"{label}: lattice: {err}", file=sys.stderr)
         return EXIT_INVALID
     with lattice:
         report(f"work dir {lattice.workdir} (credentials 0600, removed on exit)")
+        if lattice.wan is not None:
+            report(f"every spoke dials through an emulated WAN link ({args.wan_delay_ms:g} ms one way)")
         for hub in lattice.stand_ins:
             report(f"external hub {hub}: a local stand-in with its own operator (JWT auth) replaces its urls")
         started = time.monotonic()
@@ -277,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_up.add_argument("--check", action="store_true", help="exit after the checks (0 pass, 1 fail)")
     p_up.add_argument("--json", help="write servers, hubs, spokes and checks to this file")
     p_up.add_argument("--converge-timeout", type=float, default=60.0, help="seconds (default 60)")
+    p_up.add_argument(
+        "--wan-delay-ms", type=float, help="put an emulated WAN link with this one-way delay under every spoke"
+    )
     p_up.set_defaults(func=up)
 
     p_bench = sub.add_parser("bench", help="measure local-first latency, failover, recovery, throughput")

@@ -129,3 +129,22 @@ def test_stopping_the_sandbox_stops_every_child(sig: signal.Signals, expected_co
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_up_can_put_an_emulated_wan_under_every_spoke() -> None:
+    proc = start_sandbox(["--stack", "staging", "--wan-delay-ms", "5"])
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "converged in" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(lines) + rest
+    assert "every spoke dials through an emulated WAN link (5 ms one way)" in text
+    assert "converged in" in text and proc.returncode == 0, text[-1500:]
