@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: venv sandbox check test lint unit live bench clean
+.PHONY: venv sandbox check test lint unit live bench graph clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -32,6 +32,10 @@ bench: venv ## measure the seed's promises and the program's scale (not part of 
 	mkdir -p bench/results
 	$(BIN)/python -m sandbox bench --json bench/results/lattice.json
 	$(BIN)/python -m sandbox bench-program --json bench/results/program.json
+
+graph: venv ## redraw the prod topology (docs/topology-prod.svg; the README's Mermaid block must match)
+	$(BIN)/python -m sandbox graph --stack prod --format svg --out docs/topology-prod.svg
+	$(BIN)/python -m sandbox graph --stack prod
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

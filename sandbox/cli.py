@@ -270,6 +270,24 @@ def bench_program(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def graph(args: argparse.Namespace) -> int:
+    from components.plan import plan_lattice
+    from sandbox import graph as pictures
+
+    path, label = resolve_stack(args.stack, args.stack_file)
+    try:
+        plan = plan_lattice(load_stack_file(path, label))
+    except LatticeSpecError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_INVALID
+    text = pictures.svg(plan) if args.format == "svg" else pictures.mermaid(plan)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -299,6 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_prog.add_argument("--sizes", default="10,100,1000", help="comma-separated spoke counts")
     p_prog.add_argument("--json", help="write the figures to this file")
     p_prog.set_defaults(func=bench_program)
+
+    p_graph = sub.add_parser("graph", help="draw a stack's topology (Mermaid or SVG)")
+    which = p_graph.add_mutually_exclusive_group()
+    which.add_argument("--stack", help="stack name (default: dev)")
+    which.add_argument("--stack-file", help="path to a Pulumi.<stack>.yaml")
+    p_graph.add_argument("--format", choices=["mermaid", "svg"], default="mermaid")
+    p_graph.add_argument("--out", help="write to this file instead of stdout")
+    p_graph.set_defaults(func=graph)
     return parser
 
 
