@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -34,8 +33,7 @@ PORTS = Ports()
 ROOT_VOLUME_GIB = 16
 
 
-@dataclass(frozen=True)
-class HubClusterArgs:
+class HubClusterArgs(TypedDict):
     """Inputs of a :class:`HubCluster`."""
 
     plan: LatticePlan
@@ -44,11 +42,11 @@ class HubClusterArgs:
     """This region's spec entry (``platform: aws`` or ``kubernetes``, with that block's settings)."""
     trust_conf: pulumi.Input[str]
     """``trust.conf`` (operator and account JWTs), e.g. ``LatticeKeys.trust_conf``."""
-    peer_gateway_hosts: pulumi.Input[Mapping[str, pulumi.Input[Sequence[str]]]] = field(default_factory=dict)
+    peer_gateway_hosts: NotRequired[pulumi.Input[Mapping[str, pulumi.Input[Sequence[str]]]]]
     """Every other hub region -> its nodes' public gateway addresses (``HubCluster.gateway_hosts``)."""
-    lookups: RegionLookups | None = None
+    lookups: NotRequired[RegionLookups]
     """Shared AMI and zone lookups (a ``Lattice`` passes one); default: the component's own."""
-    kubeconfig: pulumi.Input[str] | None = None
+    kubeconfig: NotRequired[pulumi.Input[str] | None]
     """``platform: kubernetes``: the cluster's kubeconfig (a secret)."""
 
 
@@ -81,16 +79,17 @@ def hub_addressing(
 
 def _check_args(name: str, args: HubClusterArgs) -> tuple[str, ...]:
     """Refuse bad arguments before anything is registered; return the peer regions."""
-    hub = args.hub
+    hub = args["hub"]
     if hub.platform == "aws" and not hub.region:
         raise ValueError(f"HubCluster {name}: hub {hub.name} on aws needs a region")
     if hub.platform not in ("aws", "kubernetes"):
         raise ValueError(f"HubCluster {name}: hub {hub.name} is {hub.platform!r}; nothing to build for it")
-    if hub.platform == "kubernetes" and args.kubeconfig is None and not hub.kubernetes.ambient_kubeconfig:
+    if hub.platform == "kubernetes" and args.get("kubeconfig") is None and not hub.kubernetes.ambient_kubeconfig:
         raise ValueError(f"HubCluster {name}: hub {hub.name} needs a kubeconfig (or kubernetes.ambientKubeconfig)")
-    gateways = args.plan.server(args.plan.hub(hub.name).servers[0]).gateways
-    if isinstance(args.peer_gateway_hosts, Mapping):
-        missing = [g for g in gateways if g not in args.peer_gateway_hosts]
+    gateways = args["plan"].server(args["plan"].hub(hub.name).servers[0]).gateways
+    peers = args.get("peer_gateway_hosts", {})
+    if isinstance(peers, Mapping):
+        missing = [g for g in gateways if g not in peers]
         if missing:
             raise ValueError(f"hub {hub.name}: no gateway addresses given for hub(s) {', '.join(missing)}")
     return gateways
@@ -128,7 +127,7 @@ class HubCluster(LatticeComponent):
     """Server name -> rendered nats-server config (public; what the boot scripts write)."""
 
     def __init__(self, name: str, args: HubClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        hub = args.hub
+        hub = args["hub"]
         gateways = _check_args(name, args)
         super().__init__(TYPE, name, None, opts)
         self.jetstream_domain = pulumi.Output.from_input(hub.jetstream_domain)
@@ -166,15 +165,17 @@ class HubCluster(LatticeComponent):
         )
 
     def _on_aws(self, name: str, args: HubClusterArgs, gateways: tuple[str, ...]) -> None:
-        plan, hub = args.plan, args.hub
+        plan, hub = args["plan"], args["hub"]
         servers = plan.hub(hub.name).servers
         region, settings, lattice = str(hub.region), hub.aws, plan.lattice
         self._hub_settings = settings
-        self._lookups = args.lookups or RegionLookups()
+        self._lookups = args.get("lookups") or RegionLookups()
 
         network = self._network(name, lattice, region, len(servers))
         # resolved, a mapping of plain lists (Output.from_input unwraps nested outputs)
-        peers = cast(pulumi.Output[Mapping[str, Sequence[str]]], pulumi.Output.from_input(args.peer_gateway_hosts))
+        peers = cast(
+            pulumi.Output[Mapping[str, Sequence[str]]], pulumi.Output.from_input(args.get("peer_gateway_hosts", {}))
+        )
         peer_cidrs = peers.apply(lambda p: sorted(f"{h}/32" for hosts in p.values() for h in hosts))
         rules = [
             ingress(PORTS.cluster, "routes: among this cluster's nodes only", self=True),
@@ -223,7 +224,7 @@ class HubCluster(LatticeComponent):
         ami = self._lookups.ami(settings.ami, region, self)
         instances = [
             self._node(
-                f"{name}-{i}", server, i, lattice, region, ami, network, addresses[i], args.trust_conf, target_group
+                f"{name}-{i}", server, i, lattice, region, ami, network, addresses[i], args["trust_conf"], target_group
             )
             for i, server in enumerate(servers)
         ]

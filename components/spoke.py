@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -38,8 +37,7 @@ TYPE = "wasmcloud-lattice:index:EdgeSpoke"
 PORTS = Ports()
 
 
-@dataclass(frozen=True)
-class EdgeSpokeArgs:
+class EdgeSpokeArgs(TypedDict):
     """Inputs of an :class:`EdgeSpoke`. Usable without a ``Lattice``: give the URLs and
     credentials of an existing hub (for example from a ``StackReference``)."""
 
@@ -50,17 +48,17 @@ class EdgeSpokeArgs:
     upstream_urls: pulumi.Input[Sequence[str]]
     """What it dials: ``HubCluster.leaf_urls`` (``websocket_urls`` with ``leafTransport:
     websocket``), a mid-tier ``EdgeSpoke.leaf_urls``, or an external hub's ``urls``."""
-    leaf_creds: pulumi.Input[str] | None = None
+    leaf_creds: NotRequired[pulumi.Input[str] | None]
     """The ``.creds`` of this spoke's leaf user (a secret); required when the upstream is a hub."""
-    upstream_login: pulumi.Input[ChildLogin] | None = None
+    upstream_login: NotRequired[pulumi.Input[ChildLogin] | None]
     """Login at a mid-tier upstream (a secret); required when the upstream is a spoke."""
-    child_logins: pulumi.Input[Mapping[str, ChildLogin]] = field(default_factory=dict)
+    child_logins: NotRequired[pulumi.Input[Mapping[str, ChildLogin]]]
     """A mid-tier spoke: its children's logins (only their bcrypt hashes reach the node)."""
-    child_cidrs: pulumi.Input[Sequence[str]] = field(default_factory=list)
+    child_cidrs: NotRequired[pulumi.Input[Sequence[str]]]
     """A mid-tier spoke: its children's egress addresses (CIDRs) allowed on the leaf port."""
-    kubeconfig: pulumi.Input[str] | None = None
+    kubeconfig: NotRequired[pulumi.Input[str] | None]
     """``platform: kubernetes``: the cluster's kubeconfig (a secret)."""
-    lookups: RegionLookups | None = None
+    lookups: NotRequired[RegionLookups]
     """Shared AMI and zone lookups (a ``Lattice`` passes one); default: the component's own."""
 
 
@@ -98,7 +96,11 @@ def spoke_files(
         )
         return {path.rsplit("/", 1)[1]: text for path, text in rendered.items()}
 
-    return secret(pulumi.Output.all(addressing, args.leaf_creds, args.upstream_login, args.child_logins).apply(render))
+    return secret(
+        pulumi.Output.all(
+            addressing, args.get("leaf_creds"), args.get("upstream_login"), args.get("child_logins", {})
+        ).apply(render)
+    )
 
 
 class EdgeSpoke(LatticeComponent):
@@ -129,17 +131,17 @@ class EdgeSpoke(LatticeComponent):
     """The rendered nats-server config (public; what the boot script writes)."""
 
     def __init__(self, name: str, args: EdgeSpokeArgs, opts: pulumi.ResourceOptions | None = None):
-        plan, spec = args.plan, args.spoke
+        plan, spec = args["plan"], args["spoke"]
         if spec.platform == "aws" and not spec.region:
             raise ValueError(f"EdgeSpoke {name}: spoke {spec.name} on aws needs a region")
-        if spec.platform == "kubernetes" and args.kubeconfig is None and not spec.kubernetes.ambient_kubeconfig:
+        if spec.platform == "kubernetes" and args.get("kubeconfig") is None and not spec.kubernetes.ambient_kubeconfig:
             raise ValueError(
                 f"EdgeSpoke {name}: spoke {spec.name} needs a kubeconfig (or kubernetes.ambientKubeconfig)"
             )
         planned = plan.spoke(spec.name)
-        if planned.upstream_is_hub and args.leaf_creds is None:
+        if planned.upstream_is_hub and args.get("leaf_creds") is None:
             raise ValueError(f"EdgeSpoke {name}: leaf_creds is required (upstream {planned.upstream} is a hub)")
-        if not planned.upstream_is_hub and args.upstream_login is None:
+        if not planned.upstream_is_hub and args.get("upstream_login") is None:
             raise ValueError(f"EdgeSpoke {name}: upstream_login is required (upstream {planned.upstream} is a spoke)")
         super().__init__(TYPE, name, None, opts)
         files: ServerFiles
@@ -171,15 +173,15 @@ class EdgeSpoke(LatticeComponent):
         )
 
     def _on_aws(self, name: str, args: EdgeSpokeArgs, files: ServerFiles) -> pulumi.Output[dict[str, str]]:
-        plan, spec = args.plan, args.spoke
+        plan, spec = args["plan"], args["spoke"]
         planned = plan.spoke(spec.name)
-        self._lookups = args.lookups or RegionLookups()
+        self._lookups = args.get("lookups") or RegionLookups()
         region, settings, lattice = str(spec.region), spec.aws, plan.lattice
 
         network = self._network(name, lattice, region, spec)
         rules = []
         if planned.is_mid_tier:
-            sources = pulumi.Output.from_input(args.child_cidrs).apply(
+            sources = pulumi.Output.from_input(args.get("child_cidrs", [])).apply(
                 lambda cidrs: sorted({*cidrs, *settings.leaf_allowed_cidrs})
             )
             rules.append(ingress(PORTS.leaf, "leaf links from this spoke's children only", cidr_blocks=sources))
@@ -200,7 +202,7 @@ class EdgeSpoke(LatticeComponent):
             security_group_id=group.id,
             opts=self.child,
         )
-        upstream_urls = pulumi.Output.from_input(args.upstream_urls)
+        upstream_urls = pulumi.Output.from_input(args["upstream_urls"])
 
         def addressing(values: list[Any]) -> Addressing:
             urls, ip = values

@@ -250,11 +250,11 @@ class BuiltHub:
 
 def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: ChildOpts) -> BuiltHub:
     """A hub region on a Kubernetes cluster (see the module docstring)."""
-    plan, hub = args.plan, args.hub
+    plan, hub = args["plan"], args["hub"]
     settings, lattice = hub.kubernetes, plan.lattice
     servers = plan.hub(hub.name).servers
     first = plan.server(servers[0])
-    scope = ClusterScope.create(name, lattice, hub.name, settings, args.kubeconfig, child)
+    scope = ClusterScope.create(name, lattice, hub.name, settings, args.get("kubeconfig"), child)
     opts, ns, ns_name, selector = scope.opts, scope.namespace, scope.namespace_name, scope.selector
 
     core.Service(
@@ -298,7 +298,9 @@ def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: Chi
             )
             gateway_hosts.append(service_address(svc, f"{server}-gateway.{ns_name}.svc.cluster.local"))
     hosts = pulumi.Output.all(*gateway_hosts).apply(list) if gateway_hosts else pulumi.Output.from_input([])
-    peers = cast(pulumi.Output[Mapping[str, Sequence[str]]], pulumi.Output.from_input(args.peer_gateway_hosts))
+    peers = cast(
+        pulumi.Output[Mapping[str, Sequence[str]]], pulumi.Output.from_input(args.get("peer_gateway_hosts", {}))
+    )
     tls = bool(settings.websocket_tls_secret)
 
     def render(values: list[Any]) -> dict[str, str]:
@@ -326,11 +328,11 @@ def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: Chi
     files = core.Secret(
         f"{name}-files",
         metadata=_meta(f"{hub.name}-files", ns, lattice, hub.name),
-        string_data=secret(pulumi.Output.from_input(args.trust_conf).apply(lambda t: {trust_name: t})),
+        string_data=secret(pulumi.Output.from_input(args["trust_conf"]).apply(lambda t: {trust_name: t})),
         opts=opts(),
     )
     # A changed config or trust (a revocation) rolls the pods one at a time (the PDB holds quorum).
-    rollout = pulumi.Output.all(configs, args.trust_conf).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+    rollout = pulumi.Output.all(configs, args["trust_conf"]).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
     pod_labels = {**labels(lattice, hub.name)}
     k8s.apps.v1.StatefulSet(
         f"{name}-nats",
@@ -442,15 +444,15 @@ def build_spoke(component: pulumi.ComponentResource, name: str, args: Any, child
     from components.outputs import spoke_connection
     from components.spoke import spoke_addressing, spoke_files
 
-    plan, spec = args.plan, args.spoke
+    plan, spec = args["plan"], args["spoke"]
     planned = plan.spoke(spec.name)
     settings, lattice = spec.kubernetes, plan.lattice
-    scope = ClusterScope.create(name, lattice, spec.name, settings, args.kubeconfig, child)
+    scope = ClusterScope.create(name, lattice, spec.name, settings, args.get("kubeconfig"), child)
     opts, ns, ns_name, selector = scope.opts, scope.namespace, scope.namespace_name, scope.selector
 
     own_host: pulumi.Output[str] = pulumi.Output.from_input("127.0.0.1")
     if planned.is_mid_tier:  # only a mid-tier spoke listens beyond its pod: its children dial it
-        sources = pulumi.Output.from_input(args.child_cidrs).apply(lambda c: sorted(c) or None)
+        sources = pulumi.Output.from_input(args.get("child_cidrs", [])).apply(lambda c: sorted(c) or None)
         leaf_service = core.Service(
             f"{name}-leaf",
             metadata=_meta(f"{spec.name}-leaf", ns, lattice, spec.name),
@@ -464,7 +466,7 @@ def build_spoke(component: pulumi.ComponentResource, name: str, args: Any, child
         )
         own_host = service_address(leaf_service, f"{spec.name}-leaf.{ns_name}.svc.cluster.local")
 
-    upstream_urls = pulumi.Output.from_input(args.upstream_urls)
+    upstream_urls = pulumi.Output.from_input(args["upstream_urls"])
     addressing = pulumi.Output.all(upstream_urls, own_host).apply(
         lambda v: spoke_addressing(plan, spec.name, v[0], v[1])
     )
