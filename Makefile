@@ -24,6 +24,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy examples/site-spoke/__main__.py  # a program of its own: its own __main__
 
 test: venv lint ## the whole suite: pure core, Pulumi mocks, live servers
 	$(BIN)/python -m pytest -q
