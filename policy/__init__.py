@@ -1,0 +1,1 @@
+"""The wasmcloud-lattice policy pack (CrossGuard)."""

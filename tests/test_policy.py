@@ -1,0 +1,107 @@
+"""The CrossGuard pack: every stack's resources pass; each bad resource fails, clearly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
+
+from policy.policies import CHECKS, policies, violations
+from tests.helpers import STACK_NAMES
+from tests.pulumi_mocks import ProgramRun, runs_of
+
+
+@pytest.fixture(scope="module")
+def runs() -> Iterator[dict[str, ProgramRun]]:
+    yield from runs_of(STACK_NAMES)
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_every_resource_of_every_stack_passes(stack: str, runs: dict[str, ProgramRun]) -> None:
+    checked = 0
+    for resource in runs[stack].mocks.resources:
+        assert violations(resource.typ, resource.inputs) == {}, resource.name
+        checked += 1
+    assert checked > 20
+
+
+HUB_CONFIG = 'server_name: "use1-0"\nlisten: "0.0.0.0:4222"\nleafnodes: {\n  listen: "0.0.0.0:7422"\n}\n'
+SPOKE_CONFIG = 'server_name: "s"\nlisten: "0.0.0.0:4222"\nno_auth_user: "local"\n'
+BAD: list[tuple[str, str, dict[str, Any], str]] = [
+    (
+        "no-nats-private-port-open-to-the-world",
+        "aws:ec2/securityGroup:SecurityGroup",
+        {"ingress": [{"fromPort": 4222, "toPort": 4222, "cidrBlocks": ["0.0.0.0/0"]}]},
+        "the NATS client port 4222 is open to the world (0.0.0.0/0)",
+    ),
+    (
+        "no-nats-private-port-open-to-the-world",
+        "aws:ec2/securityGroup:SecurityGroup",
+        {"ingress": [{"fromPort": 6000, "toPort": 6999, "ipv6CidrBlocks": ["::/0"]}]},
+        "the NATS route port 6222 is open to the world (::/0)",
+    ),
+    (
+        "imdsv2-required",
+        "aws:ec2/instance:Instance",
+        {"metadataOptions": {"httpTokens": "optional"}, "rootBlockDevice": {"encrypted": True}},
+        "IMDSv2 is not required (metadataOptions.httpTokens must be 'required')",
+    ),
+    (
+        "volumes-encrypted",
+        "aws:ebs/volume:Volume",
+        {"encrypted": False},
+        "the volume is not encrypted",
+    ),
+    (
+        "hub-leaf-listeners-authenticate",
+        "kubernetes:core/v1:ConfigMap",
+        {"data": {"use1-0.conf": HUB_CONFIG}},
+        "a NATS leaf listener has neither operator (JWT) auth nor an authorization block",
+    ),
+    (
+        "spoke-clients-on-loopback",
+        "kubernetes:core/v1:ConfigMap",
+        {"data": {"nats-server.conf": SPOKE_CONFIG}},
+        "a spoke's anonymous client listener is not bound to 127.0.0.1",
+    ),
+    (
+        "no-plaintext-credentials",
+        "kubernetes:core/v1:ConfigMap",
+        {"data": {"leaf.creds": "-----BEGIN NATS USER JWT-----\nx\n"}},
+        "a credential (nkey seed, .creds or clear password) is in plain text",
+    ),
+    (
+        "no-plaintext-credentials",
+        "aws:ec2/instance:Instance",
+        {
+            "metadataOptions": {"httpTokens": "required"},
+            "rootBlockDevice": {"encrypted": True},
+            "userData": "#!/bin/bash\necho SUAMLK4OTSTA2GWOYGXJBX2W4ULSGRMTZKWKVNYJG3U7OTAVXX4MHBHUEM\n",
+        },
+        "a credential (nkey seed, .creds or clear password) is in plain text",
+    ),
+]
+
+
+@pytest.mark.parametrize(("policy", "typ", "props", "message"), BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
+def test_each_policy_fails_a_bad_resource_with_a_clear_message(
+    policy: str, typ: str, props: dict[str, Any], message: str
+) -> None:
+    assert violations(typ, props) == {policy: [message]}
+
+
+def test_the_pack_reports_through_pulumi_policys_own_interface() -> None:
+    pack = {p.name: p for p in policies()}
+    assert set(pack) == set(CHECKS)
+    policy = pack["imdsv2-required"]
+    assert isinstance(policy, ResourceValidationPolicy)
+    reported: list[str] = []
+    urn = "urn:pulumi:x::y::aws:ec2/instance:Instance::n"
+    no_options: Any = None  # the checks read only the type and the properties
+    args = ResourceValidationArgs("aws:ec2/instance:Instance", {"metadataOptions": {}}, urn, "n", no_options, None)
+    validate = policy.validate
+    assert callable(validate)
+    validate(args, lambda message, urn: reported.append(message))
+    assert reported == ["IMDSv2 is not required (metadataOptions.httpTokens must be 'required')"]
