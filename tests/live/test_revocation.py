@@ -32,6 +32,13 @@ def _leaf_names(lattice: LocalLattice) -> set[str]:
     return {leaf["name"] for leaf in leaf_peers(lattice.monitor_url("use1-0"))}
 
 
+def _wait_for(lattice: LocalLattice, names: set[str], timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while _leaf_names(lattice) != names and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _leaf_names(lattice) == names
+
+
 def test_retired_spoke_is_cut_off_by_a_trust_reload_and_stays_out() -> None:
     spec = spec_from({"name": "acme", "hubs": HUBS, "spokes": SPOKES})
     retired_plan = plan_lattice(
@@ -48,11 +55,16 @@ def test_retired_spoke_is_cut_off_by_a_trust_reload_and_stays_out() -> None:
         lattice.supervisor.signal("use1-0", signal.SIGHUP)
 
         deadline = time.monotonic() + 10
-        while _leaf_names(lattice) != {"keep"} and time.monotonic() < deadline:
+        while "gone" in _leaf_names(lattice) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _leaf_names(lattice) == {"keep"}
-        time.sleep(3)  # 'gone' redials every second; it must not get back in
-        assert _leaf_names(lattice) == {"keep"}
+        # 'gone' redials every second for 3 s: it must never get back in (sampled, since a
+        # monitor request on a busy machine can come back empty)
+        samples = []
+        for _ in range(15):
+            samples.append(_leaf_names(lattice))
+            time.sleep(0.2)
+        assert not [s for s in samples if "gone" in s], samples
+        assert _wait_for(lattice, {"keep"}), "'keep' is not revoked and stays attached"
         hub_log = lattice.supervisor.log_path("use1-0").read_text()
         assert "Reloaded server configuration" in hub_log
         assert "Leafnode connection closed: Credentials Revoked - Remote: gone" in hub_log
