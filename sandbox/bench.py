@@ -301,7 +301,10 @@ class Bench:
     async def _heal_once(self, links: list[str]) -> float:
         """With the links cut: wait until the spoke noticed, heal, ms until it is back."""
         assert self.lattice.wan is not None
+        deadline = time.monotonic() + 30
         while leaf_attachment(self.lattice.plan, self.monitors(), self.site) is not None:
+            if time.monotonic() > deadline:
+                raise SandboxError(f"{self.site} still looks attached 30 s after its links were cut")
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         for link in links:
