@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -32,6 +32,12 @@ from sandbox.monitor import leaf_attachment
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
 from sandbox.topology import LOOPBACK, LocalLattice, SandboxError
+
+T = TypeVar("T")
+ROUNDS = 4
+"""Baseline and topology measurements alternate in this many rounds, so drift hits both."""
+REPEATS = 3
+"""Failover and re-attachment are each measured this many times (median and max reported)."""
 
 BENCH_TOPOLOGY: dict[str, Any] = {
     "name": "bench",
@@ -143,6 +149,20 @@ async def throughput(publisher: Client, subscriber: Client, subject: str, count:
     return received / elapsed
 
 
+async def alternating_rounds(
+    first: Callable[[], Awaitable[T]], second: Callable[[], Awaitable[T]]
+) -> tuple[list[T], list[T]]:
+    """``ROUNDS`` rounds of both measurements, which one goes first alternating, so neither
+    machine drift nor order favours one side."""
+    firsts: list[T] = []
+    seconds: list[T] = []
+    for n in range(ROUNDS):
+        order = (firsts, seconds) if n % 2 == 0 else (seconds, firsts)
+        for results in order:
+            results.append(await (first() if results is firsts else second()))
+    return firsts, seconds
+
+
 class Bench:
     """Scenarios over one running topology; each returns metrics into ``self.metrics``."""
 
@@ -178,19 +198,17 @@ class Bench:
         per_round = max(1, s.rr_iterations // ROUNDS)
         responder = await connect_spoke(self.lattice, self.site, "bench-local-responder")
         requester = await connect_spoke(self.lattice, self.site, "bench-local-requester")
-        base: list[float] = []
-        local: list[float] = []
         try:
             await _echo(responder, "bench.local")
-            for n in range(ROUNDS):  # alternate which goes first, so order favours neither
-                for which in (0, 1) if n % 2 == 0 else (1, 0):
-                    if which == 0:
-                        base += await baseline.round_trips(per_round, self.payload)
-                    else:
-                        local += await round_trips(requester, "bench.local", per_round, self.payload)
+            base_rounds, local_rounds = await alternating_rounds(
+                lambda: baseline.round_trips(per_round, self.payload),
+                lambda: round_trips(requester, "bench.local", per_round, self.payload),
+            )
         finally:
             await requester.close()
             await responder.close()
+        base = [sample for samples in base_rounds for sample in samples]
+        local = [sample for samples in local_rounds for sample in samples]
         self.metrics["baseline_rr_p50_us"] = statistics.median(base)
         self.metrics["baseline_rr_p99_us"] = percentile(base, 0.99)
         self.metrics["local_rr_p50_us"] = statistics.median(local)
@@ -347,15 +365,11 @@ class Bench:
         per_round = max(1, s.throughput_messages // ROUNDS)
         publisher = await connect_spoke(self.lattice, self.site, "bench-publisher")
         subscriber = await connect_hub(self.lattice, self.hub, "bench-subscriber")
-        base: list[float] = []
-        leaf: list[float] = []
         try:
-            for n in range(ROUNDS):
-                for which in (0, 1) if n % 2 == 0 else (1, 0):
-                    if which == 0:
-                        base.append(await baseline.throughput(per_round, self.payload))
-                    else:
-                        leaf.append(await throughput(publisher, subscriber, "bench.stream", per_round, self.payload))
+            base, leaf = await alternating_rounds(
+                lambda: baseline.throughput(per_round, self.payload),
+                lambda: throughput(publisher, subscriber, "bench.stream", per_round, self.payload),
+            )
         finally:
             await publisher.close()
             await subscriber.close()
@@ -402,12 +416,6 @@ class Baseline:
 
     async def throughput(self, count: int, payload: bytes) -> float:
         return await throughput(self.requester, self.responder, "bench.stream", count, payload)
-
-
-ROUNDS = 4
-REPEATS = 3
-"""Failover and re-attachment are each measured this many times (median and max reported)."""
-"""Baseline and topology measurements alternate in this many rounds, so drift hits both."""
 
 
 def converge_time(spec: LatticeSpec, timeout: float = 60) -> float:
