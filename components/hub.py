@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from components.base import LatticeComponent
 from components.cloudinit import NodeBoot, render_user_data
-from components.natsconf import Addressing, ServerAddress, ServerFiles, render_server_config
+from components.natsconf import TRUST_INCLUDE, Addressing, ServerAddress, ServerFiles, render_server_config
 from components.plan import LatticePlan, Ports
 from components.platforms.aws import (
     Network,
@@ -26,7 +26,7 @@ from components.platforms.aws import (
     public_network,
     tags,
 )
-from components.spec import HubSpec
+from components.spec import AwsHubSettings, HubSpec
 
 TYPE = "wasmcloud-lattice:index:HubCluster"
 PORTS = Ports()
@@ -168,10 +168,9 @@ class HubCluster(LatticeComponent):
         plan, hub = args["plan"], args["hub"]
         servers = plan.hub(hub.name).servers
         region, settings, lattice = str(hub.region), hub.aws, plan.lattice
-        self._hub_settings = settings
         self._lookups = args.get("lookups") or RegionLookups()
 
-        network = self._network(name, lattice, region, len(servers))
+        network = self._network(name, lattice, region, len(servers), settings)
         # resolved, a mapping of plain lists (Output.from_input unwraps nested outputs)
         peers = cast(
             pulumi.Output[Mapping[str, Sequence[str]]], pulumi.Output.from_input(args.get("peer_gateway_hosts", {}))
@@ -224,7 +223,17 @@ class HubCluster(LatticeComponent):
         ami = self._lookups.ami(settings.ami, region, self)
         instances = [
             self._node(
-                f"{name}-{i}", server, i, lattice, region, ami, network, addresses[i], args["trust_conf"], target_group
+                f"{name}-{i}",
+                server,
+                i,
+                lattice,
+                region,
+                ami,
+                network,
+                addresses[i],
+                args["trust_conf"],
+                target_group,
+                settings,
             )
             for i, server in enumerate(servers)
         ]
@@ -236,8 +245,7 @@ class HubCluster(LatticeComponent):
         self.security_group_id = group.id
         self.instance_ids = pulumi.Output.all(*[inst.id for inst in instances]).apply(list)
 
-    def _network(self, name: str, lattice: str, region: str, nodes: int) -> Network:
-        settings = self._hub_settings
+    def _network(self, name: str, lattice: str, region: str, nodes: int, settings: AwsHubSettings) -> Network:
         if settings.vpc_id:
             return existing_network(settings.vpc_id, settings.subnet_ids, region, self.child)
         zones = self._lookups.zones(settings.availability_zones, region, self)
@@ -302,8 +310,8 @@ class HubCluster(LatticeComponent):
         address: NodeAddress,
         trust_conf: pulumi.Input[str],
         target_group: aws.lb.TargetGroup,
+        settings: AwsHubSettings,
     ) -> aws.ec2.Instance:
-        settings = self._hub_settings
         files = ServerFiles()
         zone = network.zones[index % len(network.zones)]
         volume = aws.ebs.Volume(
@@ -316,12 +324,11 @@ class HubCluster(LatticeComponent):
             tags=tags(lattice, f"{prefix}-jetstream", **{"nats-server": server}),
             opts=self.child(),
         )
-        trust_file = files.trust_file.rsplit("/", 1)[1]
         secret = node_secret(
             prefix,
             lattice=lattice,
             region=region,
-            files=pulumi.Output.from_input(trust_conf).apply(lambda t: {trust_file: t}),
+            files=pulumi.Output.from_input(trust_conf).apply(lambda t: {TRUST_INCLUDE: t}),
             opts=self.child,
         )
         profile = node_profile(prefix, lattice=lattice, secret_arn=secret.arn, opts=self.child)

@@ -99,6 +99,7 @@ def direct_addressing(
     )
 
 
+CONFIG_FILE = "nats-server.conf"
 TRUST_INCLUDE = "trust.conf"
 WS_CERT_FILE = "ws-cert.pem"
 WS_KEY_FILE = "ws-key.pem"
@@ -117,7 +118,7 @@ class ServerFiles:
 
     @property
     def config_file(self) -> str:
-        return f"{self.config_dir}/nats-server.conf"
+        return f"{self.config_dir}/{CONFIG_FILE}"
 
     # nats-server resolves ``include`` against the config's directory, even for an
     # absolute path, so configs name included files relatively and they sit beside it.
@@ -428,6 +429,16 @@ def auth_pieces(auth: LatticeAuth, server: str) -> dict[str, Any]:
     }
 
 
+def render_server(
+    plan: LatticePlan, server_name: str, addressing: Addressing, files: ServerFiles, auth: LatticeAuth
+) -> RenderedServer:
+    """One server's config and the secret files it points at."""
+    return RenderedServer(
+        config=render_server_config(plan, server_name, addressing, files),
+        secret_files=render_server_files(plan, server_name, addressing, files, **auth_pieces(auth, server_name)),
+    )
+
+
 def render_lattice(
     plan: LatticePlan,
     addressing: Addressing,
@@ -435,12 +446,4 @@ def render_lattice(
     files_for: Mapping[str, ServerFiles],
 ) -> dict[str, RenderedServer]:
     """Every server of the lattice: its config and the secret files it points at."""
-    return {
-        server.name: RenderedServer(
-            config=render_server_config(plan, server.name, addressing, files_for[server.name]),
-            secret_files=render_server_files(
-                plan, server.name, addressing, files_for[server.name], **auth_pieces(auth, server.name)
-            ),
-        )
-        for server in plan.servers
-    }
+    return {s.name: render_server(plan, s.name, addressing, files_for[s.name], auth) for s in plan.servers}

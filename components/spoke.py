@@ -12,6 +12,8 @@ from components.base import LatticeComponent, secret
 from components.cloudinit import NodeBoot, render_user_data
 from components.credentials import ChildLogin
 from components.natsconf import (
+    CREDS_FILE,
+    UPSTREAM_AUTH_INCLUDE,
     Addressing,
     ServerAddress,
     ServerFiles,
@@ -144,20 +146,16 @@ class EdgeSpoke(LatticeComponent):
         if not planned.upstream_is_hub and args.get("upstream_login") is None:
             raise ValueError(f"EdgeSpoke {name}: upstream_login is required (upstream {planned.upstream} is a spoke)")
         super().__init__(TYPE, name, None, opts)
-        files: ServerFiles
         if spec.platform == "kubernetes":
-            from components.platforms.kubernetes import FILES, build_spoke
+            from components.platforms.kubernetes import build_spoke
 
-            files = FILES
             built = build_spoke(self, name, args, self.child)
             self.config, files_out, self.leaf_urls = built.config, built.files, built.leaf_urls
             self.public_ip = self.instance_id = pulumi.Output.from_input(None)
             self.egress_cidrs = pulumi.Output.from_input([])
         else:
-            files = ServerFiles()
-            files_out = self._on_aws(name, args, files)
-        credential_file = files.creds_file if planned.upstream_is_hub else files.upstream_auth_file
-        credential_name = credential_file.rsplit("/", 1)[1]
+            files_out = self._on_aws(name, args)
+        credential_name = CREDS_FILE if planned.upstream_is_hub else UPSTREAM_AUTH_INCLUDE
         self.connection = pulumi.Output.from_input(spoke_connection(plan, spec.name))
         self.creds = secret(files_out.apply(lambda f: f[credential_name]))
         self.register_outputs(
@@ -172,8 +170,9 @@ class EdgeSpoke(LatticeComponent):
             }
         )
 
-    def _on_aws(self, name: str, args: EdgeSpokeArgs, files: ServerFiles) -> pulumi.Output[dict[str, str]]:
+    def _on_aws(self, name: str, args: EdgeSpokeArgs) -> pulumi.Output[dict[str, str]]:
         plan, spec = args["plan"], args["spoke"]
+        files = ServerFiles()
         planned = plan.spoke(spec.name)
         self._lookups = args.get("lookups") or RegionLookups()
         region, settings, lattice = str(spec.region), spec.aws, plan.lattice

@@ -18,14 +18,11 @@ from typing import Any
 
 from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
 from components.natsconf import (
-    RenderedServer,
     ServerAddress,
     ServerFiles,
-    auth_pieces,
     direct_addressing,
     render_lattice,
-    render_server_config,
-    render_server_files,
+    render_server,
 )
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, Ports, plan_lattice
@@ -134,12 +131,8 @@ class LocalLattice:
                 self.wan.add(f"{spoke.name}->{target}", LOOPBACK, port, self.ports[target].leaf, delay)
                 urls.append(f"nats-leaf://{LOOPBACK}:{port}")
             addressing = replace(self.addressing, leaf_urls={**self.addressing.leaf_urls, spoke.upstream: tuple(urls)})
-            files = self.files[spoke.name]
-            self.rendered[spoke.name] = RenderedServer(
-                config=render_server_config(self.plan, spoke.name, addressing, files),
-                secret_files=render_server_files(
-                    self.plan, spoke.name, addressing, files, **auth_pieces(self.auth, spoke.name)
-                ),
+            self.rendered[spoke.name] = render_server(
+                self.plan, spoke.name, addressing, self.files[spoke.name], self.auth
             )
 
     def reserve_ports(self, count: int) -> list[int]:

@@ -22,7 +22,16 @@ import pulumi_kubernetes as k8s
 
 from components.artifacts import WASH, Artifact
 from components.base import ChildOpts, secret
-from components.natsconf import Addressing, ServerAddress, ServerFiles, render_server_config
+from components.natsconf import (
+    CONFIG_FILE,
+    TRUST_INCLUDE,
+    WS_CERT_FILE,
+    WS_KEY_FILE,
+    Addressing,
+    ServerAddress,
+    ServerFiles,
+    render_server_config,
+)
 from components.plan import Ports
 from components.spec import KubernetesSettings
 
@@ -138,15 +147,14 @@ def wash_installer(artifact: Artifact = WASH) -> str:
     )
 
 
-def nats_ports(websocket: bool, leaf: bool = True) -> list[core.ContainerPortArgs]:
+def nats_ports(websocket: bool) -> list[core.ContainerPortArgs]:
     ports = [
         core.ContainerPortArgs(name="client", container_port=PORTS.client),
         core.ContainerPortArgs(name="cluster", container_port=PORTS.cluster),
         core.ContainerPortArgs(name="gateway", container_port=PORTS.gateway),
         core.ContainerPortArgs(name="monitor", container_port=PORTS.monitor),
     ]
-    if leaf:
-        ports.append(core.ContainerPortArgs(name="leaf", container_port=PORTS.leaf))
+    ports.append(core.ContainerPortArgs(name="leaf", container_port=PORTS.leaf))
     if websocket:
         ports.append(core.ContainerPortArgs(name="websocket", container_port=PORTS.websocket))
     return ports
@@ -211,8 +219,8 @@ def config_volume(
     ]
     if websocket_tls_secret:
         items = [
-            core.KeyToPathArgs(key="tls.crt", path=FILES.ws_cert_file.rsplit("/", 1)[1]),
-            core.KeyToPathArgs(key="tls.key", path=FILES.ws_key_file.rsplit("/", 1)[1]),
+            core.KeyToPathArgs(key="tls.crt", path=WS_CERT_FILE),
+            core.KeyToPathArgs(key="tls.key", path=WS_KEY_FILE),
         ]
         sources.append(
             core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(name=websocket_tls_secret, items=items))
@@ -324,16 +332,14 @@ def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: Chi
         data=configs.apply(lambda c: {f"{s}.conf": c[s] for s in servers}),
         opts=opts(),
     )
-    trust_name = FILES.trust_file.rsplit("/", 1)[1]
     files = core.Secret(
         f"{name}-files",
         metadata=_meta(f"{hub.name}-files", ns, lattice, hub.name),
-        string_data=secret(pulumi.Output.from_input(args["trust_conf"]).apply(lambda t: {trust_name: t})),
+        string_data=secret(pulumi.Output.from_input(args["trust_conf"]).apply(lambda t: {TRUST_INCLUDE: t})),
         opts=opts(),
     )
     # A changed config or trust (a revocation) rolls the pods one at a time (the PDB holds quorum).
     rollout = pulumi.Output.all(configs, args["trust_conf"]).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
-    pod_labels = {**labels(lattice, hub.name)}
     k8s.apps.v1.StatefulSet(
         f"{name}-nats",
         metadata=_meta(hub.name, ns, lattice, hub.name),
@@ -343,7 +349,7 @@ def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: Chi
             pod_management_policy="Parallel",
             selector=meta.LabelSelectorArgs(match_labels=selector),
             template=core.PodTemplateSpecArgs(
-                metadata=meta.ObjectMetaArgs(labels=pod_labels, annotations=rollout),
+                metadata=meta.ObjectMetaArgs(labels=labels(lattice, hub.name), annotations=rollout),
                 spec=core.PodSpecArgs(
                     security_context=core.PodSecurityContextArgs(fs_group=UID, run_as_user=UID, run_as_non_root=True),
                     containers=[
@@ -472,11 +478,10 @@ def build_spoke(component: pulumi.ComponentResource, name: str, args: Any, child
     )
     config = addressing.apply(lambda a: render_server_config(plan, spec.name, a, FILES))
     files = spoke_files(plan, spec.name, addressing, args, FILES)
-    config_name = FILES.config_file.rsplit("/", 1)[1]
     config_map = core.ConfigMap(
         f"{name}-config",
         metadata=_meta(f"{spec.name}-config", ns, lattice, spec.name),
-        data=config.apply(lambda c: {config_name: c}),
+        data=config.apply(lambda c: {CONFIG_FILE: c}),
         opts=opts(),
     )
     files_secret = core.Secret(
