@@ -34,3 +34,5 @@ pulumi.export("lattice", spec.name)
 pulumi.export("hubs", lattice.hubs)
 pulumi.export("spokes", lattice.spokes)
 pulumi.export("serviceCreds", lattice.service_creds)
+# public: what clients of the hubs' TLS-only client ports verify them against
+pulumi.export("caCert", lattice.ca_cert)

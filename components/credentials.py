@@ -21,6 +21,7 @@ from typing import Any
 import bcrypt
 import nkeys
 
+from components.permissions import LeafAllow, leaf_permissions
 from components.plan import LatticePlan
 
 KEY_ENTROPY_BYTES = 32
@@ -162,18 +163,27 @@ LATTICE_ACCOUNT_KEY = "account-lattice"
 SERVICE_USER_KEY = "user-service"
 
 
-def leaf_user_key(spoke: str) -> str:
-    return f"leaf-{spoke}"
+def leaf_user_key(spoke: str, rotation: int = 0) -> str:
+    """Entropy name of a spoke's leaf key; each rotation is a new one (``.`` cannot occur
+    in a spoke name, so ``leaf-a.1`` never collides with a spoke called ``a-1``)."""
+    return f"leaf-{spoke}" if rotation == 0 else f"leaf-{spoke}.{rotation}"
 
 
-def entropy_names(spokes: Sequence[str]) -> tuple[str, ...]:
+def spoke_key_names(spoke: str, rotation: int = 0) -> tuple[str, ...]:
+    """Every generation of a spoke's leaf key up to ``rotation``: the last is in use, the
+    earlier ones are kept to stay revoked."""
+    return tuple(leaf_user_key(spoke, r) for r in range(rotation + 1))
+
+
+def entropy_names(spokes: Sequence[str], rotations: Mapping[str, int] | None = None) -> tuple[str, ...]:
     """Every key a lattice needs, by name: one 32-byte entropy value each.
 
     Per-spoke keys are separate entries so adding or rotating one spoke's key touches
     nothing else (the program stores each as its own ``random.RandomBytes``).
     """
+    rotations = rotations or {}
     fixed = (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, LATTICE_ACCOUNT_KEY, SERVICE_USER_KEY)
-    return fixed + tuple(leaf_user_key(s) for s in spokes)
+    return fixed + tuple(k for s in spokes for k in spoke_key_names(s, rotations.get(s, 0)))
 
 
 @dataclass(frozen=True)
@@ -247,6 +257,8 @@ def mint_lattice_auth(
     *,
     revoked_users: Mapping[str, int] | None = None,
     websocket_spokes: Collection[str] = (),
+    permissions: Mapping[str, LeafAllow] | None = None,
+    rotations: Mapping[str, int] | None = None,
 ) -> LatticeAuth:
     """All credentials of a lattice from stored entropy.
 
@@ -255,11 +267,18 @@ def mint_lattice_auth(
     password login whose bcrypt hash only that mid-tier spoke's config holds.
     ``revoked_users`` (user public key -> cut-off unix time) lands in the account JWT.
     ``websocket_spokes`` dial over WebSocket: their users allow ``LEAFNODE_WS`` instead.
+    ``permissions`` (spoke -> allow-lists) restrict what a hub spoke's link carries;
+    ``rotations`` (spoke -> generation) pick which of its keys is in use.
     """
-    needed = entropy_names([*hub_spokes, *spoke_spokes])
+    rotations = rotations or {}
+    permissions = permissions or {}
+    needed = entropy_names([*hub_spokes, *spoke_spokes], rotations)
     missing = [n for n in needed if n not in entropy]
     if missing:
         raise CredentialError("missing key entropy for: " + ", ".join(missing))
+
+    def key(spoke: str) -> bytes:
+        return entropy[leaf_user_key(spoke, rotations.get(spoke, 0))]
 
     trust = hub_trust(
         lattice,
@@ -271,9 +290,10 @@ def mint_lattice_auth(
     account = entropy[LATTICE_ACCOUNT_KEY]
     service_creds = service_user_creds(lattice, account, entropy[SERVICE_USER_KEY])
     leaf_creds = {
-        s: leaf_user_creds(s, account, entropy[leaf_user_key(s)], websocket=s in websocket_spokes) for s in hub_spokes
+        s: leaf_user_creds(s, account, key(s), websocket=s in websocket_spokes, allow=permissions.get(s))
+        for s in hub_spokes
     }
-    logins = {s: child_login(s, entropy[leaf_user_key(s)]) for s in spoke_spokes}
+    logins = {s: child_login(s, key(s)) for s in spoke_spokes}
     return LatticeAuth(trust=trust, leaf_creds=leaf_creds, service_creds=service_creds, child_logins=logins)
 
 
@@ -312,43 +332,82 @@ def service_user_creds(lattice: str, account_entropy: bytes, service_entropy: by
     return format_creds(jwt, service.seed)
 
 
-def leaf_user_creds(spoke: str, account_entropy: bytes, leaf_entropy: bytes, *, websocket: bool = False) -> str:
+def leaf_user_creds(
+    spoke: str,
+    account_entropy: bytes,
+    leaf_entropy: bytes,
+    *,
+    websocket: bool = False,
+    allow: LeafAllow | None = None,
+) -> str:
     """``.creds`` of a spoke's leaf user, signed by the account: leaf connections only, over
     the one transport the spoke uses (``LEAFNODE`` or ``LEAFNODE_WS``; nats-server tells
-    them apart)."""
+    them apart), carrying only the subjects of ``allow`` (None: every subject)."""
     account = nkey_from_entropy("account", account_entropy)
     user = nkey_from_entropy("user", leaf_entropy)
     kind = "LEAFNODE_WS" if websocket else "LEAFNODE"
-    return format_creds(user_jwt(account, user, f"leaf-{spoke}", connection_types=[kind]), user.seed)
+    jwt = user_jwt(
+        account,
+        user,
+        f"leaf-{spoke}",
+        connection_types=[kind],
+        allow_pub=allow.publish if allow else (),
+        allow_sub=allow.subscribe if allow else (),
+    )
+    return format_creds(jwt, user.seed)
 
 
 REVOKED_BEFORE = 4102444800
 """Cut-off for a revoked key (2100-01-01): every JWT it could carry was issued before it."""
 
 
+def _rotations(plan: LatticePlan) -> dict[str, int]:
+    rotations = {s.name: s.key_rotation for s in plan.spokes}
+    rotations.update(zip(plan.retired_spokes, plan.retired_rotations, strict=True))
+    return rotations
+
+
 def plan_key_names(plan: LatticePlan) -> tuple[str, ...]:
-    """Every entropy a plan needs: active spokes, and retired ones (kept to revoke them).
-    A spoke of an external hub has none: its ``.creds`` come from that hub's operator."""
+    """Every entropy a plan needs: every key generation of active spokes, and of retired
+    ones (kept to revoke them). A spoke of an external hub has none: its ``.creds`` come
+    from that hub's operator."""
     external = {h.name for h in plan.hubs if h.external_urls}
     spokes = [s.name for s in plan.spokes if s.upstream not in external]
-    return entropy_names([*spokes, *plan.retired_spokes])
+    return entropy_names([*spokes, *plan.retired_spokes], _rotations(plan))
 
 
-def revocations(retired: Sequence[str], entropy: Mapping[str, bytes]) -> dict[str, int]:
-    """Leaf-user public keys of retired spokes -> cut-off, for the lattice account JWT."""
-    return {nkey_from_entropy("user", entropy[leaf_user_key(s)]).public_key: REVOKED_BEFORE for s in retired}
+def revoked_key_names(plan: LatticePlan) -> tuple[str, ...]:
+    """Keys the lattice account revokes: every rotated-out generation of an active spoke,
+    and every generation of a retired one."""
+    external = {h.name for h in plan.hubs if h.external_urls}
+    names = [k for s in plan.spokes if s.upstream not in external for k in spoke_key_names(s.name, s.key_rotation)[:-1]]
+    names += [
+        k for s, r in zip(plan.retired_spokes, plan.retired_rotations, strict=True) for k in spoke_key_names(s, r)
+    ]
+    return tuple(names)
+
+
+def revocations(key_names: Sequence[str], entropy: Mapping[str, bytes]) -> dict[str, int]:
+    """Leaf-user public keys of ``key_names`` -> cut-off, for the lattice account JWT."""
+    return {nkey_from_entropy("user", entropy[k]).public_key: REVOKED_BEFORE for k in key_names}
 
 
 def lattice_auth_for_plan(plan: LatticePlan, entropy: Mapping[str, bytes]) -> LatticeAuth:
-    """:func:`mint_lattice_auth` for a plan: its spokes split by upstream, retired ones revoked."""
+    """:func:`mint_lattice_auth` for a plan: its spokes split by upstream, old keys revoked."""
     external = {h.name for h in plan.hubs if h.external_urls}
     hub_spokes = [s.name for s in plan.spokes if s.upstream_is_hub and s.upstream not in external]
     spoke_spokes = [s.name for s in plan.spokes if not s.upstream_is_hub]
     missing = [n for n in plan_key_names(plan) if n not in entropy]
     if missing:
         raise CredentialError("missing key entropy for: " + ", ".join(missing))
-    revoked = revocations(plan.retired_spokes, entropy)
     websocket = [s.name for s in plan.spokes if s.leaf_transport == "websocket"]
     return mint_lattice_auth(
-        plan.lattice, hub_spokes, spoke_spokes, entropy, revoked_users=revoked, websocket_spokes=websocket
+        plan.lattice,
+        hub_spokes,
+        spoke_spokes,
+        entropy,
+        revoked_users=revocations(revoked_key_names(plan), entropy),
+        websocket_spokes=websocket,
+        permissions={s: leaf_permissions(plan, s) for s in hub_spokes},
+        rotations=_rotations(plan),
     )

@@ -8,9 +8,19 @@ from typing import Any, NotRequired, TypedDict, cast
 import pulumi
 import pulumi_aws as aws
 
-from components.base import LatticeComponent
+from components.base import LatticeComponent, secret
+from components.certificates import CaMaterial, server_certificate
 from components.cloudinit import NodeBoot, render_user_data
-from components.natsconf import TRUST_INCLUDE, Addressing, ServerAddress, ServerFiles, render_server_config
+from components.natsconf import (
+    TRUST_INCLUDE,
+    Addressing,
+    ServerAddress,
+    ServerFiles,
+    ServerTls,
+    certificate_hosts,
+    render_server_config,
+    render_tls_files,
+)
 from components.plan import LatticePlan, Ports
 from components.platforms.aws import (
     Network,
@@ -31,6 +41,7 @@ from components.spec import AwsHubSettings, HubSpec
 TYPE = "wasmcloud-lattice:index:HubCluster"
 PORTS = Ports()
 ROOT_VOLUME_GIB = 16
+NODE_FILES = ServerFiles()
 
 
 class HubClusterArgs(TypedDict):
@@ -42,6 +53,8 @@ class HubClusterArgs(TypedDict):
     """This region's spec entry (``platform: aws`` or ``kubernetes``, with that block's settings)."""
     trust_conf: pulumi.Input[str]
     """``trust.conf`` (operator and account JWTs), e.g. ``LatticeKeys.trust_conf``."""
+    ca: CaMaterial
+    """The lattice CA (``LatticeCA.material``): every listener's certificate comes from it."""
     peer_gateway_hosts: NotRequired[pulumi.Input[Mapping[str, pulumi.Input[Sequence[str]]]]]
     """Every other hub region -> its nodes' public gateway addresses (``HubCluster.gateway_hosts``)."""
     lookups: NotRequired[RegionLookups]
@@ -75,6 +88,24 @@ def hub_addressing(
         gateway_advertise={s: f"{ip}:{PORTS.gateway}" for s, ip in zip(servers, public_ips, strict=True)},
         leaf_behind_balancer=frozenset({hub}),
     )
+
+
+def node_files(
+    plan: LatticePlan,
+    server: str,
+    trust_conf: pulumi.Input[str],
+    tls: pulumi.Output[ServerTls],
+    files: ServerFiles = NODE_FILES,
+) -> pulumi.Output[dict[str, str]]:
+    """File name -> text of what a hub server's config includes: ``trust.conf`` and its TLS
+    files (a secret: the key is among them), rendered by the one renderer."""
+
+    def render(values: list[Any]) -> dict[str, str]:
+        trust, material = values
+        rendered = render_tls_files(plan, server, files, material)
+        return {TRUST_INCLUDE: trust, **{path.rsplit("/", 1)[1]: text for path, text in rendered.items()}}
+
+    return secret(pulumi.Output.all(trust_conf, tls).apply(render))
 
 
 def _check_args(name: str, args: HubClusterArgs) -> tuple[str, ...]:
@@ -214,12 +245,12 @@ class HubCluster(LatticeComponent):
         private_ips = pulumi.Output.all(*[a.private_ip for a in addresses])
         public_ips = pulumi.Output.all(*[a.public_ip for a in addresses])
 
-        def render(values: list[Any]) -> dict[str, str]:
+        def resolve(values: list[Any]) -> Addressing:
             priv, pub, dns, peer_hosts = values
-            addressing = hub_addressing(plan, hub.name, priv, pub, dns, peer_hosts)
-            return {s: render_server_config(plan, s, addressing, ServerFiles()) for s in servers}
+            return hub_addressing(plan, hub.name, priv, pub, dns, peer_hosts)
 
-        self.configs = pulumi.Output.all(private_ips, public_ips, balancer.dns_name, peers).apply(render)
+        resolved = pulumi.Output.all(private_ips, public_ips, balancer.dns_name, peers).apply(resolve)
+        self.configs = resolved.apply(lambda a: {s: render_server_config(plan, s, a, ServerFiles()) for s in servers})
         ami = self._lookups.ami(settings.ami, region, self)
         instances = [
             self._node(
@@ -231,7 +262,18 @@ class HubCluster(LatticeComponent):
                 ami,
                 network,
                 addresses[i],
-                args["trust_conf"],
+                node_files(
+                    plan,
+                    server,
+                    args["trust_conf"],
+                    server_certificate(
+                        f"{name}-{i}",
+                        server,
+                        resolved.apply(lambda a, server=server: certificate_hosts(plan, server, a)),  # type: ignore[misc]
+                        args["ca"],
+                        self.child,
+                    ),
+                ),
                 target_group,
                 settings,
             )
@@ -308,7 +350,7 @@ class HubCluster(LatticeComponent):
         ami: pulumi.Input[str],
         network: Network,
         address: NodeAddress,
-        trust_conf: pulumi.Input[str],
+        files_out: pulumi.Output[dict[str, str]],
         target_group: aws.lb.TargetGroup,
         settings: AwsHubSettings,
     ) -> aws.ec2.Instance:
@@ -328,7 +370,7 @@ class HubCluster(LatticeComponent):
             prefix,
             lattice=lattice,
             region=region,
-            files=pulumi.Output.from_input(trust_conf).apply(lambda t: {TRUST_INCLUDE: t}),
+            files=files_out,
             opts=self.child,
         )
         profile = node_profile(prefix, lattice=lattice, secret_arn=secret.arn, opts=self.child)

@@ -22,9 +22,11 @@ from components.credentials import (
     leaf_user_key,
     plan_key_names,
     revocations,
+    revoked_key_names,
     service_user_creds,
 )
 from components.natsconf import render_trust
+from components.permissions import leaf_permissions
 from components.plan import LatticePlan
 
 TYPE = "wasmcloud-lattice:index:LatticeKeys"
@@ -54,15 +56,16 @@ class LatticeKeys(LatticeComponent):
             stored = random.RandomBytes(f"{name}-{key}", length=KEY_ENTROPY_BYTES, opts=self.child())
             self._entropy[key] = secret(stored.base64).apply(base64.b64decode)
 
-        retired = list(plan.retired_spokes)
+        self._plan = plan
+        revoked_keys = revoked_key_names(plan)
 
         def trust(values: list[bytes]) -> str:
-            operator, system, account, *retired_entropy = values
-            revoked = revocations(retired, {leaf_user_key(s): e for s, e in zip(retired, retired_entropy, strict=True)})
+            operator, system, account, *revoked_entropy = values
+            revoked = revocations(revoked_keys, dict(zip(revoked_keys, revoked_entropy, strict=True)))
             return render_trust(hub_trust(plan.lattice, operator, system, account, revoked_users=revoked))
 
         parts = [self._entropy[k] for k in (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, LATTICE_ACCOUNT_KEY)]
-        parts += [self._entropy[leaf_user_key(s)] for s in retired]
+        parts += [self._entropy[k] for k in revoked_keys]
         # JWTs and public keys only: the hygiene tests check it carries no seed.
         self.trust_conf = pulumi.Output.unsecret(pulumi.Output.all(*parts).apply(trust))
         self.service_creds = secret(
@@ -72,14 +75,19 @@ class LatticeKeys(LatticeComponent):
         )
         self.register_outputs({"trustConf": self.trust_conf, "serviceCreds": self.service_creds})
 
+    def _leaf_key(self, spoke: str) -> pulumi.Output[bytes]:
+        """The spoke's current key generation."""
+        return self._entropy[leaf_user_key(spoke, self._plan.spoke(spoke).key_rotation)]
+
     def leaf_creds(self, spoke: str, *, websocket: bool = False) -> pulumi.Output[str]:
-        """``.creds`` of a spoke that dials a hub (a secret)."""
-        parts = pulumi.Output.all(self._entropy[LATTICE_ACCOUNT_KEY], self._entropy[leaf_user_key(spoke)])
-        return secret(parts.apply(lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket)))
+        """``.creds`` of a spoke that dials a hub (a secret), with its subject allow-lists."""
+        allow = leaf_permissions(self._plan, spoke)
+        parts = pulumi.Output.all(self._entropy[LATTICE_ACCOUNT_KEY], self._leaf_key(spoke))
+        return secret(parts.apply(lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket, allow=allow)))
 
     def child_login(self, spoke: str) -> pulumi.Output[ChildLogin]:
         """The login of a spoke that dials a mid-tier spoke (a secret)."""
-        return secret(self._entropy[leaf_user_key(spoke)].apply(lambda e: child_login(spoke, e)))
+        return secret(self._leaf_key(spoke).apply(lambda e: child_login(spoke, e)))
 
     def child_logins(self, spokes: Sequence[str]) -> pulumi.Output[dict[str, ChildLogin]]:
         """Logins of a mid-tier spoke's children (a secret; only their hashes reach it)."""

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 
 from components.base import LatticeComponent
+from components.certificates import LatticeCA
 from components.hub import HubCluster, HubClusterArgs
 from components.keys import LatticeKeys
 from components.outputs import spoke_connection
@@ -107,6 +108,9 @@ class Lattice(LatticeComponent):
     spokes: dict[str, dict[str, Any]]
     """Per spoke: its connection outputs, and ``creds`` (a secret)."""
     service_creds: pulumi.Output[str]
+    ca: LatticeCA
+    ca_cert: pulumi.Output[str]
+    """The lattice CA certificate (public): clients of the hubs verify them against it."""
 
     def __init__(
         self,
@@ -123,6 +127,7 @@ class Lattice(LatticeComponent):
         super().__init__(TYPE, name, None, opts)
         self.plan = plan = plan_lattice(spec)
         self.keys = keys = LatticeKeys(f"{name}-keys", plan, opts=self.child())
+        self.ca = ca = LatticeCA(f"{name}-ca", plan.lattice, opts=self.child())
         lookups = RegionLookups()
         hub_specs = {h.name: h for h in spec.hubs}
         built = [h for h in spec.hubs if h.platform != "external"]
@@ -137,6 +142,7 @@ class Lattice(LatticeComponent):
                 plan=plan,
                 hub=hub,
                 trust_conf=keys.trust_conf,
+                ca=ca.material,
                 peer_gateway_hosts=peers,
                 lookups=lookups,
                 kubeconfig=given.get(hub.kubernetes.kubeconfig or ""),
@@ -173,6 +179,8 @@ class Lattice(LatticeComponent):
                     upstream_login=None if planned.upstream_is_hub else keys.child_login(planned.name),
                     child_logins=keys.child_logins(planned.children) if planned.is_mid_tier else {},
                     child_cidrs=child_ips[planned.name][0] if planned.is_mid_tier else [],
+                    ca_cert_pem=ca.cert_pem,
+                    ca_key_pem=ca.material.key_pem,
                     lookups=lookups,
                     kubeconfig=given.get(entry.kubernetes.kubeconfig or ""),
                 ),
@@ -205,4 +213,7 @@ class Lattice(LatticeComponent):
             }
         self.spokes = {s: {**spoke_connection(plan, s), "creds": e.creds} for s, e in self.edge_spokes.items()}
         self.service_creds = keys.service_creds
-        self.register_outputs({"hubs": self.hubs, "spokes": self.spokes, "serviceCreds": self.service_creds})
+        self.ca_cert = ca.cert_pem
+        self.register_outputs(
+            {"hubs": self.hubs, "spokes": self.spokes, "serviceCreds": self.service_creds, "caCert": self.ca_cert}
+        )

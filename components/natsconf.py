@@ -14,10 +14,19 @@ channel and picked up with a config reload:
 - ``upstream-auth.conf`` (a spoke on a spoke): its upstream URLs with its password.
 - ``leaf-users.conf`` (a mid-tier spoke): its children's bcrypt hashes; adding a child
   changes this file only.
+- ``server-cert.pem``/``server-key.pem`` (hubs, mid-tier spokes) and ``ca.pem`` (every
+  server of ours): TLS on every link that leaves a machine, from the lattice's private CA.
+
+TLS everywhere: a hub's client, route, gateway and leaf listeners and a mid-tier spoke's
+leaf listener present the server's certificate; routes and gateways verify each other
+both ways against the lattice CA (mutual TLS); leaf remotes verify the server they dial
+(the leaf's JWT or password authenticates the other way). A spoke's client port is
+plaintext on purpose: it is bound to 127.0.0.1, where its wasmCloud host connects.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +43,9 @@ SPOKE_PING_MAX = 2
 """A silently dead upstream is noticed within 3 intervals (~14-21 s) instead of the
 2 min x 2 default. At 10 s the worst case was just over 30 s (measured by the bench)."""
 LEAF_RECONNECT_DELAY = "1s"
+TLS_MIN_VERSION = "1.2"
+TLS_TIMEOUT = 5
+"""Seconds for a TLS handshake; generous for leaf links over slow or lossy edge WANs."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ TRUST_INCLUDE = "trust.conf"
 WS_CERT_FILE = "ws-cert.pem"
 WS_KEY_FILE = "ws-key.pem"
 CA_FILE = "ca.pem"
+SERVER_CERT_FILE = "server-cert.pem"
+SERVER_KEY_FILE = "server-key.pem"
 CREDS_FILE = "leaf.creds"
 UPSTREAM_AUTH_INCLUDE = "upstream-auth.conf"
 LEAF_USERS_INCLUDE = "leaf-users.conf"
@@ -151,6 +165,14 @@ class ServerFiles:
     def ca_file(self) -> str:
         return f"{self.config_dir}/{CA_FILE}"
 
+    @property
+    def server_cert_file(self) -> str:
+        return f"{self.config_dir}/{SERVER_CERT_FILE}"
+
+    @property
+    def server_key_file(self) -> str:
+        return f"{self.config_dir}/{SERVER_KEY_FILE}"
+
 
 # --- formatting ----------------------------------------------------------------------------
 
@@ -197,6 +219,94 @@ def format_conf(blocks: Mapping[str, Any], header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- TLS -------------------------------------------------------------------------------------
+
+
+def presents_certificate(server: ServerPlan) -> bool:
+    """Hubs and mid-tier spokes listen beyond their machine, so they hold a certificate."""
+    return server.role == "hub" or bool(server.leaf_children)
+
+
+def verifies_upstream(plan: LatticePlan, server: ServerPlan) -> bool:
+    """A spoke whose upstream is ours verifies it against the lattice CA; an external hub's
+    URLs (``tls://connect.ngs.global``) carry a certificate the system roots trust."""
+    if server.upstream is None:
+        return False
+    return not (plan.is_hub(server.upstream) and plan.hub(server.upstream).external_urls)
+
+
+def needs_ca(plan: LatticePlan, server: ServerPlan) -> bool:
+    return presents_certificate(server) or verifies_upstream(plan, server)
+
+
+def listener_tls(files: ServerFiles, *, verify: bool = False, handshake_first: bool = False) -> dict[str, Any]:
+    """The server's certificate; ``verify``: peers must present one from the lattice CA."""
+    block: dict[str, Any] = {
+        "cert_file": files.server_cert_file,
+        "key_file": files.server_key_file,
+        "ca_file": files.ca_file,
+        "min_version": TLS_MIN_VERSION,
+        "timeout": TLS_TIMEOUT,
+    }
+    if verify:
+        block["verify"] = True
+    if handshake_first:
+        block["handshake_first"] = True
+    return block
+
+
+def remote_tls(files: ServerFiles, *, handshake_first: bool = False) -> dict[str, Any]:
+    """A leaf remote verifies the server it dials against the lattice CA."""
+    block: dict[str, Any] = {"ca_file": files.ca_file, "timeout": TLS_TIMEOUT}
+    if handshake_first:
+        block["handshake_first"] = True
+    return block
+
+
+@dataclass(frozen=True)
+class CertificateHosts:
+    """The subject alternative names a server's certificate needs."""
+
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+
+
+def _url_host(url: str) -> str:
+    host = urlsplit(url).hostname
+    if not host:
+        raise ValueError(f"no host in URL {url!r}")
+    return host
+
+
+def merge_hosts(parts: Sequence[CertificateHosts]) -> CertificateHosts:
+    """One certificate for several servers (a Kubernetes hub's pods share theirs)."""
+    return CertificateHosts(
+        dns_names=tuple(sorted({d for p in parts for d in p.dns_names})),
+        ip_addresses=tuple(sorted({i for p in parts for i in p.ip_addresses})),
+    )
+
+
+def certificate_hosts(plan: LatticePlan, server_name: str, addressing: Addressing) -> CertificateHosts:
+    """Every host a peer dials this server at, from the same addressing its configs use:
+    its own address (routes, clients, a mid-tier's children), its advertised gateway
+    address, and the balancer in front of its leaf listener."""
+    server = plan.server(server_name)
+    hosts = {addressing.servers[server_name].dial_host}
+    if server_name in addressing.gateway_advertise:
+        hosts.add(addressing.gateway_advertise[server_name].rsplit(":", 1)[0])
+    if server.group in addressing.leaf_behind_balancer:
+        hosts.update(_url_host(u) for u in addressing.leaf_urls.get(server.group, ()))
+    dns, ips = [], []
+    for host in sorted(hosts):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            dns.append(host)
+        else:
+            ips.append(host)
+    return CertificateHosts(dns_names=tuple(dns), ip_addresses=tuple(ips))
+
+
 # --- blocks ----------------------------------------------------------------------------------
 
 
@@ -234,7 +344,7 @@ def jetstream_block(domain: str, store_dir: str) -> dict[str, Any]:
     return {"jetstream": {"domain": domain, "store_dir": store_dir}}
 
 
-def cluster_block(plan: LatticePlan, server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
+def cluster_block(plan: LatticePlan, server: ServerPlan, addressing: Addressing, files: ServerFiles) -> dict[str, Any]:
     """Routes to the other nodes of the hub; absent on a 1-node hub (it would exit)."""
     if not server.peers:
         return {}
@@ -247,18 +357,20 @@ def cluster_block(plan: LatticePlan, server: ServerPlan, addressing: Addressing)
         "cluster": {
             "name": server.group,
             "listen": f"{own.bind_host}:{own.ports.cluster}",
+            "tls": listener_tls(files, verify=True),
             "routes": routes,
         }
     }
 
 
-def gateway_block(server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
+def gateway_block(server: ServerPlan, addressing: Addressing, files: ServerFiles) -> dict[str, Any]:
     if not server.gateways:
         return {}
     own = addressing.servers[server.name]
     block: dict[str, Any] = {"name": server.group, "listen": f"{own.bind_host}:{own.ports.gateway}"}
     if server.name in addressing.gateway_advertise:
         block["advertise"] = addressing.gateway_advertise[server.name]
+    block["tls"] = listener_tls(files, verify=True)
     block["gateways"] = [{"name": hub, "urls": list(addressing.gateway_urls[hub])} for hub in server.gateways]
     return {"gateway": block}
 
@@ -277,9 +389,10 @@ def websocket_block(server: ServerPlan, addressing: Addressing, files: ServerFil
     return {"websocket": block}
 
 
-def _leaf_listener(server: ServerPlan, addressing: Addressing) -> dict[str, Any]:
+def _leaf_listener(plan: LatticePlan, server: ServerPlan, addressing: Addressing, files: ServerFiles) -> dict[str, Any]:
     own = addressing.servers[server.name]
     listener: dict[str, Any] = {"listen": f"{own.bind_host}:{own.ports.leaf}"}
+    listener["tls"] = listener_tls(files, handshake_first=plan.tls_handshake_first)
     if server.role == "hub":
         # Operator mode: the leaf listener authenticates JWTs against the operator, so an
         # anonymous leaf is refused. (Config users are not allowed here in operator mode.)
@@ -300,18 +413,22 @@ def leafnodes_block(
 ) -> dict[str, Any]:
     block: dict[str, Any] = {}
     if server.role == "hub" or server.leaf_children:
-        block.update(_leaf_listener(server, addressing))
+        block.update(_leaf_listener(plan, server, addressing, files))
     if server.upstream is not None:
         remote: dict[str, Any]
         if plan.is_hub(server.upstream):
             websocket = plan.spoke(server.name).leaf_transport == "websocket"
             urls = addressing.websocket_urls[server.upstream] if websocket else addressing.leaf_urls[server.upstream]
             remote = {"urls": list(urls), "credentials": files.creds_file, "account": LOCAL_ACCOUNT}
-            if websocket and addressing.websocket_tls and addressing.websocket_ca:
-                remote["tls"] = {"ca_file": files.ca_file}
+            if websocket:
+                if addressing.websocket_tls and addressing.websocket_ca:
+                    remote["tls"] = {"ca_file": files.ca_file}
+            elif verifies_upstream(plan, server):
+                remote["tls"] = remote_tls(files, handshake_first=plan.tls_handshake_first)
         else:
             # The URL carries a password: it lives in a secret file this config includes.
             remote = {INCLUDE: UPSTREAM_AUTH_INCLUDE, "account": LOCAL_ACCOUNT}
+            remote["tls"] = remote_tls(files, handshake_first=plan.tls_handshake_first)
         block["reconnect_delay"] = LEAF_RECONNECT_DELAY
         block["remotes"] = [remote]
     return {"leafnodes": block} if block else {}
@@ -335,13 +452,14 @@ def render_server_config(plan: LatticePlan, server_name: str, addressing: Addres
     blocks: dict[str, Any] = {}
     if server.role == "hub":
         blocks.update(server_block(server, own.bind_host, own.bind_host, own.ports))
+        blocks["tls"] = listener_tls(files)  # the client port: service users come from other machines
         blocks[INCLUDE] = TRUST_INCLUDE
     else:
         blocks.update(server_block(server, LOOPBACK, LOOPBACK, own.ports))
         blocks.update(local_accounts_block())
     blocks.update(jetstream_block(server.jetstream_domain, files.store_dir))
-    blocks.update(cluster_block(plan, server, addressing))
-    blocks.update(gateway_block(server, addressing))
+    blocks.update(cluster_block(plan, server, addressing, files))
+    blocks.update(gateway_block(server, addressing, files))
     blocks.update(leafnodes_block(plan, server, addressing, files))
     blocks.update(websocket_block(server, addressing, files))
     return format_conf(blocks, _header(plan, server))
@@ -373,11 +491,39 @@ def render_upstream_auth(urls: Sequence[str], login: ChildLogin) -> str:
 
 
 @dataclass(frozen=True)
+class ServerTls:
+    """A server's TLS material from the lattice CA: the CA certificate every server of
+    ours trusts and, for one that listens beyond its machine, its own key pair."""
+
+    ca_pem: str
+    cert_pem: str | None = None
+    key_pem: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class RenderedServer:
     config: str
     secret_files: Mapping[str, str] = field(repr=False)
     """Path on the server -> text, each written 0600 beside the config and delivered
     through the node's secret channel (``trust.conf`` is public but travels the same way)."""
+
+
+def render_tls_files(plan: LatticePlan, server_name: str, files: ServerFiles, tls: ServerTls | None) -> dict[str, str]:
+    """A server's TLS files by path: ``ca.pem`` for every server of ours, and the key pair
+    of one that listens beyond its machine."""
+    server = plan.server(server_name)
+    out: dict[str, str] = {}
+    if not needs_ca(plan, server):
+        return out
+    if tls is None:
+        raise ValueError(f"{server.name} needs the lattice CA to render its files")
+    out[files.ca_file] = tls.ca_pem
+    if presents_certificate(server):
+        if tls.cert_pem is None or tls.key_pem is None:
+            raise ValueError(f"{server.name} needs its TLS certificate and key to render its files")
+        out[files.server_cert_file] = tls.cert_pem
+        out[files.server_key_file] = tls.key_pem
+    return out
 
 
 def render_server_files(
@@ -390,11 +536,13 @@ def render_server_files(
     leaf_creds: str | None = None,
     upstream_login: ChildLogin | None = None,
     child_logins: Mapping[str, ChildLogin] | None = None,
+    tls: ServerTls | None = None,
 ) -> dict[str, str]:
     """The files a server's config includes or points at, keyed by their path.
 
     Each role needs its own piece: a hub ``trust``, a spoke on a hub its ``leaf_creds``,
-    a spoke on a spoke its ``upstream_login``, a mid-tier spoke its ``child_logins``.
+    a spoke on a spoke its ``upstream_login``, a mid-tier spoke its ``child_logins``, and
+    each server of ours its ``tls`` (hubs and mid-tier spokes with their own key pair).
     """
     server = plan.server(server_name)
 
@@ -403,7 +551,7 @@ def render_server_files(
             raise ValueError(f"{server.name} needs {what} to render its files")
         return value
 
-    out: dict[str, str] = {}
+    out = render_tls_files(plan, server_name, files, tls)
     if server.role == "hub":
         out[files.trust_file] = render_trust(need(trust, "the operator trust"))
     if server.upstream is not None:
@@ -430,12 +578,19 @@ def auth_pieces(auth: LatticeAuth, server: str) -> dict[str, Any]:
 
 
 def render_server(
-    plan: LatticePlan, server_name: str, addressing: Addressing, files: ServerFiles, auth: LatticeAuth
+    plan: LatticePlan,
+    server_name: str,
+    addressing: Addressing,
+    files: ServerFiles,
+    auth: LatticeAuth,
+    tls: ServerTls | None,
 ) -> RenderedServer:
     """One server's config and the secret files it points at."""
     return RenderedServer(
         config=render_server_config(plan, server_name, addressing, files),
-        secret_files=render_server_files(plan, server_name, addressing, files, **auth_pieces(auth, server_name)),
+        secret_files=render_server_files(
+            plan, server_name, addressing, files, **auth_pieces(auth, server_name), tls=tls
+        ),
     )
 
 
@@ -444,6 +599,10 @@ def render_lattice(
     addressing: Addressing,
     auth: LatticeAuth,
     files_for: Mapping[str, ServerFiles],
+    tls_for: Mapping[str, ServerTls],
 ) -> dict[str, RenderedServer]:
     """Every server of the lattice: its config and the secret files it points at."""
-    return {s.name: render_server(plan, s.name, addressing, files_for[s.name], auth) for s in plan.servers}
+    return {
+        s.name: render_server(plan, s.name, addressing, files_for[s.name], auth, tls_for.get(s.name))
+        for s in plan.servers
+    }

@@ -51,6 +51,8 @@ class SpokePlan:
     wasmcloud_host: bool
     leaf_transport: str = "tcp"
     """``websocket``: the spoke dials its hub's WebSocket listener (``wss://``)."""
+    key_rotation: int = 0
+    """Generation of the spoke's leaf key; every earlier generation is revoked."""
 
     @property
     def is_mid_tier(self) -> bool:
@@ -87,6 +89,14 @@ class LatticePlan:
     servers: tuple[ServerPlan, ...]
     retired_spokes: tuple[str, ...] = ()
     """Spokes whose credentials are revoked; they have no server."""
+    retired_rotations: tuple[int, ...] = ()
+    """The last key rotation of each retired spoke (same order): all its keys are revoked."""
+    leaf_profile: str = "wasmcloud-v2"
+    """Which wasmCloud subjects the spokes' leaf users may use (:mod:`components.permissions`)."""
+    leaf_subjects: tuple[str, ...] = ()
+    """The application's own subjects, allowed across every leaf link besides the profile's."""
+    tls_handshake_first: bool = False
+    """Leaf links (listeners and remotes) start with the TLS handshake."""
 
     # Lookups by name are indexed once: a thousand-spoke program asks them many times.
 
@@ -119,6 +129,13 @@ class LatticePlan:
 
     def is_hub(self, group: str) -> bool:
         return group in self._hubs
+
+    def subtree(self, spoke: str) -> tuple[str, ...]:
+        """The spoke and every spoke below it (its leaf link carries all their traffic)."""
+        out = [spoke]
+        for name in out:
+            out.extend(self.spoke(name).children)
+        return tuple(out)
 
 
 def plan_lattice(spec: LatticeSpec) -> LatticePlan:
@@ -159,6 +176,7 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
                         tier=tier,
                         wasmcloud_host=spoke.wasmcloud_host,
                         leaf_transport=spoke.leaf_transport,
+                        key_rotation=spoke.key_rotation,
                     )
                 )
                 pending.remove(spoke)
@@ -200,5 +218,9 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
         hubs=hubs,
         spokes=tuple(ordered),
         servers=tuple(servers),
-        retired_spokes=spec.retired_spokes,
+        retired_spokes=tuple(r.name for r in spec.retired),
+        retired_rotations=tuple(r.key_rotation for r in spec.retired),
+        leaf_profile=spec.leaf_permissions.profile,
+        leaf_subjects=spec.leaf_permissions.subjects,
+        tls_handshake_first=spec.tls.handshake_first,
     )

@@ -161,6 +161,68 @@ class HubSpec(_Model):
         return tuple(f"{self.name}-{i}" for i in range(self.nodes))
 
 
+SUBJECT_TOKEN = re.compile(r"^[^\s.*>]+$")
+
+
+def _check_subject(value: str) -> str:
+    """A NATS subject, with ``*`` tokens and a final ``>`` allowed (what an allow-list holds)."""
+    parts = value.split(".")
+    for i, part in enumerate(parts):
+        wildcard = part == "*" or (part == ">" and i == len(parts) - 1)
+        if wildcard or SUBJECT_TOKEN.match(part):
+            continue
+        raise ValueError(f"{value!r} is not a NATS subject (dot-separated tokens, '*' or a final '>')")
+    return value
+
+
+LEAF_PROFILES = ("wasmcloud-v2", "wasmcloud-v1")
+
+
+class LeafPermissions(_Model):
+    """What a spoke's leaf user may publish to and subscribe from its hub: the wasmCloud
+    subjects of ``profile``, each spoke's JetStream domains, and ``subjects`` (the
+    application's own). Everything else stays on the spoke's side of the link."""
+
+    profile: Literal["wasmcloud-v2", "wasmcloud-v1"] = "wasmcloud-v2"
+    subjects: tuple[str, ...] = ()
+
+    @field_validator("subjects")
+    @classmethod
+    def _subjects(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            _check_subject(value)
+        return values
+
+
+class TlsSettings(_Model):
+    """TLS is always on for every link that leaves a machine; these settings tune it."""
+
+    handshake_first: bool = False
+    """Leaf links start with the TLS handshake (for middleboxes that drop a plaintext
+    INFO); set on both sides, so every leaf listener and remote of the lattice gets it."""
+
+
+class RetiredSpoke(_Model):
+    """A retired spoke whose key had been rotated: every generation up to ``keyRotation``
+    is revoked."""
+
+    name: str
+    key_rotation: int = 0
+
+    _names = field_validator("name")(_check_name)
+
+    @field_validator("key_rotation")
+    @classmethod
+    def _rotation(cls, value: int) -> int:
+        return _check_rotation(value)
+
+
+def _check_rotation(value: int) -> int:
+    if not 0 <= value <= 1000:
+        raise ValueError(f"must be between 0 and 1000, got {value}")
+    return value
+
+
 class SpokeSpec(_Model):
     """One edge site: a leaf nats-server that dials a hub or another spoke."""
 
@@ -174,10 +236,19 @@ class SpokeSpec(_Model):
     """``websocket``: dial the hub's WebSocket listener where only HTTPS leaves the site."""
     creds_secret: str | None = None
     """A spoke of an external hub: name of a secret config value holding its ``.creds``."""
+    key_rotation: int = 0
+    """Raise by one to rotate the spoke's leaf key: a new key is stored, the old ones are
+    revoked (kept only for that), and only this spoke's credentials and the hubs' account
+    JWT change."""
     aws: AwsSpokeSettings = AwsSpokeSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
 
     _names = field_validator("name", "upstream")(_check_name)
+
+    @field_validator("key_rotation")
+    @classmethod
+    def _rotation(cls, value: int) -> int:
+        return _check_rotation(value)
 
     @field_validator("jetstream_domain")
     @classmethod
@@ -195,17 +266,26 @@ class LatticeSpec(_Model):
     name: str
     hubs: tuple[HubSpec, ...]
     spokes: tuple[SpokeSpec, ...] = ()
-    retired_spokes: tuple[str, ...] = ()
-    """Spokes taken out of service: their keys are kept only to revoke their credentials."""
+    retired_spokes: tuple[str | RetiredSpoke, ...] = ()
+    """Spokes taken out of service: their keys are kept only to revoke their credentials.
+    A name, or ``{name, keyRotation}`` for a spoke whose key had been rotated."""
+    leaf_permissions: LeafPermissions = LeafPermissions()
+    tls: TlsSettings = TlsSettings()
 
     _names = field_validator("name")(_check_name)
 
     @field_validator("retired_spokes")
     @classmethod
-    def _retired(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+    def _retired(cls, values: tuple[str | RetiredSpoke, ...]) -> tuple[str | RetiredSpoke, ...]:
         for value in values:
-            _check_name(value)
+            if isinstance(value, str):
+                _check_name(value)
         return values
+
+    @property
+    def retired(self) -> tuple[RetiredSpoke, ...]:
+        """Every retired spoke with its last key rotation."""
+        return tuple(RetiredSpoke(name=r) if isinstance(r, str) else r for r in self.retired_spokes)
 
     @property
     def hub_domain(self) -> str:
@@ -437,8 +517,11 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
     retired = raw.get("retiredSpokes")
     if isinstance(retired, list):
         seen_retired: set[Any] = set()
-        for i, name in enumerate(retired):
+        for i, entry in enumerate(retired):
             path = f"lattice.retiredSpokes[{i}]"
+            name = entry.get("name") if isinstance(entry, Mapping) else entry
+            if not isinstance(name, str):
+                continue
             if name in spoke_names:
                 problems.append(
                     Problem(

@@ -8,7 +8,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.base import LatticeComponent, secret
+from components.base import ChildOpts, LatticeComponent, secret
+from components.certificates import CaMaterial, ca_only, server_certificate
 from components.cloudinit import NodeBoot, render_user_data
 from components.credentials import ChildLogin
 from components.natsconf import (
@@ -17,6 +18,10 @@ from components.natsconf import (
     Addressing,
     ServerAddress,
     ServerFiles,
+    ServerTls,
+    certificate_hosts,
+    needs_ca,
+    presents_certificate,
     render_server_config,
     render_server_files,
 )
@@ -58,6 +63,11 @@ class EdgeSpokeArgs(TypedDict):
     """A mid-tier spoke: its children's logins (only their bcrypt hashes reach the node)."""
     child_cidrs: NotRequired[pulumi.Input[Sequence[str]]]
     """A mid-tier spoke: its children's egress addresses (CIDRs) allowed on the leaf port."""
+    ca_cert_pem: NotRequired[pulumi.Input[str]]
+    """The lattice CA certificate (``LatticeCA.cert_pem``, public): the spoke verifies the
+    upstream it dials against it. Required unless the upstream is an external hub."""
+    ca_key_pem: NotRequired[pulumi.Input[str]]
+    """The lattice CA key (a secret): a mid-tier spoke signs its leaf listener's certificate."""
     kubeconfig: NotRequired[pulumi.Input[str] | None]
     """``platform: kubernetes``: the cluster's kubeconfig (a secret)."""
     lookups: NotRequired[RegionLookups]
@@ -86,21 +96,46 @@ def spoke_addressing(plan: LatticePlan, spoke: str, upstream_urls: Sequence[str]
     )
 
 
+def spoke_tls(
+    prefix: str,
+    plan: LatticePlan,
+    spoke: str,
+    addressing: pulumi.Output[Addressing],
+    args: EdgeSpokeArgs,
+    opts: ChildOpts,
+) -> pulumi.Output[ServerTls | None]:
+    """The spoke's TLS material: the CA to verify its upstream and, for a mid-tier spoke,
+    a certificate for the address its children dial."""
+    server = plan.server(spoke)
+    if presents_certificate(server):
+        ca = CaMaterial(cert_pem=args["ca_cert_pem"], key_pem=args["ca_key_pem"])
+        hosts = addressing.apply(lambda a: certificate_hosts(plan, spoke, a))
+        return server_certificate(prefix, spoke, hosts, ca, opts)
+    if needs_ca(plan, server):
+        return ca_only(args["ca_cert_pem"])
+    return pulumi.Output.from_input(None)
+
+
 def spoke_files(
-    plan: LatticePlan, spoke: str, addressing: pulumi.Output[Addressing], args: EdgeSpokeArgs, files: ServerFiles
+    plan: LatticePlan,
+    spoke: str,
+    addressing: pulumi.Output[Addressing],
+    args: EdgeSpokeArgs,
+    files: ServerFiles,
+    tls: pulumi.Output[ServerTls | None],
 ) -> pulumi.Output[dict[str, str]]:
     """File name -> text of what the spoke's config includes (a secret)."""
 
     def render(values: list[Any]) -> dict[str, str]:
-        resolved, creds, login, logins = values
+        resolved, creds, login, logins, material = values
         rendered = render_server_files(
-            plan, spoke, resolved, files, leaf_creds=creds, upstream_login=login, child_logins=logins
+            plan, spoke, resolved, files, leaf_creds=creds, upstream_login=login, child_logins=logins, tls=material
         )
         return {path.rsplit("/", 1)[1]: text for path, text in rendered.items()}
 
     return secret(
         pulumi.Output.all(
-            addressing, args.get("leaf_creds"), args.get("upstream_login"), args.get("child_logins", {})
+            addressing, args.get("leaf_creds"), args.get("upstream_login"), args.get("child_logins", {}), tls
         ).apply(render)
     )
 
@@ -145,6 +180,13 @@ class EdgeSpoke(LatticeComponent):
             raise ValueError(f"EdgeSpoke {name}: leaf_creds is required (upstream {planned.upstream} is a hub)")
         if not planned.upstream_is_hub and args.get("upstream_login") is None:
             raise ValueError(f"EdgeSpoke {name}: upstream_login is required (upstream {planned.upstream} is a spoke)")
+        server = plan.server(spec.name)
+        if needs_ca(plan, server) and args.get("ca_cert_pem") is None:
+            raise ValueError(f"EdgeSpoke {name}: ca_cert_pem is required (it verifies {planned.upstream} against it)")
+        if presents_certificate(server) and args.get("ca_key_pem") is None:
+            raise ValueError(
+                f"EdgeSpoke {name}: ca_key_pem is required (a mid-tier spoke's listener needs a certificate)"
+            )
         super().__init__(TYPE, name, None, opts)
         if spec.platform == "kubernetes":
             from components.platforms.kubernetes import build_spoke
@@ -210,7 +252,9 @@ class EdgeSpoke(LatticeComponent):
         resolved = pulumi.Output.all(upstream_urls, address.public_ip).apply(addressing)
         self.config = resolved.apply(lambda a: render_server_config(plan, spec.name, a, files))
 
-        files_out = spoke_files(plan, spec.name, resolved, args, files)
+        files_out = spoke_files(
+            plan, spec.name, resolved, args, files, spoke_tls(name, plan, spec.name, resolved, args, self.child)
+        )
         files_secret = node_secret(name, lattice=lattice, region=region, files=files_out, opts=self.child)
         profile = node_profile(name, lattice=lattice, secret_arn=files_secret.arn, opts=self.child)
 

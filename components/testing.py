@@ -8,11 +8,18 @@ name, so two runs compare; in a preview they answer nothing, as a first preview 
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
+import ipaddress
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pulumi
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pulumi.runtime import rpc
 
 GET_AMI = "aws:ec2/getAmi:getAmi"
@@ -23,6 +30,95 @@ SIG_KEY = rpc._special_sig_key
 
 def _hash(name: str) -> int:
     return int(hashlib.sha256(name.encode()).hexdigest()[:12], 16)
+
+
+_TLS_ANSWERS: dict[str, dict[str, Any]] = {}
+"""pulumi-tls answers by type, name and inputs: ECDSA signatures are random, so one answer
+per input keeps two runs comparable, as a provider's state would."""
+
+
+def _tls_answer(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    """What pulumi-tls computes, done for real with ``cryptography``: configs that point at
+    these files pass ``nats-server -t``, which loads them."""
+    inputs = _unwrap(args.inputs)
+    key = json.dumps([args.typ, args.name, inputs], sort_keys=True, default=str)
+    if key not in _TLS_ANSWERS:
+        _TLS_ANSWERS[key] = _compute_tls(args.typ, args.name, inputs)
+    return _TLS_ANSWERS[key]
+
+
+def _unwrap(value: Any) -> Any:
+    """Inputs with secret wrappers replaced by their values."""
+    if is_secret(value):
+        return _unwrap(value["value"])
+    if isinstance(value, Mapping):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def _load_key(pem: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+def _compute_tls(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    if typ == "tls:index/privateKey:PrivateKey":
+        secret_value = int.from_bytes(hashlib.sha256(name.encode()).digest()) % (2**255)
+        key = ec.derive_private_key(secret_value + 1, ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        return {"privateKeyPem": pem, "publicKeyPem": ""}
+    if typ == "tls:index/selfSignedCert:SelfSignedCert":
+        key = _load_key(inputs["privateKeyPem"])
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, inputs["subject"]["commonName"])])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(_hash(name))
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(hours=inputs["validityPeriodHours"]))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        return {"certPem": cert.public_bytes(serialization.Encoding.PEM).decode()}
+    if typ == "tls:index/certRequest:CertRequest":
+        key = _load_key(inputs["privateKeyPem"])
+        names: list[x509.GeneralName] = [x509.DNSName(d) for d in inputs.get("dnsNames") or []]
+        names += [x509.IPAddress(ipaddress.ip_address(i)) for i in inputs.get("ipAddresses") or []]
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, inputs["subject"]["commonName"])]))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        return {"certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
+    if typ == "tls:index/locallySignedCert:LocallySignedCert":
+        csr = x509.load_pem_x509_csr(inputs["certRequestPem"].encode())
+        ca = x509.load_pem_x509_certificate(inputs["caCertPem"].encode())
+        uses = {"server_auth": ExtendedKeyUsageOID.SERVER_AUTH, "client_auth": ExtendedKeyUsageOID.CLIENT_AUTH}
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(ca.subject)
+            .public_key(csr.public_key())
+            .serial_number(_hash(name))
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(hours=inputs["validityPeriodHours"]))
+            .add_extension(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value, critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([uses[u] for u in inputs.get("allowedUses", []) if u in uses]), critical=False
+            )
+            .sign(_load_key(inputs["caPrivateKeyPem"]), hashes.SHA256())
+        )
+        return {"certPem": cert.public_bytes(serialization.Encoding.PEM).decode()}
+    raise ValueError(f"no mock answer for {typ}")
 
 
 class LatticeMocks(pulumi.runtime.Mocks):
@@ -42,7 +138,9 @@ class LatticeMocks(pulumi.runtime.Mocks):
         if pulumi.runtime.is_dry_run():
             return "", outputs  # a first preview: what providers compute is not known yet
         h = _hash(args.name)
-        if args.typ == "random:index/randomBytes:RandomBytes":
+        if args.typ.startswith("tls:index/"):
+            outputs.update(_tls_answer(args))
+        elif args.typ == "random:index/randomBytes:RandomBytes":
             outputs["base64"] = base64.b64encode(hashlib.sha256(args.name.encode()).digest()).decode()
         elif args.typ == "aws:ec2/networkInterface:NetworkInterface":
             outputs["privateIp"] = f"10.{h % 256}.{(h >> 8) % 256}.{(h >> 16) % 250 + 4}"

@@ -520,7 +520,20 @@ def table(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+BENCH_SUBJECTS = "bench.>"
+
+
+def with_bench_subjects(spec: LatticeSpec) -> LatticeSpec:
+    """The bench's own subjects cross leaf links, so its lattice's leaf users allow them
+    (added here, not to the stack: the stack's allow-lists stay what it deploys)."""
+    permissions = spec.leaf_permissions
+    if BENCH_SUBJECTS in permissions.subjects:
+        return spec
+    extended = permissions.model_copy(update={"subjects": (*permissions.subjects, BENCH_SUBJECTS)})
+    return spec.model_copy(update={"leaf_permissions": extended})
+
+
 def bench_spec(stack_path: Path | None, label: str | None) -> LatticeSpec:
     if stack_path is None:
-        return parse_lattice(BENCH_TOPOLOGY, "bench topology")
-    return load_stack_file(stack_path, label)
+        return with_bench_subjects(parse_lattice(BENCH_TOPOLOGY, "bench topology"))
+    return with_bench_subjects(load_stack_file(stack_path, label))

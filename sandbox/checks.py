@@ -34,6 +34,11 @@ def root_hub(plan: LatticePlan, spoke: str) -> str:
     return group
 
 
+PING_SUBJECT = "runtime.sandbox.ping"
+"""Inside ``runtime.>``, which every wasmCloud v2 lattice's leaf users may carry: the check
+proves the path the hosts' own traffic takes."""
+
+
 async def quiet_errors(err: Exception) -> None:
     """nats-py prints a traceback for every failed (re)connect unless given a callback; a
     failover to the next server is expected here, and failures surface as exceptions."""
@@ -44,6 +49,7 @@ async def connect_hub(lattice: LocalLattice, hub: str, name: str) -> Client:
     return await nats.connect(
         servers=lattice.hub_client_urls(hub),
         user_credentials=str(lattice.service_creds),
+        tls=lattice.client_tls(),
         name=name,
         connect_timeout=2,
         allow_reconnect=True,
@@ -87,7 +93,7 @@ async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) 
             info = nc._server_info  # the only place nats-py exposes it
             await msg.respond(str(info.get("server_name", "")).encode())
 
-        await nc.subscribe(f"sandbox.ping.{hub.name}", cb=answer)
+        await nc.subscribe(f"{PING_SUBJECT}.{hub.name}", cb=answer)
         await nc.flush()
     checks = []
     try:
@@ -97,7 +103,7 @@ async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) 
             nc = await connect_spoke(lattice, spoke.name, f"sandbox-check-{spoke.name}")
             try:
                 start = time.monotonic()
-                reply = await request_with_retry(nc, f"sandbox.ping.{target}", b"ping", start + timeout)
+                reply = await request_with_retry(nc, f"{PING_SUBJECT}.{target}", b"ping", start + timeout)
                 ms = (time.monotonic() - start) * 1000
                 checks.append(Check(name, True, f"answered by hub node {reply.data.decode()} in {ms:.0f} ms"))
             except TimeoutError as err:

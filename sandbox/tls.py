@@ -1,4 +1,5 @@
-"""A private CA for the sandbox's TLS listeners (``cryptography``), valid for loopback only."""
+"""A private CA per sandbox lattice (``cryptography``): the program does the same with
+pulumi-tls. Certificates name exactly the hosts the renderer says peers dial."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from components.natsconf import (
+    Addressing,
+    CertificateHosts,
+    ServerTls,
+    certificate_hosts,
+    needs_ca,
+    presents_certificate,
+)
+from components.plan import LatticePlan
 
 VALIDITY = datetime.timedelta(days=2)
 
@@ -30,8 +41,12 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
     ).decode()
 
 
+LOOPBACK_HOSTS = CertificateHosts(dns_names=("localhost",), ip_addresses=("127.0.0.1",))
+
+
 class PrivateCA:
-    """Issues server certificates whose SANs cover 127.0.0.1 and localhost."""
+    """Issues certificates for serverAuth and clientAuth (routes and gateways use the same
+    certificate both ways), with the SANs asked for."""
 
     def __init__(self, name: str):
         now = datetime.datetime.now(datetime.UTC)
@@ -67,7 +82,7 @@ class PrivateCA:
     def cert_pem(self) -> str:
         return self._cert.public_bytes(serialization.Encoding.PEM).decode()
 
-    def issue(self, common_name: str) -> Certificate:
+    def issue(self, common_name: str, hosts: CertificateHosts = LOOPBACK_HOSTS) -> Certificate:
         now = datetime.datetime.now(datetime.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (
@@ -80,11 +95,28 @@ class PrivateCA:
             .not_valid_after(now + VALIDITY)
             .add_extension(
                 x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                    [x509.DNSName(d) for d in hosts.dns_names]
+                    + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in hosts.ip_addresses]
                 ),
                 critical=False,
             )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
             .sign(self._key, hashes.SHA256())
         )
         return Certificate(cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key))
+
+
+def lattice_tls(plan: LatticePlan, addressing: Addressing, ca: PrivateCA) -> dict[str, ServerTls]:
+    """Every server's TLS material: a key pair for those that listen beyond their machine,
+    the CA certificate for all that dial or are dialed."""
+    out: dict[str, ServerTls] = {}
+    for server in plan.servers:
+        if presents_certificate(server):
+            cert = ca.issue(server.name, certificate_hosts(plan, server.name, addressing))
+            out[server.name] = ServerTls(ca_pem=ca.cert_pem, cert_pem=cert.cert_pem, key_pem=cert.key_pem)
+        elif needs_ca(plan, server):
+            out[server.name] = ServerTls(ca_pem=ca.cert_pem)
+    return out

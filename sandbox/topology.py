@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
@@ -31,7 +32,7 @@ from sandbox import binaries
 from sandbox.monitor import Convergence, wait_converged
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
-from sandbox.tls import PrivateCA
+from sandbox.tls import PrivateCA, lattice_tls
 from sandbox.wan import Wan
 
 LOOPBACK = "127.0.0.1"
@@ -110,13 +111,16 @@ class LocalLattice:
             self.addressing = replace(self.addressing, leaf_behind_balancer=hubs)
         entropy = self._given_entropy or {name: os.urandom(32) for name in plan_key_names(self.plan)}
         self.auth: LatticeAuth = lattice_auth_for_plan(self.plan, entropy)
+        self.ca = PrivateCA(self.plan.lattice)
+        self.tls = lattice_tls(self.plan, self.addressing, self.ca)
+        self.ca_file = self.workdir / "ca.pem"
         self.files = {
             n: ServerFiles(
                 config_dir=str(self.workdir / "servers" / n), store_dir=str(self.workdir / "servers" / n / "jetstream")
             )
             for n in names
         }
-        self.rendered = render_lattice(self.plan, self.addressing, self.auth, self.files)
+        self.rendered = render_lattice(self.plan, self.addressing, self.auth, self.files, self.tls)
         self.service_creds = self.workdir / "service.creds"
         if self.wan_delay is not None:
             self._route_spokes_over_wan(self.wan_delay)
@@ -132,7 +136,7 @@ class LocalLattice:
                 urls.append(f"nats-leaf://{LOOPBACK}:{port}")
             addressing = replace(self.addressing, leaf_urls={**self.addressing.leaf_urls, spoke.upstream: tuple(urls)})
             self.rendered[spoke.name] = render_server(
-                self.plan, spoke.name, addressing, self.files[spoke.name], self.auth
+                self.plan, spoke.name, addressing, self.files[spoke.name], self.auth, self.tls.get(spoke.name)
             )
 
     def reserve_ports(self, count: int) -> list[int]:
@@ -150,6 +154,13 @@ class LocalLattice:
     def client_url(self, server: str) -> str:
         return f"nats://{LOOPBACK}:{self.ports[server].client}"
 
+    def client_tls(self) -> ssl.SSLContext:
+        """What a client of a hub needs: the hubs' client ports speak TLS only, with
+        certificates from this lattice's CA."""
+        context = ssl.create_default_context(cadata=self.ca.cert_pem)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
     def monitor_url(self, server: str) -> str:
         return f"http://{LOOPBACK}:{self.ports[server].monitor}"
 
@@ -165,23 +176,19 @@ class LocalLattice:
     # --- lifecycle -------------------------------------------------------------------------
 
     def _websocket_tls_files(self) -> dict[str, dict[str, str]]:
-        """A private CA's certificate for each WebSocket listener, its CA for each dialer."""
-        hubs = [s for s in self.plan.servers if s.websocket]
-        if not hubs:
-            return {}
-        ca = PrivateCA(self.plan.lattice)
+        """A certificate for each WebSocket listener (a cloud hub would carry a public one
+        there; here the lattice CA, which the spokes' ``ca.pem`` already trusts)."""
         out: dict[str, dict[str, str]] = {}
-        for server in hubs:
-            cert = ca.issue(server.name)
-            files = self.files[server.name]
-            out[server.name] = {files.ws_cert_file: cert.cert_pem, files.ws_key_file: cert.key_pem}
-        for spoke in self.plan.spokes:
-            if spoke.leaf_transport == "websocket":
-                out[spoke.name] = {self.files[spoke.name].ca_file: ca.cert_pem}
+        for server in self.plan.servers:
+            if server.websocket:
+                cert = self.ca.issue(server.name)
+                files = self.files[server.name]
+                out[server.name] = {files.ws_cert_file: cert.cert_pem, files.ws_key_file: cert.key_pem}
         return out
 
     def write_files(self) -> None:
         _write_private(self.service_creds, self.auth.service_creds)
+        _write_private(self.ca_file, self.ca.cert_pem)
         for tls_files in self._websocket_tls_files().values():
             for path, text in tls_files.items():
                 Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from typing import Any
 from components.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan, plan_key_names
 from components.natsconf import (
     Addressing,
+    CertificateHosts,
     RenderedServer,
     ServerAddress,
     ServerFiles,
@@ -21,7 +23,7 @@ from components.natsconf import (
 from components.plan import LatticePlan, plan_lattice
 from components.spec import LatticeSpec, load_stack_file, parse_lattice
 from sandbox import binaries
-from sandbox.tls import PrivateCA
+from sandbox.tls import LOOPBACK_HOSTS, Certificate, PrivateCA, lattice_tls
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -60,26 +62,36 @@ def render_plan(
     given = {s.name: GIVEN_CREDS for s in plan.spokes if s.upstream in external}  # from secret config
     auth = replace(auth, leaf_creds={**auth.leaf_creds, **given})
     files = {s.name: ServerFiles() for s in plan.servers}
-    rendered = render_lattice(plan, addressing or symbolic_addressing(plan), auth, files)
+    addressing = addressing or symbolic_addressing(plan)
+    rendered = render_lattice(plan, addressing, auth, files, lattice_tls(plan, addressing, _CA))
     return auth, with_websocket_tls(plan, rendered, files)
 
 
 GIVEN_CREDS = "-----BEGIN NATS USER JWT-----\ngiven.by.the.hub\n------END NATS USER JWT------\n"
-_CA = PrivateCA("tests")
+
+
+class _RepeatableCA(PrivateCA):
+    """Issues one certificate per name and hosts, so rendering twice gives the same files
+    (the program stores its certificates in state; this stands in for that)."""
+
+    @functools.cache  # noqa: B019 - one CA for the whole test session
+    def issue(self, common_name: str, hosts: CertificateHosts = LOOPBACK_HOSTS) -> Certificate:
+        return super().issue(common_name, hosts)
+
+
+_CA = _RepeatableCA("tests")
 _CERT = _CA.issue("hub")
 
 
 def with_websocket_tls(
     plan: LatticePlan, rendered: dict[str, RenderedServer], files: dict[str, ServerFiles]
 ) -> dict[str, RenderedServer]:
-    """Add the TLS files a platform puts beside WebSocket listeners and their dialers."""
+    """Add the certificate a platform puts beside WebSocket listeners."""
     out = dict(rendered)
     for server in plan.servers:
         extra: dict[str, str] = {}
         if server.websocket:
             extra = {files[server.name].ws_cert_file: _CERT.cert_pem, files[server.name].ws_key_file: _CERT.key_pem}
-        elif server.role == "spoke" and plan.spoke(server.name).leaf_transport == "websocket":
-            extra = {files[server.name].ca_file: _CA.cert_pem}
         if extra:
             out[server.name] = replace(
                 rendered[server.name], secret_files={**rendered[server.name].secret_files, **extra}

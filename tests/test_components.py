@@ -11,6 +11,7 @@ import pulumi
 import pytest
 
 from components.base import LatticeComponent
+from components.certificates import CaMaterial
 from components.cloudinit import heredoc_files
 from components.hub import HubCluster, HubClusterArgs
 from components.plan import plan_lattice
@@ -78,13 +79,24 @@ def test_edge_spoke_names_the_missing_credential(mocks: LatticeMocks) -> None:
         EdgeSpoke("site-1", args)
 
 
+def test_edge_spoke_on_a_hub_of_ours_needs_the_lattice_ca(mocks: LatticeMocks) -> None:
+    hub = {"name": "use1", "platform": "kubernetes", "nodes": 1}
+    spec = spec_from({"name": "acme", "hubs": [hub], "spokes": [{**SITE, "upstream": "use1"}]})
+    args = EdgeSpokeArgs(plan=plan_lattice(spec), spoke=spec.spokes[0], upstream_urls=["nats-leaf://x:7422"])
+    args["leaf_creds"] = CREDS
+    with pytest.raises(ValueError, match=r"EdgeSpoke site-1: ca_cert_pem is required \(it verifies use1 against it\)"):
+        EdgeSpoke("site-1", args)
+    assert mocks.resources == [], "refused before any resource"
+
+
 def test_hub_cluster_needs_every_peer_regions_gateway_addresses(mocks: LatticeMocks) -> None:
     hubs = [
         {"name": "use1", "platform": "aws", "region": "us-east-1"},
         {"name": "euw1", "platform": "aws", "region": "eu-west-1"},
     ]
     spec = spec_from({"name": "acme", "hubs": hubs})
-    args = HubClusterArgs(plan=plan_lattice(spec), hub=spec.hubs[0], trust_conf="operator: x\n")
+    ca = CaMaterial(cert_pem="ca", key_pem=pulumi.Output.secret("key"))
+    args = HubClusterArgs(plan=plan_lattice(spec), hub=spec.hubs[0], trust_conf="operator: x\n", ca=ca)
 
     with pytest.raises(ValueError, match=r"hub use1: no gateway addresses given for hub\(s\) euw1"):
         HubCluster("use1", args)

@@ -15,6 +15,7 @@ from tests.helpers import ROOT
 from tests.pulumi_mocks import own_event_loop
 
 EXAMPLE = ROOT / "examples" / "site-spoke"
+CA = "-----BEGIN CERTIFICATE-----\nthe lattice CA\n-----END CERTIFICATE-----\n"
 CREDS = "-----BEGIN NATS USER JWT-----\neyJ.site.jwt\n------END NATS USER JWT------\n\nSUASITESEEDFORTESTS\n"
 
 
@@ -26,6 +27,7 @@ class LatticeStackMocks(LatticeMocks):
             outputs = {
                 "hubs": {"use1": {"leafUrls": ["nats-leaf://use1-leaf.elb.us-east-1.amazonaws.com:7422"]}},
                 "spokes": {"store-12": {"natsUrl": "nats://127.0.0.1:4222", "creds": CREDS}},
+                "caCert": CA,
             }
             self.resources.append(args)
             return args.name, {"name": args.name, "outputs": outputs, "secretOutputNames": ["spokes"]}
@@ -50,8 +52,9 @@ def test_the_site_program_builds_one_spoke_from_the_lattice_stacks_outputs() -> 
     instance = next(r for r in mocks.resources if r.typ == "aws:ec2/instance:Instance")
     config_text = heredoc_files(instance.inputs["userData"])["/etc/nats/nats-server.conf"]
     assert 'urls: ["nats-leaf://use1-leaf.elb.us-east-1.amazonaws.com:7422"]' in config_text
+    assert 'ca_file: "/etc/nats/ca.pem"' in config_text, "the site verifies the hub against the lattice CA"
     version = next(r for r in mocks.resources if r.typ == "aws:secretsmanager/secretVersion:SecretVersion")
     assert is_secret(version.inputs["secretString"])
-    assert json.loads(version.inputs["secretString"]["value"]) == {"files": {"leaf.creds": CREDS}}
+    assert json.loads(version.inputs["secretString"]["value"]) == {"files": {"ca.pem": CA, "leaf.creds": CREDS}}
     leaks = [p for r in mocks.resources for p, t in walk_plain_strings(r.inputs) if "SUASITESEEDFORTESTS" in t]
     assert leaks == []

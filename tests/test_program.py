@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -18,9 +19,10 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from cryptography import x509
 from pulumi.output import Unknown
 
-from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
+from components.credentials import LatticeAuth, decode_jwt_claims, lattice_auth_for_plan, plan_key_names
 from components.lattice import secret_names
 from components.outputs import spoke_connection
 from components.plan import LatticePlan, plan_lattice
@@ -30,7 +32,7 @@ from tests.pulumi_mocks import ProgramRun, fake_secret, own_event_loop, run_prog
 
 SEED = re.compile(r"S[OAU][A-Z2-7]{50,}")
 PRIVATE_PORTS = {4222: "client", 6222: "route", 8222: "monitor"}
-COMPONENT_TYPES = {"Lattice", "LatticeKeys", "HubCluster", "EdgeSpoke"}
+COMPONENT_TYPES = {"Lattice", "LatticeKeys", "LatticeCA", "HubCluster", "EdgeSpoke"}
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +99,10 @@ def test_every_stack_builds_the_resources_its_spec_asks_for(stack: str) -> None:
     external_spokes = [s for s in plan.spokes if s.upstream in {h.name for h in split["hubs"]["external"]}]
     keys = 4 + len(plan.spokes) - len(external_spokes) + len(plan.retired_spokes)
     assert counts["random:index/randomBytes:RandomBytes"] == keys
+    mid_tiers = len([s for s in plan.spokes if s.is_mid_tier])
+    listeners = aws_nodes + len(split["hubs"]["kubernetes"]) + mid_tiers
+    assert counts["tls:index/locallySignedCert:LocallySignedCert"] == listeners, "a certificate per listening server"
+    assert counts["tls:index/selfSignedCert:SelfSignedCert"] == 1, "one CA per lattice"
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -256,6 +262,60 @@ def test_no_seed_password_or_creds_outside_a_secret(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
+def test_no_tls_private_key_outside_a_secret(stack: str) -> None:
+    run = stack_run(stack)
+    keys = [o["privateKeyPem"] for (typ, _), o in run.mocks.outputs.items() if typ == "tls:index/privateKey:PrivateKey"]
+    assert keys, "the lattice CA and the listeners have keys"
+    for resource in run.mocks.resources:
+        for path, text in walk_plain_strings(resource.inputs):
+            assert "PRIVATE KEY" not in text, f"{resource.name}.{path} holds a private key in the clear"
+    for path, text in walk_plain_strings(run.exports_serialized):
+        assert "PRIVATE KEY" not in text, f"export {path} leaks a private key"
+    assert "BEGIN CERTIFICATE" in run.exports["caCert"], "the CA certificate is public and exported"
+
+
+def _sans(pem: str) -> set[str]:
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(n) for n in names.get_values_for_type(x509.DNSName)} | {
+        str(ip) for ip in names.get_values_for_type(x509.IPAddress)
+    }
+
+
+DIALED = re.compile(r'"(?:nats|nats-route|nats-leaf)://(?:[^@"]*@)?([^:/"]+):\d+"')
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_every_host_a_config_dials_is_on_a_certificate_of_the_lattice(stack: str) -> None:
+    """Routes, gateways and leaf remotes verify the server they dial: each host in every
+    rendered config must be a SAN of the certificate that server presents."""
+    run, plan = stack_run(stack), plan_of(stack)
+    certs = {
+        name.removesuffix("-tls"): _sans(o["certPem"])
+        for (typ, name), o in run.mocks.outputs.items()
+        if typ == "tls:index/locallySignedCert:LocallySignedCert"
+    }
+    covered = set().union(*certs.values())
+    external = {u.split("://")[1].split(":")[0] for h in plan.hubs for u in h.external_urls}
+    texts = [t for r in run.mocks.resources for _, t in walk_plain_strings(r.inputs) if "leafnodes" in t]
+    for version in run.mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
+        texts += json.loads(version.inputs["secretString"]["value"])["files"].values()
+    for secret in run.mocks.of_type("kubernetes:core/v1:Secret"):
+        texts += secret.inputs["stringData"]["value"].values()
+    dialed = {h for t in texts for h in DIALED.findall(t)} - external
+    assert dialed, "the configs dial something"
+    assert dialed <= covered, dialed - covered
+    for hub in plan.hubs:  # routes stay inside a hub: its own nodes' certificates name them
+        prefix = f"{plan.lattice}-{hub.name}-"
+        own = set().union(*(sans for name, sans in certs.items() if name.startswith(prefix) or name == prefix[:-1]))
+        for resource in run.mocks.resources:
+            if resource.name.startswith(prefix) or resource.name == f"{prefix}config":
+                for _, text in walk_plain_strings(resource.inputs):
+                    routes = re.findall(r'"nats-route://([^:"]+):\d+"', text)
+                    assert set(routes) <= own, (resource.name, set(routes) - own)
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
 def test_each_node_role_reads_only_its_own_secret(stack: str) -> None:
     run = stack_run(stack)
     secrets = {name.removesuffix("-files") for name in by_name(run, "aws:secretsmanager/secret:Secret")}
@@ -334,6 +394,33 @@ def test_changing_one_spoke_changes_no_hub_resource() -> None:
     changed, removed, added = _changed(before, after)
     assert changed == {"acme-dev-store-14"}, "only that spoke's instance"
     assert removed == added == set()
+
+
+def test_rotating_a_spokes_key_changes_only_its_credentials_and_the_hubs_trust() -> None:
+    before = stack_run("dev")
+
+    def rotate(lat: dict[str, Any]) -> None:
+        next(s for s in lat["spokes"] if s["name"] == "store-14")["keyRotation"] = 1
+
+    after = run_program("dev", _with("dev", rotate))
+    changed, removed, added = _changed(before, after)
+    hub_secrets = {f"acme-dev-{s}-files" for h in plan_of("dev").hubs for s in h.servers}
+    assert changed == hub_secrets | {"acme-dev-store-14-files"}, "its creds, and the revocation at every hub"
+    assert removed == set()
+    assert added == {"acme-dev-keys-leaf-store-14.1"}, "a new entropy resource; the old one stays to revoke it"
+    old = before.exports["spokes"]["store-14"]["creds"]
+    new = after.exports["spokes"]["store-14"]["creds"]
+    assert old != new
+    assert after.exports["spokes"]["store-12"]["creds"] == before.exports["spokes"]["store-12"]["creds"]
+    old_key = decode_jwt_claims(old.split("\n")[1])["sub"]
+    trust = next(
+        json.loads(r.inputs["secretString"]["value"])["files"]["trust.conf"]
+        for r in after.mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+        if r.name == "acme-dev-use1-0-files"
+    )
+    account_jwts = re.findall(r'"(eyJ[^"]+)"', trust)
+    revoked = {k for j in account_jwts for k in decode_jwt_claims(j)["nats"].get("revocations", {})}
+    assert old_key in revoked, "the old key is revoked in the account the hubs preload"
 
 
 def test_retiring_a_spoke_revokes_it_at_the_hubs_and_changes_nothing_else() -> None:
@@ -429,6 +516,9 @@ SECRET_INPUTS = {
     ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
     ("kubernetes:core/v1:Secret", "stringData"),
     ("pulumi:providers:kubernetes", "kubeconfig"),
+    ("tls:index/selfSignedCert:SelfSignedCert", "privateKeyPem"),
+    ("tls:index/certRequest:CertRequest", "privateKeyPem"),
+    ("tls:index/locallySignedCert:LocallySignedCert", "caPrivateKeyPem"),
 }
 
 

@@ -22,14 +22,16 @@ import pulumi_kubernetes as k8s
 
 from components.artifacts import WASH, Artifact
 from components.base import ChildOpts, secret
+from components.certificates import server_certificate
 from components.natsconf import (
     CONFIG_FILE,
-    TRUST_INCLUDE,
     WS_CERT_FILE,
     WS_KEY_FILE,
     Addressing,
     ServerAddress,
     ServerFiles,
+    certificate_hosts,
+    merge_hosts,
     render_server_config,
 )
 from components.plan import Ports
@@ -256,8 +258,15 @@ class BuiltHub:
     namespace: pulumi.Output[Any]
 
 
+def pod_host(server: str, hub: str, namespace: str) -> str:
+    """A hub pod's stable DNS name through the headless Service (routes and clients dial it)."""
+    return f"{server}.{hub}.{namespace}.svc.cluster.local"
+
+
 def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: ChildOpts) -> BuiltHub:
     """A hub region on a Kubernetes cluster (see the module docstring)."""
+    from components.hub import node_files
+
     plan, hub = args["plan"], args["hub"]
     settings, lattice = hub.kubernetes, plan.lattice
     servers = plan.hub(hub.name).servers
@@ -311,21 +320,30 @@ def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: Chi
     )
     tls = bool(settings.websocket_tls_secret)
 
-    def render(values: list[Any]) -> dict[str, str]:
+    def resolve(values: list[Any]) -> Addressing:
         leaf, own_gateways, peer_hosts = values
         gateway_urls = {p: tuple(f"nats://{h}:{PORTS.gateway}" for h in hs) for p, hs in peer_hosts.items()}
         gateway_urls[hub.name] = tuple(f"nats://{h}:{PORTS.gateway}" for h in own_gateways)
-        addressing = Addressing(
-            servers={s: ServerAddress(dial_host=f"{s}.{hub.name}.{ns_name}.svc.cluster.local") for s in servers},
+        return Addressing(
+            servers={s: ServerAddress(dial_host=pod_host(s, hub.name, ns_name)) for s in servers},
             leaf_urls={hub.name: (f"nats-leaf://{leaf}:{PORTS.leaf}",)},
             gateway_urls=gateway_urls,
             gateway_advertise={s: f"{h}:{PORTS.gateway}" for s, h in zip(servers, own_gateways, strict=False)},
             leaf_behind_balancer=frozenset({hub.name}),
             websocket_tls=tls,
         )
-        return {s: render_server_config(plan, s, addressing, FILES) for s in servers}
 
-    configs = pulumi.Output.all(leaf_host, hosts, peers).apply(render)
+    addressing = pulumi.Output.all(leaf_host, hosts, peers).apply(resolve)
+    configs = addressing.apply(lambda a: {s: render_server_config(plan, s, a, FILES) for s in servers})
+    # The pods share one config directory, so one certificate names every pod's addresses.
+    material = server_certificate(
+        name,
+        hub.name,
+        addressing.apply(lambda a: merge_hosts([certificate_hosts(plan, s, a) for s in servers])),
+        args["ca"],
+        child,
+    )
+    hub_files = node_files(plan, servers[0], args["trust_conf"], material, FILES)
     config_map = core.ConfigMap(
         f"{name}-config",
         metadata=_meta(f"{hub.name}-config", ns, lattice, hub.name),
@@ -335,11 +353,13 @@ def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: Chi
     files = core.Secret(
         f"{name}-files",
         metadata=_meta(f"{hub.name}-files", ns, lattice, hub.name),
-        string_data=secret(pulumi.Output.from_input(args["trust_conf"]).apply(lambda t: {TRUST_INCLUDE: t})),
+        string_data=hub_files,
         opts=opts(),
     )
     # A changed config or trust (a revocation) rolls the pods one at a time (the PDB holds quorum).
-    rollout = pulumi.Output.all(configs, args["trust_conf"]).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+    rollout = pulumi.Output.unsecret(
+        pulumi.Output.all(configs, hub_files).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+    )
     k8s.apps.v1.StatefulSet(
         f"{name}-nats",
         metadata=_meta(hub.name, ns, lattice, hub.name),
@@ -402,7 +422,10 @@ def build_hub(component: HubCluster, name: str, args: HubClusterArgs, child: Chi
         leaf_urls=leaf_host.apply(lambda h: [f"nats-leaf://{h}:{PORTS.leaf}"]),
         websocket_urls=leaf_host.apply(lambda h: [f"{scheme}://{h}:{PORTS.websocket}"] if first.websocket else []),
         gateway_hosts=hosts,
-        client_urls=pulumi.Output.from_input([f"nats://{hub.name}.{ns_name}.svc.cluster.local:{PORTS.client}"]),
+        # per pod: each name is on the certificate the client verifies
+        client_urls=pulumi.Output.from_input(
+            [f"nats://{pod_host(s, hub.name, ns_name)}:{PORTS.client}" for s in servers]
+        ),
         namespace=ns,
     )
 
@@ -448,7 +471,7 @@ def host_containers(args: list[str]) -> tuple[core.ContainerArgs, core.Container
 def build_spoke(component: pulumi.ComponentResource, name: str, args: Any, child: ChildOpts) -> BuiltSpoke:
     """An edge site on a (small) Kubernetes cluster (see the module docstring)."""
     from components.outputs import spoke_connection
-    from components.spoke import spoke_addressing, spoke_files
+    from components.spoke import spoke_addressing, spoke_files, spoke_tls
 
     plan, spec = args["plan"], args["spoke"]
     planned = plan.spoke(spec.name)
@@ -477,7 +500,9 @@ def build_spoke(component: pulumi.ComponentResource, name: str, args: Any, child
         lambda v: spoke_addressing(plan, spec.name, v[0], v[1])
     )
     config = addressing.apply(lambda a: render_server_config(plan, spec.name, a, FILES))
-    files = spoke_files(plan, spec.name, addressing, args, FILES)
+    files = spoke_files(
+        plan, spec.name, addressing, args, FILES, spoke_tls(name, plan, spec.name, addressing, args, child)
+    )
     config_map = core.ConfigMap(
         f"{name}-config",
         metadata=_meta(f"{spec.name}-config", ns, lattice, spec.name),

@@ -13,23 +13,14 @@ from components.plan import plan_lattice
 from components.spec import LatticeSpec, LatticeSpecError, parse_lattice
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 
-GIVEN = "from-the-lattice-stack"
-"""Stand-ins the spec needs for an external hub; the real URLs and .creds come from the reference."""
-
 
 def site_spec(lattice: str, entry: dict[str, Any], hub_domain: str) -> LatticeSpec:
-    """Just this site under its hub, which is 'external' to this program."""
+    """Just this site under its hub. The hub is one of the lattice's own (its leaf listener
+    presents a certificate from the lattice CA), so it is planned as such; nothing here
+    builds it: its URLs, the CA and this site's .creds come from the reference."""
     raw = {
         "name": lattice,
-        "hubs": [
-            {
-                "name": entry["upstream"],
-                "platform": "external",
-                "urls": [f"nats-leaf://{GIVEN}:7422"],
-                "jetstreamDomain": hub_domain,
-                "credsSecret": GIVEN,
-            }
-        ],
+        "hubs": [{"name": entry["upstream"], "platform": "kubernetes", "nodes": 1, "jetstreamDomain": hub_domain}],
         "spokes": [entry],
     }
     try:
@@ -52,6 +43,7 @@ site = EdgeSpoke(
         spoke=spec.spokes[0],
         upstream_urls=hubs.apply(lambda h: h[entry["upstream"]]["leafUrls"]),
         leaf_creds=pulumi.Output.secret(spokes.apply(lambda s: s[entry["name"]]["creds"])),
+        ca_cert_pem=lattice_stack.require_output("caCert"),
     ),
 )
 pulumi.export("connection", site.connection)

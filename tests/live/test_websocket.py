@@ -19,6 +19,7 @@ pytestmark = pytest.mark.live
 
 SPEC = {
     "name": "acme",
+    "leafPermissions": {"subjects": ["ws.>"]},
     "hubs": [{"name": "use1", "platform": "kubernetes", "nodes": 3}],
     "spokes": [
         {"name": "kiosk", "upstream": "use1", "platform": "kubernetes", "leafTransport": "websocket"},
