@@ -34,5 +34,7 @@ pulumi.export("lattice", spec.name)
 pulumi.export("hubs", lattice.hubs)
 pulumi.export("spokes", lattice.spokes)
 pulumi.export("serviceCreds", lattice.service_creds)
+# one per lattice on the hubs (the stack's own included): each is its own account
+pulumi.export("latticeServiceCreds", lattice.lattice_service_creds)
 # public: what clients of the hubs' TLS-only client ports verify them against
 pulumi.export("caCert", lattice.ca_cert)

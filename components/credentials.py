@@ -163,6 +163,16 @@ LATTICE_ACCOUNT_KEY = "account-lattice"
 SERVICE_USER_KEY = "user-service"
 
 
+def account_key(lattice: str, primary: bool = True) -> str:
+    """Entropy name of a lattice's account: the stack's own keeps the plain name, others
+    add theirs after a ``.`` (never part of a name, so no two names collide)."""
+    return LATTICE_ACCOUNT_KEY if primary else f"{LATTICE_ACCOUNT_KEY}.{lattice}"
+
+
+def service_key(lattice: str, primary: bool = True) -> str:
+    return SERVICE_USER_KEY if primary else f"{SERVICE_USER_KEY}.{lattice}"
+
+
 def leaf_user_key(spoke: str, rotation: int = 0) -> str:
     """Entropy name of a spoke's leaf key; each rotation is a new one (``.`` cannot occur
     in a spoke name, so ``leaf-a.1`` never collides with a spoke called ``a-1``)."""
@@ -175,15 +185,19 @@ def spoke_key_names(spoke: str, rotation: int = 0) -> tuple[str, ...]:
     return tuple(leaf_user_key(spoke, r) for r in range(rotation + 1))
 
 
-def entropy_names(spokes: Sequence[str], rotations: Mapping[str, int] | None = None) -> tuple[str, ...]:
-    """Every key a lattice needs, by name: one 32-byte entropy value each.
+def entropy_names(
+    spokes: Sequence[str], rotations: Mapping[str, int] | None = None, lattices: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Every key a lattice needs, by name: one 32-byte entropy value each. ``lattices``
+    are the further lattices on the same hubs: an account and a service user each.
 
     Per-spoke keys are separate entries so adding or rotating one spoke's key touches
     nothing else (the program stores each as its own ``random.RandomBytes``).
     """
     rotations = rotations or {}
     fixed = (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, LATTICE_ACCOUNT_KEY, SERVICE_USER_KEY)
-    return fixed + tuple(k for s in spokes for k in spoke_key_names(s, rotations.get(s, 0)))
+    more = tuple(k for lat in lattices for k in (account_key(lat, False), service_key(lat, False)))
+    return fixed + more + tuple(k for s in spokes for k in spoke_key_names(s, rotations.get(s, 0)))
 
 
 @dataclass(frozen=True)
@@ -193,8 +207,11 @@ class HubTrust:
     operator_jwt: str
     system_account: str
     lattice_account: str
+    """The stack's own lattice's account public key."""
     account_jwts: Mapping[str, str]
     """Account public key -> account JWT (preloaded into the hubs' memory resolver)."""
+    accounts: Mapping[str, str] = field(default_factory=dict)
+    """Lattice name -> its account public key (every lattice on these hubs)."""
 
 
 @dataclass(frozen=True)
@@ -213,13 +230,15 @@ class LatticeAuth:
     leaf_creds: Mapping[str, str] = field(repr=False)
     """Spoke -> ``.creds`` text of its own leaf user (secret), for spokes on a hub."""
     service_creds: str = field(repr=False)
-    """``.creds`` of the cloud-side service user at the hubs (secret)."""
+    """``.creds`` of the cloud-side service user at the hubs (secret), stack's own lattice."""
     child_logins: Mapping[str, ChildLogin] = field(repr=False)
     """Spoke -> its login at its mid-tier upstream, for spokes whose upstream is a spoke."""
+    lattice_service_creds: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Lattice -> its service user's ``.creds`` (every lattice, the stack's own included)."""
 
     def secret_values(self) -> tuple[str, ...]:
         """Every secret string, for hygiene checks that scan configs, logs and outputs."""
-        values = [self.service_creds, *self.leaf_creds.values()]
+        values = [self.service_creds, *self.leaf_creds.values(), *self.lattice_service_creds.values()]
         values += [login.password for login in self.child_logins.values()]
         return tuple(values)
 
@@ -259,20 +278,27 @@ def mint_lattice_auth(
     websocket_spokes: Collection[str] = (),
     permissions: Mapping[str, LeafAllow] | None = None,
     rotations: Mapping[str, int] | None = None,
+    more_lattices: Sequence[str] = (),
+    spoke_lattices: Mapping[str, str] | None = None,
+    more_revoked: Mapping[str, Mapping[str, int]] | None = None,
 ) -> LatticeAuth:
     """All credentials of a lattice from stored entropy.
 
-    ``hub_spokes`` dial a hub and get a leaf user JWT signed by the lattice account, so
-    adding one changes no hub config. ``spoke_spokes`` dial a mid-tier spoke and get a
+    ``hub_spokes`` dial a hub and get a leaf user JWT signed by their lattice's account,
+    so adding one changes no hub config. ``spoke_spokes`` dial a mid-tier spoke and get a
     password login whose bcrypt hash only that mid-tier spoke's config holds.
     ``revoked_users`` (user public key -> cut-off unix time) lands in the account JWT.
     ``websocket_spokes`` dial over WebSocket: their users allow ``LEAFNODE_WS`` instead.
     ``permissions`` (spoke -> allow-lists) restrict what a hub spoke's link carries;
     ``rotations`` (spoke -> generation) pick which of its keys is in use.
+    ``more_lattices`` share the hubs, each an account of its own; ``spoke_lattices``
+    (spoke -> lattice, default ``lattice``) and ``more_revoked`` (lattice -> revocations)
+    place spokes and revocations in them.
     """
     rotations = rotations or {}
     permissions = permissions or {}
-    needed = entropy_names([*hub_spokes, *spoke_spokes], rotations)
+    spoke_lattices = spoke_lattices or {}
+    needed = entropy_names([*hub_spokes, *spoke_spokes], rotations, more_lattices)
     missing = [n for n in needed if n not in entropy]
     if missing:
         raise CredentialError("missing key entropy for: " + ", ".join(missing))
@@ -280,25 +306,35 @@ def mint_lattice_auth(
     def key(spoke: str) -> bytes:
         return entropy[leaf_user_key(spoke, rotations.get(spoke, 0))]
 
-    trust = hub_trust(
-        lattice,
-        entropy[OPERATOR_KEY],
-        entropy[SYSTEM_ACCOUNT_KEY],
-        entropy[LATTICE_ACCOUNT_KEY],
-        revoked_users=revoked_users,
-    )
-    account = entropy[LATTICE_ACCOUNT_KEY]
-    service_creds = service_user_creds(lattice, account, entropy[SERVICE_USER_KEY])
+    names = (lattice, *more_lattices)
+    accounts = {name: entropy[account_key(name, name == lattice)] for name in names}
+    revoked = {lattice: dict(revoked_users or {}), **{k: dict(v) for k, v in (more_revoked or {}).items()}}
+    trust = hub_trust(lattice, entropy[OPERATOR_KEY], entropy[SYSTEM_ACCOUNT_KEY], accounts, revoked=revoked)
+    services = {
+        name: service_user_creds(name, accounts[name], entropy[service_key(name, name == lattice)]) for name in names
+    }
     leaf_creds = {
-        s: leaf_user_creds(s, account, key(s), websocket=s in websocket_spokes, allow=permissions.get(s))
+        s: leaf_user_creds(
+            s,
+            accounts[spoke_lattices.get(s, lattice)],
+            key(s),
+            websocket=s in websocket_spokes,
+            allow=permissions.get(s),
+        )
         for s in hub_spokes
     }
     logins = {s: child_login(s, key(s)) for s in spoke_spokes}
-    return LatticeAuth(trust=trust, leaf_creds=leaf_creds, service_creds=service_creds, child_logins=logins)
+    return LatticeAuth(
+        trust=trust,
+        leaf_creds=leaf_creds,
+        service_creds=services[lattice],
+        child_logins=logins,
+        lattice_service_creds=services,
+    )
 
 
 # One function per credential, each from only the entropy it derives from, so the program
-# can make each secret depend on exactly its keys (a spoke's creds on its own key and the
+# can make each secret depend on exactly its keys (a spoke's creds on its own key and its
 # account's, not on every key of the lattice).
 
 
@@ -306,26 +342,32 @@ def hub_trust(
     lattice: str,
     operator_entropy: bytes,
     system_entropy: bytes,
-    account_entropy: bytes,
+    accounts: Mapping[str, bytes],
     *,
-    revoked_users: Mapping[str, int] | None = None,
+    revoked: Mapping[str, Mapping[str, int]] | None = None,
 ) -> HubTrust:
+    """The operator, SYS and one account per lattice (``accounts``: lattice -> entropy,
+    ``lattice`` among them), each with its revocations (lattice -> user key -> cut-off)."""
+    revoked = revoked or {}
     operator = nkey_from_entropy("operator", operator_entropy)
     system = nkey_from_entropy("account", system_entropy)
-    account = nkey_from_entropy("account", account_entropy)
+    keys = {name: nkey_from_entropy("account", e) for name, e in accounts.items()}
+    account_jwts = {system.public_key: account_jwt(operator, system, "SYS", jetstream=False)}
+    for name, account in keys.items():
+        account_jwts[account.public_key] = account_jwt(
+            operator, account, name, jetstream=True, revocations=revoked.get(name) or None
+        )
     return HubTrust(
         operator_jwt=operator_jwt(operator, f"{lattice}-operator", system.public_key),
         system_account=system.public_key,
-        lattice_account=account.public_key,
-        account_jwts={
-            system.public_key: account_jwt(operator, system, "SYS", jetstream=False),
-            account.public_key: account_jwt(operator, account, lattice, jetstream=True, revocations=revoked_users),
-        },
+        lattice_account=keys[lattice].public_key,
+        account_jwts=account_jwts,
+        accounts={name: k.public_key for name, k in keys.items()},
     )
 
 
 def service_user_creds(lattice: str, account_entropy: bytes, service_entropy: bytes) -> str:
-    """``.creds`` of the cloud-side service user of the lattice account."""
+    """``.creds`` of the cloud-side service user of a lattice's account."""
     account = nkey_from_entropy("account", account_entropy)
     service = nkey_from_entropy("user", service_entropy)
     jwt = user_jwt(account, service, f"{lattice}-service", connection_types=["STANDARD"])
@@ -367,28 +409,35 @@ def _rotations(plan: LatticePlan) -> dict[str, int]:
     return rotations
 
 
+def _extra_lattices(plan: LatticePlan) -> tuple[str, ...]:
+    return tuple(lat for lat in plan.lattices if lat != plan.lattice)
+
+
 def plan_key_names(plan: LatticePlan) -> tuple[str, ...]:
     """Every entropy a plan needs: every key generation of active spokes, and of retired
-    ones (kept to revoke them). A spoke of an external hub has none: its ``.creds`` come
-    from that hub's operator."""
+    ones (kept to revoke them), and an account and service user per further lattice. A
+    spoke of an external hub has none: its ``.creds`` come from that hub's operator."""
     external = {h.name for h in plan.hubs if h.external_urls}
     spokes = [s.name for s in plan.spokes if s.upstream not in external]
-    return entropy_names([*spokes, *plan.retired_spokes], _rotations(plan))
+    return entropy_names([*spokes, *plan.retired_spokes], _rotations(plan), _extra_lattices(plan))
 
 
-def revoked_key_names(plan: LatticePlan) -> tuple[str, ...]:
-    """Keys the lattice account revokes: every rotated-out generation of an active spoke,
-    and every generation of a retired one."""
+def revoked_key_names(plan: LatticePlan) -> dict[str, tuple[str, ...]]:
+    """Lattice -> keys its account revokes: every rotated-out generation of an active
+    spoke, and every generation of a retired one."""
     external = {h.name for h in plan.hubs if h.external_urls}
-    names = [k for s in plan.spokes if s.upstream not in external for k in spoke_key_names(s.name, s.key_rotation)[:-1]]
-    names += [
-        k for s, r in zip(plan.retired_spokes, plan.retired_rotations, strict=True) for k in spoke_key_names(s, r)
-    ]
-    return tuple(names)
+    out: dict[str, list[str]] = {lat: [] for lat in plan.lattices or (plan.lattice,)}
+    for s in plan.spokes:
+        if s.upstream not in external:
+            out.setdefault(s.lattice or plan.lattice, []).extend(spoke_key_names(s.name, s.key_rotation)[:-1])
+    lattices = plan.retired_lattices or (plan.lattice,) * len(plan.retired_spokes)
+    for name, rotation, lat in zip(plan.retired_spokes, plan.retired_rotations, lattices, strict=True):
+        out.setdefault(lat, []).extend(spoke_key_names(name, rotation))
+    return {lat: tuple(keys) for lat, keys in out.items()}
 
 
 def revocations(key_names: Sequence[str], entropy: Mapping[str, bytes]) -> dict[str, int]:
-    """Leaf-user public keys of ``key_names`` -> cut-off, for the lattice account JWT."""
+    """Leaf-user public keys of ``key_names`` -> cut-off, for an account JWT."""
     return {nkey_from_entropy("user", entropy[k]).public_key: REVOKED_BEFORE for k in key_names}
 
 
@@ -401,13 +450,17 @@ def lattice_auth_for_plan(plan: LatticePlan, entropy: Mapping[str, bytes]) -> La
     if missing:
         raise CredentialError("missing key entropy for: " + ", ".join(missing))
     websocket = [s.name for s in plan.spokes if s.leaf_transport == "websocket"]
+    revoked = {lat: revocations(keys, entropy) for lat, keys in revoked_key_names(plan).items()}
     return mint_lattice_auth(
         plan.lattice,
         hub_spokes,
         spoke_spokes,
         entropy,
-        revoked_users=revocations(revoked_key_names(plan), entropy),
+        revoked_users=revoked.pop(plan.lattice, {}),
         websocket_spokes=websocket,
         permissions={s: leaf_permissions(plan, s) for s in hub_spokes},
         rotations=_rotations(plan),
+        more_lattices=_extra_lattices(plan),
+        spoke_lattices={s.name: s.lattice for s in plan.spokes if s.lattice},
+        more_revoked=revoked,
     )

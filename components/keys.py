@@ -11,11 +11,10 @@ import pulumi_random as random
 from components.base import LatticeComponent, secret
 from components.credentials import (
     KEY_ENTROPY_BYTES,
-    LATTICE_ACCOUNT_KEY,
     OPERATOR_KEY,
-    SERVICE_USER_KEY,
     SYSTEM_ACCOUNT_KEY,
     ChildLogin,
+    account_key,
     child_login,
     hub_trust,
     leaf_user_creds,
@@ -23,6 +22,7 @@ from components.credentials import (
     plan_key_names,
     revocations,
     revoked_key_names,
+    service_key,
     service_user_creds,
 )
 from components.natsconf import render_trust
@@ -33,8 +33,9 @@ TYPE = "wasmcloud-lattice:index:LatticeKeys"
 
 
 class LatticeKeys(LatticeComponent):
-    """One ``random.RandomBytes`` (32 bytes) per key: the operator, the SYS and lattice
-    accounts, the service user and one leaf user per spoke, retired spokes included.
+    """One ``random.RandomBytes`` (32 bytes) per key: the operator, the SYS account, an
+    account and a service user per lattice on the hubs, and one leaf user per spoke and
+    key generation, retired spokes included.
 
     Entropy lives only in Pulumi's encrypted state, so keys are stable across runs;
     nkeys, JWTs and ``.creds`` come from it through :mod:`components.credentials`, the
@@ -46,7 +47,9 @@ class LatticeKeys(LatticeComponent):
     trust_conf: pulumi.Output[str]
     """The hubs' ``trust.conf``: operator and account JWTs (with revocations), public by design."""
     service_creds: pulumi.Output[str]
-    """``.creds`` of the cloud-side service user (a secret)."""
+    """``.creds`` of the cloud-side service user of the stack's own lattice (a secret)."""
+    lattice_service_creds: dict[str, pulumi.Output[str]]
+    """Lattice -> its service user's ``.creds`` (secrets), one per lattice on the hubs."""
 
     def __init__(self, name: str, plan: LatticePlan, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -57,23 +60,41 @@ class LatticeKeys(LatticeComponent):
             self._entropy[key] = secret(stored.base64).apply(base64.b64decode)
 
         self._plan = plan
+        lattices = plan.lattices or (plan.lattice,)
         revoked_keys = revoked_key_names(plan)
+        flat = [(lat, k) for lat in lattices for k in revoked_keys.get(lat, ())]
 
         def trust(values: list[bytes]) -> str:
-            operator, system, account, *revoked_entropy = values
-            revoked = revocations(revoked_keys, dict(zip(revoked_keys, revoked_entropy, strict=True)))
-            return render_trust(hub_trust(plan.lattice, operator, system, account, revoked_users=revoked))
+            operator, system = values[0], values[1]
+            accounts = dict(zip(lattices, values[2 : 2 + len(lattices)], strict=True))
+            revoked_entropy = values[2 + len(lattices) :]
+            entropy = {k: e for (_, k), e in zip(flat, revoked_entropy, strict=True)}
+            revoked = {lat: revocations(revoked_keys.get(lat, ()), entropy) for lat in lattices}
+            return render_trust(hub_trust(plan.lattice, operator, system, accounts, revoked=revoked))
 
-        parts = [self._entropy[k] for k in (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, LATTICE_ACCOUNT_KEY)]
-        parts += [self._entropy[k] for k in revoked_keys]
+        parts = [self._entropy[OPERATOR_KEY], self._entropy[SYSTEM_ACCOUNT_KEY]]
+        parts += [self._account(lat) for lat in lattices]
+        parts += [self._entropy[k] for _, k in flat]
         # JWTs and public keys only: the hygiene tests check it carries no seed.
         self.trust_conf = pulumi.Output.unsecret(pulumi.Output.all(*parts).apply(trust))
-        self.service_creds = secret(
-            pulumi.Output.all(self._entropy[LATTICE_ACCOUNT_KEY], self._entropy[SERVICE_USER_KEY]).apply(
-                lambda v: service_user_creds(plan.lattice, v[0], v[1])
-            )
+        self.lattice_service_creds = {lat: self._service_creds(lat) for lat in lattices}
+        self.service_creds = self.lattice_service_creds[plan.lattice]
+        self.register_outputs(
+            {
+                "trustConf": self.trust_conf,
+                "serviceCreds": self.service_creds,
+                "latticeServiceCreds": self.lattice_service_creds,
+            }
         )
-        self.register_outputs({"trustConf": self.trust_conf, "serviceCreds": self.service_creds})
+
+    def _account(self, lattice: str) -> pulumi.Output[bytes]:
+        return self._entropy[account_key(lattice, lattice == self._plan.lattice)]
+
+    def _service_creds(self, lattice: str) -> pulumi.Output[str]:
+        service = self._entropy[service_key(lattice, lattice == self._plan.lattice)]
+        return secret(
+            pulumi.Output.all(self._account(lattice), service).apply(lambda v: service_user_creds(lattice, v[0], v[1]))
+        )
 
     def _leaf_key(self, spoke: str) -> pulumi.Output[bytes]:
         """The spoke's current key generation."""
@@ -82,7 +103,8 @@ class LatticeKeys(LatticeComponent):
     def leaf_creds(self, spoke: str, *, websocket: bool = False) -> pulumi.Output[str]:
         """``.creds`` of a spoke that dials a hub (a secret), with its subject allow-lists."""
         allow = leaf_permissions(self._plan, spoke)
-        parts = pulumi.Output.all(self._entropy[LATTICE_ACCOUNT_KEY], self._leaf_key(spoke))
+        lattice = self._plan.spoke(spoke).lattice or self._plan.lattice
+        parts = pulumi.Output.all(self._account(lattice), self._leaf_key(spoke))
         return secret(parts.apply(lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket, allow=allow)))
 
     def child_login(self, spoke: str) -> pulumi.Output[ChildLogin]:

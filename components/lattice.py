@@ -108,6 +108,8 @@ class Lattice(LatticeComponent):
     spokes: dict[str, dict[str, Any]]
     """Per spoke: its connection outputs, and ``creds`` (a secret)."""
     service_creds: pulumi.Output[str]
+    lattice_service_creds: dict[str, pulumi.Output[str]]
+    """Lattice -> the ``.creds`` of its cloud-side service user (secrets), one per lattice."""
     ca: LatticeCA
     ca_cert: pulumi.Output[str]
     """The lattice CA certificate (public): clients of the hubs verify them against it."""
@@ -213,7 +215,14 @@ class Lattice(LatticeComponent):
             }
         self.spokes = {s: {**spoke_connection(plan, s), "creds": e.creds} for s, e in self.edge_spokes.items()}
         self.service_creds = keys.service_creds
+        self.lattice_service_creds = keys.lattice_service_creds
         self.ca_cert = ca.cert_pem
         self.register_outputs(
-            {"hubs": self.hubs, "spokes": self.spokes, "serviceCreds": self.service_creds, "caCert": self.ca_cert}
+            {
+                "hubs": self.hubs,
+                "spokes": self.spokes,
+                "serviceCreds": self.service_creds,
+                "latticeServiceCreds": self.lattice_service_creds,
+                "caCert": self.ca_cert,
+            }
         )

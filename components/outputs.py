@@ -31,16 +31,17 @@ def wash_host_args(nats_url: str, host_name: str) -> list[str]:
 def spoke_connection(plan: LatticePlan, spoke: str, port: int = Ports().client) -> dict[str, Any]:
     """Connection outputs for one spoke (stack export ``spokes[<name>]``, sandbox JSON)."""
     sp = plan.spoke(spoke)
+    lattice = sp.lattice or plan.lattice
     url = spoke_nats_url(port)
     return {
         "natsUrl": url,
         "jsDomain": sp.jetstream_domain,
-        "lattice": plan.lattice,
+        "lattice": lattice,
         "upstream": sp.upstream,
         "wasmcloudV1Env": {
             "WASMCLOUD_NATS_HOST": LOCAL_NATS_HOST,
             "WASMCLOUD_NATS_PORT": str(port),
-            "WASMCLOUD_LATTICE": plan.lattice,
+            "WASMCLOUD_LATTICE": lattice,
             "WASMCLOUD_JS_DOMAIN": sp.jetstream_domain,
         },
         "washHostArgs": wash_host_args(url, spoke),

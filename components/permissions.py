@@ -31,13 +31,14 @@ class LeafAllow:
     subscribe: tuple[str, ...]
 
 
-def profile_subjects(plan: LatticePlan) -> tuple[str, ...]:
-    return tuple(s.format(lattice=plan.lattice) for s in PROFILES[plan.leaf_profile])
+def profile_subjects(plan: LatticePlan, lattice: str) -> tuple[str, ...]:
+    return tuple(s.format(lattice=lattice) for s in PROFILES[plan.leaf_profile])
 
 
 def leaf_permissions(plan: LatticePlan, spoke: str) -> LeafAllow:
     """The allow-lists of ``spoke``'s leaf user (a spoke that dials a hub)."""
     domains = [plan.hub_domain, *(plan.spoke(s).jetstream_domain for s in plan.subtree(spoke))]
-    subjects = {*profile_subjects(plan), *plan.leaf_subjects, *(f"$JS.{d}.API.>" for d in domains)}
+    lattice = plan.spoke(spoke).lattice or plan.lattice
+    subjects = {*profile_subjects(plan, lattice), *plan.leaf_subjects, *(f"$JS.{d}.API.>" for d in domains)}
     allowed = tuple(sorted(subjects))
     return LeafAllow(publish=allowed, subscribe=allowed)

@@ -53,6 +53,8 @@ class SpokePlan:
     """``websocket``: the spoke dials its hub's WebSocket listener (``wss://``)."""
     key_rotation: int = 0
     """Generation of the spoke's leaf key; every earlier generation is revoked."""
+    lattice: str = ""
+    """The lattice (NATS account at the hubs) this spoke serves."""
 
     @property
     def is_mid_tier(self) -> bool:
@@ -91,6 +93,10 @@ class LatticePlan:
     """Spokes whose credentials are revoked; they have no server."""
     retired_rotations: tuple[int, ...] = ()
     """The last key rotation of each retired spoke (same order): all its keys are revoked."""
+    retired_lattices: tuple[str, ...] = ()
+    """The lattice of each retired spoke (same order): its account revokes its keys."""
+    lattices: tuple[str, ...] = ()
+    """Every lattice on these hubs, the stack's own first; each is a NATS account."""
     leaf_profile: str = "wasmcloud-v2"
     """Which wasmCloud subjects the spokes' leaf users may use (:mod:`components.permissions`)."""
     leaf_subjects: tuple[str, ...] = ()
@@ -177,6 +183,7 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
                         wasmcloud_host=spoke.wasmcloud_host,
                         leaf_transport=spoke.leaf_transport,
                         key_rotation=spoke.key_rotation,
+                        lattice=spoke.lattice or spec.name,
                     )
                 )
                 pending.remove(spoke)
@@ -220,6 +227,8 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
         servers=tuple(servers),
         retired_spokes=tuple(r.name for r in spec.retired),
         retired_rotations=tuple(r.key_rotation for r in spec.retired),
+        retired_lattices=tuple(r.lattice or spec.name for r in spec.retired),
+        lattices=spec.all_lattices,
         leaf_profile=spec.leaf_permissions.profile,
         leaf_subjects=spec.leaf_permissions.subjects,
         tls_handshake_first=spec.tls.handshake_first,

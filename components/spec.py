@@ -208,6 +208,8 @@ class RetiredSpoke(_Model):
 
     name: str
     key_rotation: int = 0
+    lattice: str | None = None
+    """Its lattice, if not the stack's own (its keys were in that lattice's account)."""
 
     _names = field_validator("name")(_check_name)
 
@@ -236,6 +238,9 @@ class SpokeSpec(_Model):
     """``websocket``: dial the hub's WebSocket listener where only HTTPS leaves the site."""
     creds_secret: str | None = None
     """A spoke of an external hub: name of a secret config value holding its ``.creds``."""
+    lattice: str | None = None
+    """Which lattice the spoke serves: the stack's ``name`` (default) or one of its
+    ``lattices``. Each lattice is its own NATS account at the hubs."""
     key_rotation: int = 0
     """Raise by one to rotate the spoke's leaf key: a new key is stored, the old ones are
     revoked (kept only for that), and only this spoke's credentials and the hubs' account
@@ -269,10 +274,20 @@ class LatticeSpec(_Model):
     retired_spokes: tuple[str | RetiredSpoke, ...] = ()
     """Spokes taken out of service: their keys are kept only to revoke their credentials.
     A name, or ``{name, keyRotation}`` for a spoke whose key had been rotated."""
+    lattices: tuple[str, ...] = ()
+    """Further wasmCloud lattices on the same hubs. Each is a NATS account of its own, so
+    its spokes and services cannot see another lattice's traffic."""
     leaf_permissions: LeafPermissions = LeafPermissions()
     tls: TlsSettings = TlsSettings()
 
     _names = field_validator("name")(_check_name)
+
+    @field_validator("lattices")
+    @classmethod
+    def _lattices(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            _check_name(value)
+        return values
 
     @field_validator("retired_spokes")
     @classmethod
@@ -286,6 +301,11 @@ class LatticeSpec(_Model):
     def retired(self) -> tuple[RetiredSpoke, ...]:
         """Every retired spoke with its last key rotation."""
         return tuple(RetiredSpoke(name=r) if isinstance(r, str) else r for r in self.retired_spokes)
+
+    @property
+    def all_lattices(self) -> tuple[str, ...]:
+        """The stack's own lattice first, then the others sharing its hubs."""
+        return (self.name, *self.lattices)
 
     @property
     def hub_domain(self) -> str:
@@ -514,6 +534,7 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
             )
         if isinstance(aws, Mapping) and aws.get("subnetIds") and not aws.get("vpcId"):
             problems.append(Problem(f"lattice.hubs[{i}].aws.vpcId", "required with subnetIds"))
+    problems += _lattice_problems(raw, spokes)
     retired = raw.get("retiredSpokes")
     if isinstance(retired, list):
         seen_retired: set[Any] = set()
@@ -531,6 +552,46 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
             elif name in seen_retired:
                 problems.append(Problem(path, f"duplicate name {name!r}"))
             seen_retired.add(name)
+    return problems
+
+
+def _lattice_problems(raw: Mapping[str, Any], spokes: list[tuple[int, Mapping[str, Any]]]) -> list[Problem]:
+    """Spokes name a lattice of the stack, and a spoke of a spoke shares its upstream's
+    (the mid-tier's leaf user carries its children's traffic in its own account)."""
+    problems: list[Problem] = []
+    extra = raw.get("lattices")
+    names = [raw.get("name"), *(extra if isinstance(extra, list) else [])]
+    if isinstance(extra, list):
+        for i, name in enumerate(extra):
+            if name in names[: i + 1]:
+                problems.append(Problem(f"lattice.lattices[{i}]", f"duplicate lattice name {name!r}"))
+    own = raw.get("name")
+    lattice_of = {s.get("name"): s.get("lattice", own) for _, s in spokes}
+    for i, spoke in spokes:
+        chosen = spoke.get("lattice", own)
+        if "lattice" in spoke and isinstance(chosen, str) and chosen not in names:
+            problems.append(
+                Problem(
+                    f"lattice.spokes[{i}].lattice",
+                    f"no lattice {chosen!r} in this stack (name it under lattices, or use {own!r})",
+                )
+            )
+            continue
+        upstream = spoke.get("upstream")
+        if upstream in lattice_of and lattice_of[upstream] != chosen:
+            problems.append(
+                Problem(
+                    f"lattice.spokes[{i}].lattice",
+                    f"{chosen!r} differs from its upstream spoke {upstream!r} ({lattice_of[upstream]!r}): "
+                    "a spoke of a spoke travels in its upstream's account",
+                )
+            )
+    retired = raw.get("retiredSpokes")
+    for i, entry in enumerate(retired if isinstance(retired, list) else []):
+        if isinstance(entry, Mapping) and "lattice" in entry and entry["lattice"] not in names:
+            problems.append(
+                Problem(f"lattice.retiredSpokes[{i}].lattice", f"no lattice {entry['lattice']!r} in this stack")
+            )
     return problems
 
 

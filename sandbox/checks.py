@@ -44,11 +44,13 @@ async def quiet_errors(err: Exception) -> None:
     failover to the next server is expected here, and failures surface as exceptions."""
 
 
-async def connect_hub(lattice: LocalLattice, hub: str, name: str) -> Client:
-    """A cloud-side service client at a hub region, with the lattice's service credentials."""
+async def connect_hub(lattice: LocalLattice, hub: str, name: str, account: str | None = None) -> Client:
+    """A cloud-side service client at a hub region, with a lattice's service credentials
+    (``account``: which lattice on the hubs; default the stack's own)."""
+    creds = lattice.lattice_service_creds[account] if account else lattice.service_creds
     return await nats.connect(
         servers=lattice.hub_client_urls(hub),
-        user_credentials=str(lattice.service_creds),
+        user_credentials=str(creds),
         tls=lattice.client_tls(),
         name=name,
         connect_timeout=2,

@@ -67,6 +67,8 @@ def summary(lattice: LocalLattice, checks: list[Check], converge_ms: float) -> d
         h.name: {
             "clientUrl": ",".join(lattice.hub_client_urls(h.name)),
             "credsFile": str(lattice.service_creds),
+            "caFile": str(lattice.ca_file),
+            "latticeCredsFiles": {name: str(path) for name, path in lattice.lattice_service_creds.items()},
             "jsDomain": h.jetstream_domain,
         }
         for h in plan.hubs

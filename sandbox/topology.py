@@ -122,6 +122,10 @@ class LocalLattice:
         }
         self.rendered = render_lattice(self.plan, self.addressing, self.auth, self.files, self.tls)
         self.service_creds = self.workdir / "service.creds"
+        self.lattice_service_creds = {
+            name: self.service_creds if name == self.plan.lattice else self.workdir / f"service-{name}.creds"
+            for name in self.plan.lattices
+        }
         if self.wan_delay is not None:
             self._route_spokes_over_wan(self.wan_delay)
 
@@ -187,7 +191,8 @@ class LocalLattice:
         return out
 
     def write_files(self) -> None:
-        _write_private(self.service_creds, self.auth.service_creds)
+        for lattice, creds_path in self.lattice_service_creds.items():
+            _write_private(creds_path, self.auth.lattice_service_creds[lattice])
         _write_private(self.ca_file, self.ca.cert_pem)
         for tls_files in self._websocket_tls_files().values():
             for path, text in tls_files.items():

@@ -74,6 +74,7 @@ def run_program(
         "hubs": lattice.hubs,
         "spokes": lattice.spokes,
         "serviceCreds": lattice.service_creds,
+        "latticeServiceCreds": lattice.lattice_service_creds,
         "caCert": lattice.ca_cert,
     }
     loop = asyncio.get_event_loop()

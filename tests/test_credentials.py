@@ -141,3 +141,70 @@ def test_a_retired_spoke_still_needs_its_entropy() -> None:
     )
     with pytest.raises(CredentialError, match="missing key entropy for: leaf-gone"):
         lattice_auth_for_plan(plan, fixed_entropy([]))
+
+
+MULTI = {
+    "name": "acme",
+    "lattices": ["globex"],
+    "hubs": [{"name": "use1", "platform": "kubernetes", "nodes": 1}],
+    "spokes": [
+        {"name": "a", "upstream": "use1", "platform": "kubernetes"},
+        {"name": "b", "upstream": "use1", "platform": "kubernetes", "lattice": "globex", "keyRotation": 2},
+    ],
+    "retiredSpokes": [{"name": "gone", "lattice": "globex"}],
+}
+
+
+def _creds_claims(creds: str) -> dict[str, object]:
+    match = CREDS.match(creds)
+    assert match
+    return decode_jwt_claims(match["jwt"])
+
+
+def test_each_lattice_is_an_account_and_its_spokes_are_its_users() -> None:
+    plan = plan_lattice(spec_from(MULTI))
+    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
+    accounts = auth.trust.accounts
+    assert set(accounts) == {"acme", "globex"} and accounts["acme"] != accounts["globex"]
+    assert set(auth.trust.account_jwts) == {auth.trust.system_account, *accounts.values()}
+    assert _creds_claims(auth.leaf_creds["a"])["iss"] == accounts["acme"]
+    assert _creds_claims(auth.leaf_creds["b"])["iss"] == accounts["globex"]
+    services = {name: _creds_claims(c)["iss"] for name, c in auth.lattice_service_creds.items()}
+    assert services == accounts, "a service user per lattice, in its own account"
+
+
+def test_rotated_and_retired_keys_are_revoked_in_their_own_account_only() -> None:
+    plan = plan_lattice(spec_from(MULTI))
+    entropy = plan_entropy(plan)
+    assert {"leaf-b", "leaf-b.1", "leaf-b.2", "leaf-gone"} <= set(entropy)
+    auth = lattice_auth_for_plan(plan, entropy)
+    globex = decode_jwt_claims(auth.trust.account_jwts[auth.trust.accounts["globex"]])["nats"]
+    acme = decode_jwt_claims(auth.trust.account_jwts[auth.trust.accounts["acme"]])["nats"]
+    old = {nkey_from_entropy("user", entropy[k]).public_key for k in ("leaf-b", "leaf-b.1", "leaf-gone")}
+    assert set(globex["revocations"]) == old
+    assert "revocations" not in acme
+    current = nkey_from_entropy("user", entropy["leaf-b.2"]).public_key
+    assert _creds_claims(auth.leaf_creds["b"])["sub"] == current and current not in globex["revocations"]
+
+
+def test_leaf_users_carry_only_their_allow_lists() -> None:
+    plan = plan_lattice(load_stack("dev"))
+    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
+    nats = _creds_claims(auth.leaf_creds["store-12"])["nats"]
+    assert isinstance(nats, dict)
+    expected = sorted(
+        {
+            "runtime.>",
+            "_INBOX.>",
+            "orders.>",
+            "svc.>",
+            "cloud.>",
+            "$JS.hub.API.>",
+            "$JS.store-12.API.>",
+            "$JS.device-7.API.>",  # its child's domain: the link carries the child's traffic
+        }
+    )
+    assert nats["pub"] == {"allow": expected} and nats["sub"] == {"allow": expected}
+    assert nats["allowed_connection_types"] == ["LEAFNODE"]
+    store14 = _creds_claims(auth.leaf_creds["store-14"])["nats"]
+    assert isinstance(store14, dict) and "$JS.device-7.API.>" not in store14["pub"]["allow"]

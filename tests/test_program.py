@@ -133,6 +133,7 @@ def test_exports_describe_hubs_and_spokes_with_the_sandbox_field_names(stack: st
 def test_only_credentials_are_secret_in_the_exports(stack: str) -> None:
     run, plan = stack_run(stack), plan_of(stack)
     expected = {"serviceCreds"} | {f"spokes.{s.name}.creds" for s in plan.spokes}
+    expected |= {f"latticeServiceCreds.{name}" for name in plan.lattices}
     assert run.secret_exports == expected
     # as the engine receives them: the secret marker sits on the credential, not above it
     serialized = run.exports_serialized

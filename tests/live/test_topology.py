@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 import nats
 import pytest
 from nats.aio.msg import Msg
 
-from components.credentials import lattice_auth_for_plan
-from components.natsconf import format_conf
-from sandbox import binaries
 from sandbox.checks import HeartbeatWatch, connect_hub, connect_spoke, request_with_retry
 from sandbox.monitor import gateway_peers, leaf_attachment, leaf_peers, route_peers
-from sandbox.ports import free_ports
 from sandbox.topology import LocalLattice
-from tests.helpers import plan_entropy
 
 pytestmark = pytest.mark.live
 
@@ -174,56 +165,6 @@ def test_each_spoke_jetstream_domain_is_isolated_and_reachable_from_the_hub(dev_
     assert out["create"] == "ORDERS", "stream created on store-12 from the hub via $JS.store-12.API"
     assert out["local"] == "ORDERS", "and it lives in store-12's own domain"
     assert out["in:store-14"] == 404 and out["in:hub"] == 404, "no other domain has it"
-
-
-def _rogue_leaf(lattice: LocalLattice, tmp_path: Path, remote: Mapping[str, Any], name: str) -> tuple[str, list[str]]:
-    """A nats-server that dials the hub's leaf port with the given remote; returns its log."""
-    client_port, monitor_port = free_ports(2)
-    conf = tmp_path / f"{name}.conf"
-    conf.write_text(
-        format_conf(
-            {
-                "server_name": name,
-                "listen": f"127.0.0.1:{client_port}",
-                "http": f"127.0.0.1:{monitor_port}",
-                "leafnodes": {"reconnect_delay": "1s", "remotes": [remote]},
-            }
-        )
-    )
-    log = tmp_path / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([binaries.nats_server(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "Authorization Violation" not in log.read_text():
-            time.sleep(0.1)
-        hub_leafs = [
-            leaf["name"] for s in lattice.plan.hub("use1").servers for leaf in leaf_peers(lattice.monitor_url(s))
-        ]
-    finally:
-        proc.terminate()
-        proc.wait(5)
-    return log.read_text(), hub_leafs
-
-
-def _hub_leaf_urls(lattice: LocalLattice) -> list[str]:
-    return list(lattice.addressing.leaf_urls["use1"])
-
-
-def test_anonymous_leaf_is_refused_by_the_hub(dev_lattice: LocalLattice, tmp_path: Path) -> None:
-    log, hub_leafs = _rogue_leaf(dev_lattice, tmp_path, {"urls": _hub_leaf_urls(dev_lattice)}, "rogue-anon")
-    assert "Authorization Violation" in log, "the hub told the leaf why it was refused"
-    assert "rogue-anon" not in hub_leafs
-
-
-def test_leaf_with_credentials_of_another_operator_is_refused(dev_lattice: LocalLattice, tmp_path: Path) -> None:
-    other = lattice_auth_for_plan(dev_lattice.plan, plan_entropy(dev_lattice.plan, "other"))
-    creds = tmp_path / "other.creds"
-    creds.write_text(other.leaf_creds["store-12"])
-    remote = {"urls": _hub_leaf_urls(dev_lattice), "credentials": str(creds)}
-    log, hub_leafs = _rogue_leaf(dev_lattice, tmp_path, remote, "rogue-creds")
-    assert "Authorization Violation" in log
-    assert "rogue-creds" not in hub_leafs
 
 
 async def _host_seen(lattice: LocalLattice) -> list[tuple[str, bool, str]]:
