@@ -68,6 +68,42 @@ def hub_leaf_listeners_authenticate(typ: str, props: Props) -> Iterator[str]:
             yield "a NATS leaf listener has neither operator (JWT) auth nor an authorization block"
 
 
+def _top_block(config: str, key: str) -> str | None:
+    """The text of a top-level ``key: { ... }`` block as the renderer writes it."""
+    match = re.search(rf"^{key}: \{{\n(.*?)^\}}$", config, re.S | re.M)
+    return match.group(1) if match else None
+
+
+def _has_tls(block: str, indent: int, *, verify: bool = False) -> bool:
+    pad = " " * indent
+    tls = re.search(rf"^{pad}tls: \{{\n(.*?)^{pad}\}}$", block, re.S | re.M)
+    if tls is None or 'min_version: "1.2"' not in tls.group(1):
+        return False
+    return not verify or "verify: true" in tls.group(1)
+
+
+def links_use_tls(typ: str, props: Props) -> Iterator[str]:
+    """Every NATS link that leaves a machine is TLS: client ports beyond loopback, routes
+    and gateways (mutual, ``verify``), leaf listeners, and leaf remotes to our servers."""
+    for config in _nats_configs(typ, props):
+        listen = re.search(r'^listen: "([^"]+)"$', config, re.M)
+        if listen and not listen.group(1).startswith("127.0.0.1:") and not _has_tls(config, 0):
+            yield "a NATS client listener beyond loopback has no TLS"
+        for key, what in (("cluster", "routes"), ("gateway", "gateways")):
+            block = _top_block(config, key)
+            if block is not None and not _has_tls(block, 2, verify=True):
+                yield f"NATS {what} are not mutual TLS (tls with verify: true)"
+        leafnodes = _top_block(config, "leafnodes")
+        if leafnodes is None:
+            continue
+        if re.search(r"^  listen:", leafnodes, re.M) and not _has_tls(leafnodes, 2):
+            yield "a NATS leaf listener has no TLS"
+        for remote in re.findall(r"^    \{\n(.*?)^    \}$", leafnodes, re.S | re.M):
+            ours = "nats-leaf://" in remote or "upstream-auth.conf" in remote
+            if ours and not re.search(r"^      tls: \{\n(.*?)ca_file", remote, re.S | re.M):
+                yield "a NATS leaf remote dials without verifying the server (tls with ca_file)"
+
+
 def spoke_clients_on_loopback(typ: str, props: Props) -> Iterator[str]:
     for config in _nats_configs(typ, props):
         if "no_auth_user" in config and not re.search(r'^listen: "127\.0\.0\.1:\d+"$', config, re.M):
@@ -95,6 +131,10 @@ CHECKS: dict[str, tuple[str, Callable[[str, Props], Iterator[str]]]] = {
     "hub-leaf-listeners-authenticate": (
         "NATS leaf listeners authenticate (operator JWTs on hubs, an authorization block elsewhere)",
         hub_leaf_listeners_authenticate,
+    ),
+    "nats-links-use-tls": (
+        "NATS client (beyond loopback), route, gateway and leaf links are TLS; routes and gateways mutual",
+        links_use_tls,
     ),
     "spoke-clients-on-loopback": (
         "A spoke's anonymous client listener is bound to 127.0.0.1",

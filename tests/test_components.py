@@ -95,7 +95,7 @@ def test_hub_cluster_needs_every_peer_regions_gateway_addresses(mocks: LatticeMo
         {"name": "euw1", "platform": "aws", "region": "eu-west-1"},
     ]
     spec = spec_from({"name": "acme", "hubs": hubs})
-    ca = CaMaterial(cert_pem="ca", key_pem=pulumi.Output.secret("key"))
+    ca = CaMaterial(cert_pem="ca", key_pem="key")
     args = HubClusterArgs(plan=plan_lattice(spec), hub=spec.hubs[0], trust_conf="operator: x\n", ca=ca)
 
     with pytest.raises(ValueError, match=r"hub use1: no gateway addresses given for hub\(s\) euw1"):

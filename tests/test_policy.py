@@ -27,8 +27,19 @@ def test_every_resource_of_every_stack_passes(stack: str, runs: dict[str, Progra
     assert checked > 20
 
 
-HUB_CONFIG = 'server_name: "use1-0"\nlisten: "0.0.0.0:4222"\nleafnodes: {\n  listen: "0.0.0.0:7422"\n}\n'
-SPOKE_CONFIG = 'server_name: "s"\nlisten: "0.0.0.0:4222"\nno_auth_user: "local"\n'
+TLS = '  tls: {\n    cert_file: "c.pem"\n    key_file: "k.pem"\n    ca_file: "ca.pem"\n    min_version: "1.2"\n  }\n'
+HUB_CONFIG = f'server_name: "use1-0"\nlisten: "127.0.0.1:4222"\nleafnodes: {{\n  listen: "0.0.0.0:7422"\n{TLS}}}\n'
+TOP_TLS = "".join(line[2:] + "\n" for line in TLS.splitlines())
+SPOKE_CONFIG = f'server_name: "s"\nlisten: "0.0.0.0:4222"\n{TOP_TLS}no_auth_user: "local"\n'
+TRUST = 'include "trust.conf"\n'
+VERIFY = TLS.replace("  }\n", "    verify: true\n  }\n")
+NO_TLS_HUB = (
+    f'server_name: "use1-0"\nlisten: "0.0.0.0:4222"\n{TRUST}cluster: {{\n  listen: "0.0.0.0:6222"\n{VERIFY}}}\n'
+)
+NO_TLS_REMOTE = (
+    'server_name: "s"\nlisten: "127.0.0.1:4222"\nleafnodes: {\n  remotes: [\n    {\n'
+    '      urls: ["nats-leaf://hub:7422"]\n    }\n  ]\n}\n'
+)
 BAD: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "no-nats-private-port-open-to-the-world",
@@ -59,6 +70,30 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         "kubernetes:core/v1:ConfigMap",
         {"data": {"use1-0.conf": HUB_CONFIG}},
         "a NATS leaf listener has neither operator (JWT) auth nor an authorization block",
+    ),
+    (
+        "nats-links-use-tls",
+        "kubernetes:core/v1:ConfigMap",
+        {"data": {"use1-0.conf": NO_TLS_HUB}},
+        "a NATS client listener beyond loopback has no TLS",
+    ),
+    (
+        "nats-links-use-tls",
+        "kubernetes:core/v1:ConfigMap",
+        {
+            "data": {
+                "use1-0.conf": NO_TLS_HUB.replace('listen: "0.0.0.0:4222"', 'listen: "127.0.0.1:4222"').replace(
+                    VERIFY, TLS
+                )
+            }
+        },
+        "NATS routes are not mutual TLS (tls with verify: true)",
+    ),
+    (
+        "nats-links-use-tls",
+        "kubernetes:core/v1:ConfigMap",
+        {"data": {"s.conf": NO_TLS_REMOTE}},
+        "a NATS leaf remote dials without verifying the server (tls with ca_file)",
     ),
     (
         "spoke-clients-on-loopback",
