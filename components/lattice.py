@@ -1,7 +1,5 @@
 """Lattice: a whole validated spec as resources: keys, every hub region, every spoke."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -99,10 +97,8 @@ class Lattice(LatticeComponent):
     ``EdgeSpoke`` per spoke in upstream order (a mid-tier spoke before its children, its
     leaf port open to them only). Platforms mix: a hub on Kubernetes, spokes on AWS."""
 
-    plan: LatticePlan
-    keys: LatticeKeys
-    hub_clusters: dict[str, HubCluster]
-    edge_spokes: dict[str, EdgeSpoke]
+    # Class-level annotations are the component's outputs (the package schema reads them);
+    # ``plan``, ``keys``, ``ca``, ``hub_clusters`` and ``edge_spokes`` are Python-only handles.
     hubs: dict[str, dict[str, Any]]
     """Per hub region: ``leafUrls``, ``websocketUrls``, ``gatewayUrls``, ``clientUrls``, ``jsDomain``."""
     spokes: dict[str, dict[str, Any]]
@@ -110,7 +106,6 @@ class Lattice(LatticeComponent):
     service_creds: pulumi.Output[str]
     lattice_service_creds: dict[str, pulumi.Output[str]]
     """Lattice -> the ``.creds`` of its cloud-side service user (secrets), one per lattice."""
-    ca: LatticeCA
     ca_cert: pulumi.Output[str]
     """The lattice CA certificate (public): clients of the hubs verify them against it."""
 
@@ -127,9 +122,12 @@ class Lattice(LatticeComponent):
         if problems:
             raise LatticeSpecError(f"Lattice {name}", problems)
         super().__init__(TYPE, name, None, opts)
-        self.plan = plan = plan_lattice(spec)
-        self.keys = keys = LatticeKeys(f"{name}-keys", plan, opts=self.child())
-        self.ca = ca = LatticeCA(f"{name}-ca", plan.lattice, opts=self.child())
+        self.plan: LatticePlan = plan_lattice(spec)
+        plan = self.plan
+        self.keys: LatticeKeys = LatticeKeys(f"{name}-keys", plan, opts=self.child())
+        keys = self.keys
+        self.ca: LatticeCA = LatticeCA(f"{name}-ca", plan.lattice, opts=self.child())
+        ca = self.ca
         lookups = RegionLookups()
         hub_specs = {h.name: h for h in spec.hubs}
         built = [h for h in spec.hubs if h.platform != "external"]
@@ -137,7 +135,7 @@ class Lattice(LatticeComponent):
         # Each region's nodes need every other region's gateway addresses, and the other
         # way round; deferred outputs close that loop (addresses do not depend on nodes).
         deferred = {h.name: pulumi.deferred_output() for h in built}  # type: ignore[var-annotated]
-        self.hub_clusters = {}
+        self.hub_clusters: dict[str, HubCluster] = {}
         for hub in built:
             peers = {p.name: deferred[p.name][0] for p in built if p.name != hub.name}
             args = HubClusterArgs(
@@ -155,7 +153,7 @@ class Lattice(LatticeComponent):
 
         # A mid-tier spoke opens its leaf port to its children's addresses, known later.
         child_ips = {s.name: pulumi.deferred_output() for s in plan.spokes if s.is_mid_tier}  # type: ignore[var-annotated]
-        self.edge_spokes = {}
+        self.edge_spokes: dict[str, EdgeSpoke] = {}
         spoke_specs = {s.name: s for s in spec.spokes}
         for planned in plan.spokes:
             entry = spoke_specs[planned.name]

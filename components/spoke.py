@@ -1,7 +1,5 @@
 """EdgeSpoke: one edge site, a leaf nats-server that dials out, and a wasmCloud host beside it."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 

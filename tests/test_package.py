@@ -1,0 +1,114 @@
+"""The components as a Pulumi package: schema snapshot, and construction the way the
+component provider does it (plain inputs by schema name), under the mocks."""
+
+import json
+import os
+import tomllib
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.provider.server import ComponentInitError
+
+from components.package import COMPONENTS, PACKAGE, VERSION, package_schema
+from components.testing import LatticeMocks, is_secret
+from tests.helpers import ROOT
+from tests.pulumi_mocks import own_event_loop, run_program, stack_config
+
+SCHEMA = ROOT / "provider" / "schema.json"
+
+
+def test_the_schema_matches_the_committed_snapshot() -> None:
+    """A reviewer sees every change to the cross-language API here. Regenerate with
+    UPDATE_SCHEMA=1 (or `make schema`) after a deliberate change."""
+    text = json.dumps(package_schema(), indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_SCHEMA"):
+        SCHEMA.write_text(text)
+    assert text == SCHEMA.read_text()
+
+
+def test_the_schema_names_the_components_with_their_type_tokens() -> None:
+    schema = package_schema()
+    assert schema["name"] == PACKAGE and schema["version"] == VERSION
+    assert set(schema["resources"]) == {f"{PACKAGE}:index:Lattice", f"{PACKAGE}:index:EdgeSpoke"}
+    lattice = schema["resources"][f"{PACKAGE}:index:Lattice"]
+    assert lattice["isComponent"] is True
+    assert lattice["requiredInputs"] == ["lattice"]
+    assert lattice["inputProperties"]["lattice"]["plain"] is True, "the spec is plain data: it decides the resources"
+    assert {"hubs", "spokes", "serviceCreds", "latticeServiceCreds", "caCert"} <= set(lattice["properties"])
+    spoke = schema["resources"][f"{PACKAGE}:index:EdgeSpoke"]
+    assert {"upstreamUrls", "leafCreds", "caCert", "spoke", "lattice"} <= set(spoke["requiredInputs"])
+
+
+def test_the_package_version_is_the_projects() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == VERSION
+
+
+def test_the_plugin_manifest_points_at_the_provider() -> None:
+    manifest = yaml.safe_load((ROOT / "PulumiPlugin.yaml").read_text())
+    assert manifest["runtime"]["name"] == "python"
+    main = ROOT / manifest["main"] / "__main__.py"
+    source = main.read_text()
+    compile(source, str(main), "exec")
+    assert "component_provider_host(COMPONENTS, PACKAGE, version=VERSION)" in source
+
+
+def _construct(resource: str, name: str, inputs: dict[str, Any], mocks: LatticeMocks) -> Any:
+    """What the provider does on a Construct request: map schema names, build, read state."""
+    provider = ComponentProvider(COMPONENTS, PACKAGE, version=VERSION)
+    box: dict[str, Any] = {}
+    with own_event_loop():
+        pulumi.runtime.set_mocks(mocks, project="consumer", stack="dev", preview=False)
+
+        @pulumi.runtime.test  # type: ignore[untyped-decorator]
+        def program() -> None:
+            box["result"] = provider.construct(name, f"{PACKAGE}:index:{resource}", inputs)
+
+        program()
+    return box["result"]
+
+
+def test_a_lattice_from_plain_data_builds_what_the_python_program_builds() -> None:
+    config = stack_config("dev")
+    mocks = LatticeMocks()
+    result = _construct("Lattice", "acme-dev", {"lattice": config["wasmcloud-lattice:lattice"]}, mocks)
+    assert set(result.state) == {"hubs", "spokes", "serviceCreds", "latticeServiceCreds", "caCert"}
+    program = run_program("dev", config)
+    built = sorted((r.typ, r.name) for r in mocks.resources)
+    assert built == sorted((r.typ, r.name) for r in program.mocks.resources)
+    assert {r.typ for r in mocks.resources} >= {f"{PACKAGE}:index:HubCluster", f"{PACKAGE}:index:EdgeSpoke"}
+
+
+def test_a_bad_spec_from_another_language_names_the_key_and_builds_nothing() -> None:
+    config = stack_config("dev")
+    lattice = dict(config["wasmcloud-lattice:lattice"])
+    lattice["hubs"] = [{**lattice["hubs"][0], "nodes": 4}]
+    mocks = LatticeMocks()
+    with pytest.raises(ComponentInitError) as info:
+        _construct("Lattice", "acme-dev", {"lattice": lattice}, mocks)
+    assert "Lattice acme-dev: lattice: lattice.hubs[0].nodes: must be 1, 3 or 5" in str(info.value)
+    assert [r for r in mocks.resources if not r.typ.startswith("pulumi:")] == []
+
+
+CREDS = "-----BEGIN NATS USER JWT-----\neyJ.site.jwt\n------END NATS USER JWT------\n\nSUASITESEEDFORTESTS\n"
+
+
+def test_an_edge_spoke_from_plain_data_against_another_stacks_outputs() -> None:
+    inputs = {
+        "lattice": "acme",
+        "spoke": {"name": "store-12", "upstream": "use1", "platform": "aws", "region": "us-west-2"},
+        "upstreamUrls": ["nats-leaf://use1-leaf.elb.us-east-1.amazonaws.com:7422"],
+        "leafCreds": CREDS,
+        "caCert": "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n",
+    }
+    mocks = LatticeMocks()
+    result = _construct("EdgeSpoke", "store-12", inputs, mocks)
+    assert {"connection", "creds", "config", "publicIp"} <= set(result.state)
+    version = next(r for r in mocks.resources if r.typ == "aws:secretsmanager/secretVersion:SecretVersion")
+    assert is_secret(version.inputs["secretString"])
+    assert set(json.loads(version.inputs["secretString"]["value"])["files"]) == {"leaf.creds", "ca.pem"}
+    instance = next(r for r in mocks.resources if r.typ == "aws:ec2/instance:Instance")
+    assert "SUASITESEEDFORTESTS" not in instance.inputs["userData"]
