@@ -153,3 +153,20 @@ def tamper_jwt(creds: str, change: Mapping[str, Any]) -> str:
     claims["nats"].update(change)
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     return creds.replace(jwt, f"{header}.{forged}.{sig}")
+
+
+def present_certificate(port: int, files: Mapping[str, str]) -> str:
+    """Open TLS to ``port`` presenting the certificate in ``files`` whatever the server asks
+    for (a Go client would withhold one the server's CA list does not name); returns how
+    the handshake ended on our side."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the attacker does not care who the server is
+    context.load_cert_chain(files["cert_file"], files["key_file"])
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
+        try:
+            with context.wrap_socket(raw) as sock:
+                sock.sendall(b"PING\r\n")
+                return f"answered {sock.recv(100)!r}"
+        except (ssl.SSLError, OSError) as err:
+            return f"refused: {err}"

@@ -34,6 +34,7 @@ from tests.live.attackers import (
     foreign_certificate,
     log_size,
     plaintext_probe,
+    present_certificate,
     rogue_server,
     tamper_jwt,
     wait_for_line,
@@ -124,6 +125,15 @@ def test_a_route_or_gateway_with_another_cas_certificate_is_refused(
     with rogue_server(tmp_path, f"intruder-{link}", blocks) as rogue_log:
         line = wait_for_line(log, rf"TLS {link} handshake error: .*{FOREIGN_REFUSAL}", 15, start)
         assert line, f"{HUB} did not refuse the {link}:\n" + rogue_log.read_text()[-1500:]
+    # the same certificate pushed by a client that presents it anyway
+    start = log_size(log)
+    port = ports.cluster if link == "route" else ports.gateway
+    ours = present_certificate(port, foreign_certificate(tmp_path, f"pushy-{link}"))
+    assert ours.startswith("refused"), ours
+    pattern = (
+        rf"TLS {link} handshake error: tls: failed to verify certificate: x509: certificate signed by unknown authority"
+    )
+    assert wait_for_line(log, pattern, 5, start), f"{HUB} logged no verification failure"
     routes = get_json(f"{dev_lattice.monitor_url(HUB)}/routez")["routes"]
     assert "intruder" not in {r.get("remote_name") for r in routes}
     assert "intruder" not in get_json(f"{dev_lattice.monitor_url(HUB)}/gatewayz").get("inbound_gateways", {})
