@@ -134,8 +134,10 @@ class HubCluster(LatticeComponent):
       regions' nodes only, leaf port from ``aws.leafAllowedCidrs``, client and monitoring
       ports from inside the VPC only;
     - per node: a network interface and an Elastic IP that outlive the instance, an
-      encrypted gp3 JetStream volume, a Secrets Manager secret with ``trust.conf``, a role
-      that reads only that secret, and the instance (IMDSv2 required, encrypted root);
+      encrypted gp3 JetStream volume, a TLS key and certificate from the lattice CA naming
+      every address peers dial, a Secrets Manager secret with ``trust.conf`` and the TLS
+      files, a role that reads only that secret, and the instance (IMDSv2 required,
+      encrypted root);
     - a network load balancer on the leaf port: the one URL every spoke dials.
     """
 
@@ -252,33 +254,16 @@ class HubCluster(LatticeComponent):
         resolved = pulumi.Output.all(private_ips, public_ips, balancer.dns_name, peers).apply(resolve)
         self.configs = resolved.apply(lambda a: {s: render_server_config(plan, s, a, ServerFiles()) for s in servers})
         ami = self._lookups.ami(settings.ami, region, self)
-        instances = [
-            self._node(
-                f"{name}-{i}",
-                server,
-                i,
-                lattice,
-                region,
-                ami,
-                network,
-                addresses[i],
-                node_files(
-                    plan,
-                    server,
-                    args["trust_conf"],
-                    server_certificate(
-                        f"{name}-{i}",
-                        server,
-                        resolved.apply(lambda a, server=server: certificate_hosts(plan, server, a)),  # type: ignore[misc]
-                        args["ca"],
-                        self.child,
-                    ),
-                ),
-                target_group,
-                settings,
+        instances = []
+        for i, server in enumerate(servers):
+            hosts = resolved.apply(lambda a, server=server: certificate_hosts(plan, server, a))  # type: ignore[misc]
+            material = server_certificate(f"{name}-{i}", server, hosts, args["ca"], self.child)
+            files = node_files(plan, server, args["trust_conf"], material)
+            instances.append(
+                self._node(
+                    f"{name}-{i}", server, i, lattice, region, ami, network, addresses[i], files, target_group, settings
+                )
             )
-            for i, server in enumerate(servers)
-        ]
 
         self.leaf_urls = balancer.dns_name.apply(lambda dns: [f"nats-leaf://{dns}:{PORTS.leaf}"])
         self.gateway_hosts = public_ips.apply(list)

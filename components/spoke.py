@@ -146,7 +146,8 @@ class EdgeSpoke(LatticeComponent):
     - a network interface and Elastic IP: a stable egress address for allow-lists;
     - a security group with no inbound NATS rule at all (a spoke only dials out), except
       the leaf port of a mid-tier spoke, open to its children's addresses;
-    - a Secrets Manager secret with the leaf's credentials, a role that reads only it;
+    - a Secrets Manager secret with the leaf's credentials and the lattice CA (a mid-tier
+      spoke: also its leaf listener's TLS key and certificate), a role that reads only it;
     - the instance: the leaf nats-server bound to 127.0.0.1 and, with ``wasmcloudHost``,
       a wasmCloud host as a second systemd service connecting anonymously to it.
     """
