@@ -20,7 +20,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from components.credentials import leaf_user_creds
-from components.natsconf import ServerAddress, ServerFiles, render_server
+from components.natsconf import CertificateHosts, ServerAddress, ServerFiles, render_server
 from components.plan import Ports, plan_lattice
 from sandbox import binaries
 from sandbox.checks import connect_hub, connect_spoke, quiet_errors
@@ -139,13 +139,39 @@ def test_a_route_or_gateway_with_another_cas_certificate_is_refused(
     assert "intruder" not in get_json(f"{dev_lattice.monitor_url(HUB)}/gatewayz").get("inbound_gateways", {})
 
 
-def test_a_spoke_refuses_an_impostor_hub_with_another_cas_certificate(
-    dev_lattice: LocalLattice, tmp_path: Path
+def _lattice_certificate_for_another_host(lattice: LocalLattice, workdir: Path) -> dict[str, str]:
+    """A genuine certificate of the lattice CA, issued to another address: what an attacker
+    holding some other server's key (a compromised mid-tier spoke's) would present."""
+    cert = lattice.ca.issue("store-12", CertificateHosts(dns_names=(), ip_addresses=("10.9.9.9",)))
+    files = {"cert_file": cert.cert_pem, "key_file": cert.key_pem}
+    out = {}
+    for key, text in files.items():
+        path = workdir / f"stolen-{key}.pem"
+        path.write_text(text)
+        out[key] = str(path)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("certificate", "spoke_says"),
+    [
+        ("another CA", r"certificate signed by unknown authority"),
+        ("the lattice CA, another host", r"certificate is valid for 10\.9\.9\.9, not 127\.0\.0\.1"),
+    ],
+)
+def test_a_spoke_refuses_an_impostor_hub(
+    dev_lattice: LocalLattice, tmp_path: Path, certificate: str, spoke_says: str
 ) -> None:
     """A man in the middle on the leaf link: store-14's own rendered config, pointed at an
-    impostor's leaf listener. The spoke verifies the lattice CA and never links."""
+    impostor's leaf listener. The spoke verifies the lattice CA and the address it dials,
+    and never links."""
     leaf_port = free_ports(1)[0]
-    impostor = {"leafnodes": {"listen": f"127.0.0.1:{leaf_port}", "tls": foreign_certificate(tmp_path, "impostor")}}
+    tls = (
+        foreign_certificate(tmp_path, "impostor")
+        if certificate == "another CA"
+        else _lattice_certificate_for_another_host(dev_lattice, tmp_path)
+    )
+    impostor = {"leafnodes": {"listen": f"127.0.0.1:{leaf_port}", "tls": tls}}
     with rogue_server(tmp_path, "impostor", impostor) as impostor_log:
         lattice = dev_lattice
         ports = Ports(*free_ports(6))
@@ -163,7 +189,7 @@ def test_a_spoke_refuses_an_impostor_hub_with_another_cas_certificate(
         (tmp_path / "logs").mkdir()
         with Supervisor(tmp_path / "logs") as spoke:
             spoke.start("spoke", [binaries.nats_server(), "-c", files.config_file])
-            line = wait_for_line(spoke.log_path("spoke"), r"certificate signed by unknown authority", 15)
+            line = wait_for_line(spoke.log_path("spoke"), spoke_says, 15)
             assert line, spoke.log_tail("spoke", 10)
         impostor_said = impostor_log.read_text()
     assert "TLS leafnode handshake error: remote error: tls: bad certificate" in impostor_said
