@@ -4,6 +4,7 @@ component provider does it (plain inputs by schema name), under the mocks."""
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -56,8 +57,11 @@ def test_the_plugin_manifest_points_at_the_provider() -> None:
     assert "component_provider_host(COMPONENTS, PACKAGE, version=VERSION)" in source
 
 
-def _construct(resource: str, name: str, inputs: dict[str, Any], mocks: LatticeMocks) -> Any:
-    """What the provider does on a Construct request: map schema names, build, read state."""
+def _construct(
+    resource: str, name: str, inputs: dict[str, Any] | Callable[[], dict[str, Any]], mocks: LatticeMocks
+) -> Any:
+    """What the provider does on a Construct request: map schema names, build, read state.
+    ``inputs`` may be a function, to make outputs inside the program's event loop."""
     provider = ComponentProvider(COMPONENTS, PACKAGE, version=VERSION)
     box: dict[str, Any] = {}
     with own_event_loop():
@@ -65,7 +69,8 @@ def _construct(resource: str, name: str, inputs: dict[str, Any], mocks: LatticeM
 
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def program() -> None:
-            box["result"] = provider.construct(name, f"{PACKAGE}:index:{resource}", inputs)
+            given = inputs() if callable(inputs) else inputs
+            box["result"] = provider.construct(name, f"{PACKAGE}:index:{resource}", given)
 
         program()
     return box["result"]
@@ -112,3 +117,24 @@ def test_an_edge_spoke_from_plain_data_against_another_stacks_outputs() -> None:
     assert set(json.loads(version.inputs["secretString"]["value"])["files"]) == {"leaf.creds", "ca.pem"}
     instance = next(r for r in mocks.resources if r.typ == "aws:ec2/instance:Instance")
     assert "SUASITESEEDFORTESTS" not in instance.inputs["userData"]
+
+
+def test_secrets_given_as_one_secret_map_reach_each_provider_as_secrets() -> None:
+    """The engine hands a map with any secret value over as one secret: the face picks each
+    name the spec refers to from it (edge-k8s: a kubeconfig per cluster)."""
+    config = stack_config("edge-k8s")
+    lattice = config["wasmcloud-lattice:lattice"]
+    names = {
+        key.removeprefix("wasmcloud-lattice:"): value
+        for key, value in config.items()
+        if key != "wasmcloud-lattice:lattice"
+    }
+    secrets = {n: v for n, v in names.items() if n.startswith("kubeconfig") or "kc" in n}
+    assert secrets, "the stack names kubeconfigs"
+    mocks = LatticeMocks()
+    _construct("Lattice", "acme-edge", lambda: {"lattice": lattice, "secrets": pulumi.Output.secret(secrets)}, mocks)
+    providers = [r for r in mocks.resources if r.typ == "pulumi:providers:kubernetes"]
+    assert providers and all(is_secret(p.inputs["kubeconfig"]) for p in providers)
+    assert {p.inputs["kubeconfig"]["value"] for p in providers} <= set(secrets.values())
+    program = run_program("edge-k8s", config)
+    assert sorted((r.typ, r.name) for r in mocks.resources) == sorted((r.typ, r.name) for r in program.mocks.resources)
