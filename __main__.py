@@ -30,11 +30,5 @@ spec = load_spec(config)
 # kubeconfigs and external hubs' .creds: secret config values the spec names
 secrets = {name: config.require_secret(name) for name in secret_names(spec)}
 lattice = Lattice(spec.name, spec, secrets)
-pulumi.export("lattice", spec.name)
-pulumi.export("hubs", lattice.hubs)
-pulumi.export("spokes", lattice.spokes)
-pulumi.export("serviceCreds", lattice.service_creds)
-# one per lattice on the hubs (the stack's own included): each is its own account
-pulumi.export("latticeServiceCreds", lattice.lattice_service_creds)
-# public: what clients of the hubs' TLS-only client ports verify them against
-pulumi.export("caCert", lattice.ca_cert)
+for key, value in lattice.stack_outputs().items():
+    pulumi.export(key, value)

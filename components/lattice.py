@@ -215,6 +215,7 @@ class Lattice(LatticeComponent):
         self.service_creds = keys.service_creds
         self.lattice_service_creds = keys.lattice_service_creds
         self.ca_cert = ca.cert_pem
+        self.lattice_name = plan.lattice
         self.register_outputs(
             {
                 "hubs": self.hubs,
@@ -224,3 +225,17 @@ class Lattice(LatticeComponent):
                 "caCert": self.ca_cert,
             }
         )
+
+    def stack_outputs(self) -> dict[str, Any]:
+        """What a stack exports (README "Stack outputs"); the mock tests read the same dict.
+        Plain dicts of outputs, so each field keeps its own secretness."""
+        return {
+            "lattice": self.lattice_name,
+            "hubs": self.hubs,
+            "spokes": self.spokes,
+            "serviceCreds": self.service_creds,
+            # one per lattice on the hubs (the stack's own included): each is its own account
+            "latticeServiceCreds": self.lattice_service_creds,
+            # public: what clients of the hubs' TLS-only client ports verify them against
+            "caCert": self.ca_cert,
+        }

@@ -47,9 +47,6 @@ async def _resolve(value: Any, path: str, secrets: set[str]) -> Any:
     return value
 
 
-EXPORTS = ("lattice", "hubs", "spokes", "serviceCreds")
-
-
 def run_program(
     stack: str, config: Mapping[str, Any], mocks: LatticeMocks | None = None, *, preview: bool = False
 ) -> ProgramRun:
@@ -69,14 +66,7 @@ def run_program(
     program()
     run = ProgramRun(mocks=mocks, namespace=namespace)
     lattice = namespace["lattice"]
-    raw = {
-        "lattice": namespace["spec"].name,
-        "hubs": lattice.hubs,
-        "spokes": lattice.spokes,
-        "serviceCreds": lattice.service_creds,
-        "latticeServiceCreds": lattice.lattice_service_creds,
-        "caCert": lattice.ca_cert,
-    }
+    raw = lattice.stack_outputs()
     loop = asyncio.get_event_loop()
     run.exports = loop.run_until_complete(_resolve(raw, "", run.secret_exports))
     run.secret_exports = {p.lstrip(".") for p in run.secret_exports}
