@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 
@@ -37,6 +38,12 @@ def root_hub(plan: LatticePlan, spoke: str) -> str:
 PING_SUBJECT = "runtime.sandbox.ping"
 """Inside ``runtime.>``, which every wasmCloud v2 lattice's leaf users may carry: the check
 proves the path the hosts' own traffic takes."""
+
+
+def quiet_tls_close_warning() -> None:
+    """asyncio logs "returning true from eof_received() has no effect when using ssl" each
+    time a TLS peer closes a nats-py connection: harmless, and noise in the sandbox's output."""
+    logging.getLogger("asyncio").addFilter(lambda record: "eof_received()" not in record.getMessage())
 
 
 async def quiet_errors(err: Exception) -> None:

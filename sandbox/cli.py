@@ -18,7 +18,7 @@ from types import FrameType
 from typing import Any
 
 from components.spec import LatticeSpecError, load_stack_file, stack_file_path
-from sandbox.checks import Check, HeartbeatWatch, check_spokes_reach_hubs
+from sandbox.checks import Check, HeartbeatWatch, check_spokes_reach_hubs, quiet_tls_close_warning
 from sandbox.topology import LocalLattice, SandboxError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +97,10 @@ async def _run_checks(lattice: LocalLattice, report: Reporter) -> list[Check]:
 
 
 def print_outputs(lattice: LocalLattice) -> None:
+    print("\nCloud-side services at the hubs (TLS only; the lattice's service user):")
+    for hub in lattice.plan.hubs:
+        print(f"  {hub.name}: {','.join(lattice.hub_client_urls(hub.name))}")
+    print(f"    --creds {lattice.service_creds} --tlsca {lattice.ca_file}")
     print("\nConnection outputs for wasmCloud hosts (anonymous, localhost; the leaf holds the credentials):")
     for spoke in lattice.plan.spokes:
         conn = lattice.connection(spoke.name)
@@ -332,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_tls_close_warning()
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         code: int = args.func(args)
