@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +41,17 @@ class _Model(BaseModel):
         populate_by_name=True,
         strict=True,
     )
+
+
+def _each(check: Callable[[str], str]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """A list validator from an item validator."""
+
+    def run(values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            check(value)
+        return values
+
+    return run
 
 
 def _check_cidr(value: str) -> str:
@@ -186,12 +197,7 @@ class LeafPermissions(_Model):
     profile: Literal["wasmcloud-v2", "wasmcloud-v1"] = "wasmcloud-v2"
     subjects: tuple[str, ...] = ()
 
-    @field_validator("subjects")
-    @classmethod
-    def _subjects(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            _check_subject(value)
-        return values
+    _subjects = field_validator("subjects")(_each(_check_subject))
 
 
 class TlsSettings(_Model):
@@ -282,12 +288,7 @@ class LatticeSpec(_Model):
 
     _names = field_validator("name")(_check_name)
 
-    @field_validator("lattices")
-    @classmethod
-    def _lattices(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            _check_name(value)
-        return values
+    _lattices = field_validator("lattices")(_each(_check_name))
 
     @field_validator("retired_spokes")
     @classmethod

@@ -60,17 +60,21 @@ def rogue_server(workdir: Path, name: str, blocks: Mapping[str, Any]) -> Iterato
         supervisor.stop_all()
 
 
-def foreign_certificate(workdir: Path, name: str) -> dict[str, str]:
-    """A key pair from a CA the lattice has never seen, as a ``tls`` block's files."""
-    ca = PrivateCA(f"{name} intruder")
-    cert = ca.issue(name)
-    files = {"cert_file": cert.cert_pem, "key_file": cert.key_pem, "ca_file": ca.cert_pem}
+def tls_files(workdir: Path, name: str, pems: Mapping[str, str]) -> dict[str, str]:
+    """PEM texts written beside each other: ``tls`` block key -> file path."""
     out = {}
-    for key, text in files.items():
+    for key, text in pems.items():
         path = workdir / f"{name}-{key}.pem"
         path.write_text(text)
         out[key] = str(path)
     return out
+
+
+def foreign_certificate(workdir: Path, name: str) -> dict[str, str]:
+    """A key pair from a CA the lattice has never seen, as a ``tls`` block's files."""
+    ca = PrivateCA(f"{name} intruder")
+    cert = ca.issue(name)
+    return tls_files(workdir, name, {"cert_file": cert.cert_pem, "key_file": cert.key_pem, "ca_file": ca.cert_pem})
 
 
 def plaintext_probe(port: int, payload: bytes) -> tuple[dict[str, Any] | None, bytes, bool]:

@@ -37,6 +37,7 @@ from tests.live.attackers import (
     present_certificate,
     rogue_server,
     tamper_jwt,
+    tls_files,
     wait_for_line,
 )
 
@@ -143,13 +144,7 @@ def _lattice_certificate_for_another_host(lattice: LocalLattice, workdir: Path) 
     """A genuine certificate of the lattice CA, issued to another address: what an attacker
     holding some other server's key (a compromised mid-tier spoke's) would present."""
     cert = lattice.ca.issue("store-12", CertificateHosts(dns_names=(), ip_addresses=("10.9.9.9",)))
-    files = {"cert_file": cert.cert_pem, "key_file": cert.key_pem}
-    out = {}
-    for key, text in files.items():
-        path = workdir / f"stolen-{key}.pem"
-        path.write_text(text)
-        out[key] = str(path)
-    return out
+    return tls_files(workdir, "stolen", {"cert_file": cert.cert_pem, "key_file": cert.key_pem})
 
 
 @pytest.mark.parametrize(
