@@ -426,10 +426,10 @@ def revoked_key_names(plan: LatticePlan) -> dict[str, tuple[str, ...]]:
     """Lattice -> keys its account revokes: every rotated-out generation of an active
     spoke, and every generation of a retired one."""
     external = {h.name for h in plan.hubs if h.external_urls}
-    out: dict[str, list[str]] = {lat: [] for lat in plan.lattices or (plan.lattice,)}
+    out: dict[str, list[str]] = {lat: [] for lat in plan.all_lattices}
     for s in plan.spokes:
         if s.upstream not in external:
-            out.setdefault(s.lattice or plan.lattice, []).extend(spoke_key_names(s.name, s.key_rotation)[:-1])
+            out.setdefault(plan.lattice_of(s.name), []).extend(spoke_key_names(s.name, s.key_rotation)[:-1])
     lattices = plan.retired_lattices or (plan.lattice,) * len(plan.retired_spokes)
     for name, rotation, lat in zip(plan.retired_spokes, plan.retired_rotations, lattices, strict=True):
         out.setdefault(lat, []).extend(spoke_key_names(name, rotation))

@@ -53,14 +53,13 @@ class LatticeKeys(LatticeComponent):
 
     def __init__(self, name: str, plan: LatticePlan, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        self._lattice = plan.lattice
         self._entropy: dict[str, pulumi.Output[bytes]] = {}
         for key in plan_key_names(plan):
             stored = random.RandomBytes(f"{name}-{key}", length=KEY_ENTROPY_BYTES, opts=self.child())
             self._entropy[key] = secret(stored.base64).apply(base64.b64decode)
 
         self._plan = plan
-        lattices = plan.lattices or (plan.lattice,)
+        lattices = plan.all_lattices
         revoked_keys = revoked_key_names(plan)
         flat = [(lat, k) for lat in lattices for k in revoked_keys.get(lat, ())]
 
@@ -103,7 +102,7 @@ class LatticeKeys(LatticeComponent):
     def leaf_creds(self, spoke: str, *, websocket: bool = False) -> pulumi.Output[str]:
         """``.creds`` of a spoke that dials a hub (a secret), with its subject allow-lists."""
         allow = leaf_permissions(self._plan, spoke)
-        lattice = self._plan.spoke(spoke).lattice or self._plan.lattice
+        lattice = self._plan.lattice_of(spoke)
         parts = pulumi.Output.all(self._account(lattice), self._leaf_key(spoke))
         return secret(parts.apply(lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket, allow=allow)))
 

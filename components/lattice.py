@@ -215,7 +215,6 @@ class Lattice(LatticeComponent):
         self.service_creds = keys.service_creds
         self.lattice_service_creds = keys.lattice_service_creds
         self.ca_cert = ca.cert_pem
-        self.lattice_name = plan.lattice
         self.register_outputs(
             {
                 "hubs": self.hubs,
@@ -230,7 +229,7 @@ class Lattice(LatticeComponent):
         """What a stack exports (README "Stack outputs"); the mock tests read the same dict.
         Plain dicts of outputs, so each field keeps its own secretness."""
         return {
-            "lattice": self.lattice_name,
+            "lattice": self.plan.lattice,
             "hubs": self.hubs,
             "spokes": self.spokes,
             "serviceCreds": self.service_creds,

@@ -31,7 +31,7 @@ def wash_host_args(nats_url: str, host_name: str) -> list[str]:
 def spoke_connection(plan: LatticePlan, spoke: str, port: int = Ports().client) -> dict[str, Any]:
     """Connection outputs for one spoke (stack export ``spokes[<name>]``, sandbox JSON)."""
     sp = plan.spoke(spoke)
-    lattice = sp.lattice or plan.lattice
+    lattice = plan.lattice_of(spoke)
     url = spoke_nats_url(port)
     return {
         "natsUrl": url,

@@ -9,6 +9,7 @@ with every problem named, as ``pulumi up`` on this project does.
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -80,25 +81,28 @@ class EdgeSpokeArgs(TypedDict):
     """``platform: kubernetes``: the site cluster's kubeconfig (a secret)."""
 
 
+def site_spec(lattice: str, entry: Mapping[str, Any], hub_domain: str, source: str) -> LatticeSpec:
+    """A spec holding just one site under its hub, for a site deployed apart from its
+    lattice's stack. The hub is one of the lattice's own (its leaf listener presents a
+    certificate from the lattice CA), so it is planned as such; nothing builds it: its
+    URLs, the CA and the site's ``.creds`` come from the lattice stack's outputs.
+    Raises :class:`LatticeSpecError` naming ``source``."""
+    raw = {
+        "name": lattice,
+        "hubs": [{"name": entry.get("upstream"), "platform": "kubernetes", "nodes": 1, "jetstreamDomain": hub_domain}],
+        "spokes": [dict(entry)],
+    }
+    return parse_lattice(raw, source)
+
+
 class EdgeSpoke(spoke_module.EdgeSpoke):
     """One edge site: a NATS leaf node that dials its hub over TLS with its own
     credentials, and a wasmCloud host beside it that connects anonymously on localhost."""
 
     def __init__(self, name: str, args: EdgeSpokeArgs, opts: pulumi.ResourceOptions | None = None):
-        entry = args["spoke"]
-        raw = {
-            "name": args["lattice"],
-            "hubs": [
-                {
-                    "name": entry.get("upstream"),
-                    "platform": "kubernetes",  # one of the lattice's own; nothing here builds it
-                    "nodes": 1,
-                    "jetstreamDomain": args.get("hub_jetstream_domain", "hub"),
-                }
-            ],
-            "spokes": [entry],
-        }
-        spec = parse_lattice(raw, f"EdgeSpoke {name}: spoke")
+        spec = site_spec(
+            args["lattice"], args["spoke"], args.get("hub_jetstream_domain", "hub"), f"EdgeSpoke {name}: spoke"
+        )
         kubeconfig = args.get("kubeconfig")
         super().__init__(
             name,

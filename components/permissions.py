@@ -38,7 +38,7 @@ def profile_subjects(plan: LatticePlan, lattice: str) -> tuple[str, ...]:
 def leaf_permissions(plan: LatticePlan, spoke: str) -> LeafAllow:
     """The allow-lists of ``spoke``'s leaf user (a spoke that dials a hub)."""
     domains = [plan.hub_domain, *(plan.spoke(s).jetstream_domain for s in plan.subtree(spoke))]
-    lattice = plan.spoke(spoke).lattice or plan.lattice
+    lattice = plan.lattice_of(spoke)
     subjects = {*profile_subjects(plan, lattice), *plan.leaf_subjects, *(f"$JS.{d}.API.>" for d in domains)}
     allowed = tuple(sorted(subjects))
     return LeafAllow(publish=allowed, subscribe=allowed)

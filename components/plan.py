@@ -136,6 +136,15 @@ class LatticePlan:
     def is_hub(self, group: str) -> bool:
         return group in self._hubs
 
+    @property
+    def all_lattices(self) -> tuple[str, ...]:
+        """Every lattice on the hubs, the stack's own first (a hand-made plan may list none)."""
+        return self.lattices or (self.lattice,)
+
+    def lattice_of(self, spoke: str) -> str:
+        """The lattice (account at the hubs) a spoke serves."""
+        return self.spoke(spoke).lattice or self.lattice
+
     def subtree(self, spoke: str) -> tuple[str, ...]:
         """The spoke and every spoke below it (its leaf link carries all their traffic)."""
         out = [spoke]

@@ -9,29 +9,23 @@ from typing import Any
 
 import pulumi
 
+from components.package import site_spec
 from components.plan import plan_lattice
-from components.spec import LatticeSpec, LatticeSpecError, parse_lattice
+from components.spec import LatticeSpec, LatticeSpecError
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 
 
-def site_spec(lattice: str, entry: dict[str, Any], hub_domain: str) -> LatticeSpec:
-    """Just this site under its hub. The hub is one of the lattice's own (its leaf listener
-    presents a certificate from the lattice CA), so it is planned as such; nothing here
-    builds it: its URLs, the CA and this site's .creds come from the reference."""
-    raw = {
-        "name": lattice,
-        "hubs": [{"name": entry["upstream"], "platform": "kubernetes", "nodes": 1, "jetstreamDomain": hub_domain}],
-        "spokes": [entry],
-    }
+def load_site(lattice: str, entry: dict[str, Any], hub_domain: str) -> LatticeSpec:
+    """Just this site under its hub (:func:`components.package.site_spec`)."""
     try:
-        return parse_lattice(raw, f"examples/site-spoke/Pulumi.{pulumi.get_stack()}.yaml")
+        return site_spec(lattice, entry, hub_domain, f"examples/site-spoke/Pulumi.{pulumi.get_stack()}.yaml")
     except LatticeSpecError as err:
         raise pulumi.RunError(str(err)) from None
 
 
 config = pulumi.Config()
 entry: dict[str, Any] = config.require_object("spoke")
-spec = site_spec(config.require("lattice"), entry, config.get("hubJetstreamDomain") or "hub")
+spec = load_site(config.require("lattice"), entry, config.get("hubJetstreamDomain") or "hub")
 lattice_stack = pulumi.StackReference(config.require("hubStack"))
 hubs = lattice_stack.require_output("hubs")
 spokes = lattice_stack.require_output("spokes")
