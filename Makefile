@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: venv sandbox check test lint unit live bench graph schema clean
+.PHONY: venv sandbox check test lint unit live bench graph schema snapshots clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -43,6 +43,9 @@ bench: venv ## measure the seed's promises and the program's scale (not part of 
 
 schema: venv ## regenerate provider/schema.json, the package schema other languages see (a test keeps it current)
 	UPDATE_SCHEMA=1 $(BIN)/python -m pytest -q tests/test_package.py -k snapshot
+
+snapshots: venv ## re-record every stack's resources (URNs, providers, inputs) after a change meant to alter them
+	UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_resource_snapshot.py
 
 graph: venv ## redraw the prod topology (docs/topology-prod.svg; the README's Mermaid block must match)
 	$(BIN)/python -m sandbox graph --stack prod --format svg --out docs/topology-prod.svg

@@ -33,8 +33,8 @@ def _hash(name: str) -> int:
 
 
 _TLS_ANSWERS: dict[str, dict[str, Any]] = {}
-"""pulumi-tls answers by type, name and inputs: ECDSA signatures are random, so one answer
-per input keeps two runs comparable, as a provider's state would."""
+"""pulumi-tls answers by type, name and inputs, computed once: signing is deterministic
+(RFC 6979), so answers also compare across processes (the resource snapshots rely on it)."""
 
 
 def _tls_answer(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def _compute_tls(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, An
             .not_valid_before(now)
             .not_valid_after(now + datetime.timedelta(hours=inputs["validityPeriodHours"]))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
+            .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
         )
         return {"certPem": cert.public_bytes(serialization.Encoding.PEM).decode()}
     if typ == "tls:index/certRequest:CertRequest":
@@ -96,7 +96,7 @@ def _compute_tls(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, An
             x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, inputs["subject"]["commonName"])]))
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .sign(key, hashes.SHA256())
+            .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
         )
         return {"certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
     if typ == "tls:index/locallySignedCert:LocallySignedCert":
@@ -115,7 +115,7 @@ def _compute_tls(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, An
             .add_extension(
                 x509.ExtendedKeyUsage([uses[u] for u in inputs.get("allowedUses", []) if u in uses]), critical=False
             )
-            .sign(_load_key(inputs["caPrivateKeyPem"]), hashes.SHA256())
+            .sign(_load_key(inputs["caPrivateKeyPem"]), hashes.SHA256(), ecdsa_deterministic=True)
         )
         return {"certPem": cert.public_bytes(serialization.Encoding.PEM).decode()}
     raise ValueError(f"no mock answer for {typ}")

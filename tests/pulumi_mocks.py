@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
 
 from components.testing import LatticeMocks
 from tests.helpers import ROOT
@@ -33,6 +34,9 @@ class ProgramRun:
     """Dotted paths of exported values that are secrets (e.g. ``spokes.store-12.creds``)."""
     exports_serialized: Any = None
     """The exports as the engine receives them (secret markers where they are)."""
+    registered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """URN -> what the engine was asked to register (``custom``, ``provider``, ``inputs``
+    with secret markers), in registration order."""
 
 
 async def _resolve(value: Any, path: str, secrets: set[str]) -> Any:
@@ -64,7 +68,7 @@ def run_program(
         namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
 
     program()
-    run = ProgramRun(mocks=mocks, namespace=namespace)
+    run = ProgramRun(mocks=mocks, namespace=namespace, registered=_registrations(mocks))
     lattice = namespace["lattice"]
     raw = lattice.stack_outputs()
     loop = asyncio.get_event_loop()
@@ -72,6 +76,22 @@ def run_program(
     run.secret_exports = {p.lstrip(".") for p in run.secret_exports}
     run.exports_serialized = loop.run_until_complete(rpc.serialize_property(raw, [], None))
     return run
+
+
+def _registrations(mocks: LatticeMocks) -> dict[str, dict[str, Any]]:
+    """The mock monitor's URNs joined with the mocks' record of each registration (by type
+    and name: registrations run on threads, so the two records need not share an order)."""
+    monitor = pulumi.runtime.settings.get_monitor()
+    assert isinstance(monitor, MockMonitor)
+    recorded = {(r.typ, r.name): r for r in mocks.resources}
+    assert len(recorded) == len(mocks.resources), "a type and name registered twice"
+    out: dict[str, dict[str, Any]] = {}
+    for urn in monitor.resources:
+        _, _, qualified_type, name = urn.split("::", 3)
+        args = recorded[(qualified_type.split("$")[-1], name)]
+        out[urn] = {"custom": bool(args.custom), "provider": args.provider or "", "inputs": args.inputs}
+    assert len(out) == len(recorded), "every registration reached both the monitor and the mocks"
+    return out
 
 
 FAKE_SECRET_NAMES: set[str] = set()
