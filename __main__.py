@@ -7,7 +7,7 @@ prints (``stacks/Pulumi.<stack>.yaml: <key path>: <problem>``), never a tracebac
 import pulumi
 
 from components.lattice import Lattice, deployment_problems, secret_names
-from components.spec import CONFIG_KEY, LatticeSpec, LatticeSpecError, parse_lattice
+from lattice.spec import CONFIG_KEY, LatticeSpec, LatticeSpecError, parse_lattice
 
 
 def load_spec(config: pulumi.Config) -> LatticeSpec:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pulumi
 
-from components.testing import LatticeMocks
+from tests.support.mocks import LatticeMocks
 
 ROOT = Path(__file__).resolve().parent.parent
 HUBS = [

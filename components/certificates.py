@@ -1,7 +1,7 @@
 """The lattice's private CA and its servers' certificates, with pulumi-tls.
 
 The sandbox does the same with ``cryptography`` (:mod:`sandbox.tls`); both name exactly the
-hosts :func:`components.natsconf.certificate_hosts` derives from the addressing that the
+hosts :func:`lattice.natsconf.certificate_hosts` derives from the addressing that the
 configs are rendered from, so a certificate covers every address a peer dials.
 
 Keys and certificates live in Pulumi state: a second ``pulumi up`` changes nothing; a
@@ -17,7 +17,7 @@ import pulumi
 import pulumi_tls as tls
 
 from components.base import ChildOpts, LatticeComponent, secret
-from components.natsconf import CertificateHosts, ServerTls
+from lattice.natsconf import CertificateHosts, ServerTls
 
 TYPE = "wasmcloud-lattice:index:LatticeCA"
 CA_VALIDITY_HOURS = 10 * 365 * 24

@@ -10,18 +10,6 @@ import pulumi_aws as aws
 
 from components.base import LatticeComponent, secret
 from components.certificates import CaMaterial, server_certificate
-from components.cloudinit import NodeBoot, render_user_data
-from components.natsconf import (
-    TRUST_INCLUDE,
-    Addressing,
-    ServerAddress,
-    ServerFiles,
-    ServerTls,
-    certificate_hosts,
-    render_server_config,
-    render_tls_files,
-)
-from components.plan import LatticePlan, Ports
 from components.platforms.aws import (
     Network,
     NodeAddress,
@@ -36,7 +24,19 @@ from components.platforms.aws import (
     public_network,
     tags,
 )
-from components.spec import AwsHubSettings, HubSpec
+from lattice.natsconf import (
+    TRUST_INCLUDE,
+    Addressing,
+    ServerAddress,
+    ServerFiles,
+    ServerTls,
+    certificate_hosts,
+    render_server_config,
+    render_tls_files,
+)
+from lattice.node.cloudinit import NodeBoot, render_user_data
+from lattice.plan import LatticePlan, Ports
+from lattice.spec import AwsHubSettings, HubSpec
 
 TYPE = "wasmcloud-lattice:index:HubCluster"
 PORTS = Ports()

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_random as random
 
 from components.base import LatticeComponent, secret
-from components.credentials import (
+from lattice.credentials import (
     KEY_ENTROPY_BYTES,
     OPERATOR_KEY,
     SYSTEM_ACCOUNT_KEY,
@@ -25,9 +25,9 @@ from components.credentials import (
     service_key,
     service_user_creds,
 )
-from components.natsconf import render_trust
-from components.permissions import leaf_permissions
-from components.plan import LatticePlan
+from lattice.natsconf import render_trust
+from lattice.permissions import leaf_permissions
+from lattice.plan import LatticePlan
 
 TYPE = "wasmcloud-lattice:index:LatticeKeys"
 
@@ -38,7 +38,7 @@ class LatticeKeys(LatticeComponent):
     key generation, retired spokes included.
 
     Entropy lives only in Pulumi's encrypted state, so keys are stable across runs;
-    nkeys, JWTs and ``.creds`` come from it through :mod:`components.credentials`, the
+    nkeys, JWTs and ``.creds`` come from it through :mod:`lattice.credentials`, the
     code the sandbox uses. Each credential is derived from just the keys it needs, so a
     spoke's secrets depend on its own key and the account's, and adding a spoke adds one
     resource and changes none.

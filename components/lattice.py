@@ -9,11 +9,11 @@ from components.base import LatticeComponent
 from components.certificates import LatticeCA
 from components.hub import HubCluster, HubClusterArgs
 from components.keys import LatticeKeys
-from components.outputs import spoke_connection
-from components.plan import LatticePlan, plan_lattice
 from components.platforms.aws import RegionLookups
-from components.spec import HubSpec, LatticeSpec, LatticeSpecError, Problem, SpokeSpec
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
+from lattice.outputs import spoke_connection
+from lattice.plan import LatticePlan, plan_lattice
+from lattice.spec import HubSpec, LatticeSpec, LatticeSpecError, Problem, SpokeSpec
 
 TYPE = "wasmcloud-lattice:index:Lattice"
 

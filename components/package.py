@@ -17,8 +17,8 @@ import pulumi
 from components import lattice as lattice_module
 from components import spoke as spoke_module
 from components.lattice import secret_names
-from components.plan import plan_lattice
-from components.spec import LatticeSpec, parse_lattice
+from lattice.plan import plan_lattice
+from lattice.spec import LatticeSpec, parse_lattice
 
 PACKAGE = "wasmcloud-lattice"
 VERSION = "0.1.0"

@@ -8,9 +8,19 @@ import pulumi_aws as aws
 
 from components.base import ChildOpts, LatticeComponent, secret
 from components.certificates import CaMaterial, ca_only, server_certificate
-from components.cloudinit import NodeBoot, render_user_data
-from components.credentials import ChildLogin
-from components.natsconf import (
+from components.platforms.aws import (
+    Network,
+    RegionLookups,
+    ingress,
+    node_address,
+    node_instance,
+    node_profile,
+    node_secret,
+    node_security_group,
+    public_network,
+)
+from lattice.credentials import ChildLogin
+from lattice.natsconf import (
     CREDS_FILE,
     UPSTREAM_AUTH_INCLUDE,
     Addressing,
@@ -23,20 +33,10 @@ from components.natsconf import (
     render_server_config,
     render_server_files,
 )
-from components.outputs import spoke_connection
-from components.plan import LatticePlan, Ports
-from components.platforms.aws import (
-    Network,
-    RegionLookups,
-    ingress,
-    node_address,
-    node_instance,
-    node_profile,
-    node_secret,
-    node_security_group,
-    public_network,
-)
-from components.spec import SpokeSpec
+from lattice.node.cloudinit import NodeBoot, render_user_data
+from lattice.outputs import spoke_connection
+from lattice.plan import LatticePlan, Ports
+from lattice.spec import SpokeSpec
 
 TYPE = "wasmcloud-lattice:index:EdgeSpoke"
 PORTS = Ports()

@@ -12,7 +12,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from components.plan import LatticePlan
+from lattice.plan import LatticePlan
 from sandbox.topology import LocalLattice
 
 HEARTBEAT_SUBJECT = "runtime.operator.heartbeat.*"

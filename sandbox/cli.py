@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from components.spec import LatticeSpecError, load_stack_file, stack_file_path
+from lattice.spec import LatticeSpecError, load_stack_file, stack_file_path
 from sandbox.checks import Check, HeartbeatWatch, check_spokes_reach_hubs, quiet_tls_close_warning
 from sandbox.topology import LocalLattice, SandboxError
 
@@ -277,8 +277,8 @@ def bench_program(args: argparse.Namespace) -> int:
 
 
 def graph(args: argparse.Namespace) -> int:
-    from components.plan import plan_lattice
-    from sandbox import graph as pictures
+    from lattice import graph as pictures
+    from lattice.plan import plan_lattice
 
     path, label = resolve_stack(args.stack, args.stack_file)
     try:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.plan import LatticePlan
+from lattice.plan import LatticePlan
 
 
 def get_json(url: str, timeout: float = 2.0) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from components.natsconf import (
+from lattice.natsconf import (
     Addressing,
     CertificateHosts,
     ServerTls,
@@ -20,7 +20,7 @@ from components.natsconf import (
     needs_ca,
     presents_certificate,
 )
-from components.plan import LatticePlan
+from lattice.plan import LatticePlan
 
 VALIDITY = datetime.timedelta(days=2)
 

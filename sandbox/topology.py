@@ -17,17 +17,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from components.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
-from components.natsconf import (
+from lattice.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
+from lattice.natsconf import (
     ServerAddress,
     ServerFiles,
     direct_addressing,
     render_lattice,
     render_server,
 )
-from components.outputs import spoke_connection
-from components.plan import LatticePlan, Ports, plan_lattice
-from components.spec import LatticeSpec
+from lattice.outputs import spoke_connection
+from lattice.plan import LatticePlan, Ports, plan_lattice
+from lattice.spec import LatticeSpec
 from sandbox import binaries
 from sandbox.monitor import Convergence, wait_converged
 from sandbox.ports import free_ports

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import ROOT, STACK_NAMES
+from tests.support.helpers import ROOT, STACK_NAMES
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 

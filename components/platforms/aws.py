@@ -3,7 +3,7 @@
 A node is a stable network interface (its private IP and Elastic IP outlive any
 instance), a per-node Secrets Manager secret with the files its config includes, an
 instance role that may read that one secret, and an instance with IMDSv2 required and
-encrypted volumes that boots from the script in :mod:`components.cloudinit`.
+encrypted volumes that boots from the script in :mod:`lattice.node.cloudinit`.
 
 Resources carry their ``region`` (pulumi-aws v7), so one program spans regions without
 a provider per region.

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.artifacts import WASH, Artifact
 from components.base import ChildOpts, secret
 from components.certificates import server_certificate
-from components.natsconf import (
+from lattice.natsconf import (
     CONFIG_FILE,
     WS_CERT_FILE,
     WS_KEY_FILE,
@@ -34,8 +33,9 @@ from components.natsconf import (
     merge_hosts,
     render_server_config,
 )
-from components.plan import Ports
-from components.spec import KubernetesSettings
+from lattice.node.artifacts import WASH, Artifact
+from lattice.plan import Ports
+from lattice.spec import KubernetesSettings
 
 if TYPE_CHECKING:
     from components.hub import HubCluster, HubClusterArgs
@@ -470,8 +470,8 @@ def host_containers(args: list[str]) -> tuple[core.ContainerArgs, core.Container
 
 def build_spoke(component: pulumi.ComponentResource, name: str, args: Any, child: ChildOpts) -> BuiltSpoke:
     """An edge site on a (small) Kubernetes cluster (see the module docstring)."""
-    from components.outputs import spoke_connection
     from components.spoke import spoke_addressing, spoke_files, spoke_tls
+    from lattice.outputs import spoke_connection
 
     plan, spec = args["plan"], args["spoke"]
     planned = plan.spoke(spec.name)

@@ -10,9 +10,9 @@ from typing import Any
 import pulumi
 
 from components.package import site_spec
-from components.plan import plan_lattice
-from components.spec import LatticeSpec, LatticeSpecError
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
+from lattice.plan import plan_lattice
+from lattice.spec import LatticeSpec, LatticeSpecError
 
 
 def load_site(lattice: str, entry: dict[str, Any], hub_domain: str) -> LatticeSpec:

@@ -19,7 +19,7 @@ from typing import Any
 
 import nkeys
 
-from components.natsconf import format_conf
+from lattice.natsconf import format_conf
 from sandbox import binaries
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.topology import LocalLattice
-from tests.helpers import load_stack
+from tests.support.helpers import load_stack
 
 
 @pytest.fixture(scope="package")

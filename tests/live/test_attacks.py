@@ -19,16 +19,15 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
-from components.credentials import leaf_user_creds
-from components.natsconf import CertificateHosts, ServerAddress, ServerFiles, render_server
-from components.plan import Ports, plan_lattice
+from lattice.credentials import leaf_user_creds
+from lattice.natsconf import CertificateHosts, ServerAddress, ServerFiles, render_server
+from lattice.plan import Ports, plan_lattice
 from sandbox import binaries
 from sandbox.checks import connect_hub, connect_spoke, quiet_errors
 from sandbox.monitor import get_json, leaf_peers
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
 from sandbox.topology import LocalLattice
-from tests.helpers import plan_entropy, spec_from
 from tests.live.attackers import (
     RawLeaf,
     foreign_certificate,
@@ -40,6 +39,7 @@ from tests.live.attackers import (
     tls_files,
     wait_for_line,
 )
+from tests.support.helpers import plan_entropy, spec_from
 
 pytestmark = pytest.mark.live
 
@@ -237,7 +237,7 @@ def test_a_leaf_with_a_tampered_jwt_is_refused(dev_lattice: LocalLattice, tmp_pa
 
 
 def test_a_leaf_with_another_operators_jwt_is_refused(dev_lattice: LocalLattice, tmp_path: Path) -> None:
-    from components.credentials import lattice_auth_for_plan
+    from lattice.credentials import lattice_auth_for_plan
 
     other = lattice_auth_for_plan(dev_lattice.plan, plan_entropy(dev_lattice.plan, "other"))
     told, logged = _refused_leaf(dev_lattice, tmp_path, "rogue-operator", other.leaf_creds["store-12"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.bench import ROWS
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 pytestmark = pytest.mark.live
 

@@ -9,7 +9,7 @@ import pytest
 
 from sandbox.checks import check_spokes_reach_hubs
 from sandbox.topology import LocalLattice
-from tests.helpers import STACK_NAMES, load_stack
+from tests.support.helpers import STACK_NAMES, load_stack
 
 pytestmark = pytest.mark.live
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.topology import LocalLattice
-from tests.helpers import spec_from
+from tests.support.helpers import spec_from
 
 pytestmark = pytest.mark.live
 

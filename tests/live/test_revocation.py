@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from components.credentials import lattice_auth_for_plan
-from components.natsconf import render_trust
-from components.plan import plan_lattice
+from lattice.credentials import lattice_auth_for_plan
+from lattice.natsconf import render_trust
+from lattice.plan import plan_lattice
 from sandbox.monitor import leaf_peers
 from sandbox.topology import LocalLattice
-from tests.helpers import plan_entropy, spec_from
+from tests.support.helpers import plan_entropy, spec_from
 
 pytestmark = pytest.mark.live
 

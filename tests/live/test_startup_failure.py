@@ -8,7 +8,7 @@ import time
 import pytest
 
 from sandbox.topology import LocalLattice, SandboxError
-from tests.helpers import load_stack
+from tests.support.helpers import load_stack
 
 pytestmark = pytest.mark.live
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox.topology import LocalLattice
-from tests.helpers import spec_from
 from tests.live.attackers import plaintext_probe
+from tests.support.helpers import spec_from
 
 pytestmark = pytest.mark.live
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.spec import load_stack_file
+from lattice.spec import load_stack_file
 from sandbox.monitor import leaf_attachment
 from sandbox.ports import free_ports
 from sandbox.topology import LocalLattice
 from sandbox.wan import Wan
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 DELAY = 0.05
 

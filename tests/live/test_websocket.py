@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from nats.aio.msg import Msg
 
-from components.plan import plan_lattice
+from lattice.plan import plan_lattice
 from sandbox.checks import connect_hub, connect_spoke, request_with_retry
 from sandbox.monitor import leaf_attachment, leaf_peers
 from sandbox.topology import LocalLattice
-from tests.helpers import spec_from
+from tests.support.helpers import spec_from
 
 pytestmark = pytest.mark.live
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.plan import LatticePlan, Ports
+from lattice.plan import LatticePlan, Ports
 
 LOCAL_NATS_HOST = "127.0.0.1"
 

@@ -9,10 +9,10 @@ from typing import Any
 import pulumi
 import yaml
 
-from components.cloudinit import heredoc_files
-from components.testing import LatticeMocks, is_secret, walk_plain_strings
-from tests.helpers import ROOT
-from tests.pulumi_mocks import own_event_loop
+from lattice.node.cloudinit import heredoc_files
+from tests.support.helpers import ROOT
+from tests.support.mocks import LatticeMocks, is_secret, walk_plain_strings
+from tests.support.program import own_event_loop
 
 EXAMPLE = ROOT / "examples" / "site-spoke"
 CA = "-----BEGIN CERTIFICATE-----\nthe lattice CA\n-----END CERTIFICATE-----\n"

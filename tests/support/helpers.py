@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from components.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan, plan_key_names
-from components.natsconf import (
+from lattice.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan, plan_key_names
+from lattice.natsconf import (
     Addressing,
     CertificateHosts,
     RenderedServer,
@@ -20,12 +20,12 @@ from components.natsconf import (
     direct_addressing,
     render_lattice,
 )
-from components.plan import LatticePlan, plan_lattice
-from components.spec import LatticeSpec, load_stack_file, parse_lattice
+from lattice.plan import LatticePlan, plan_lattice
+from lattice.spec import LatticeSpec, load_stack_file, parse_lattice
 from sandbox import binaries
 from sandbox.tls import LOOPBACK_HOSTS, Certificate, PrivateCA, lattice_tls
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
 STACK_NAMES = [p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACK_FILES]
 

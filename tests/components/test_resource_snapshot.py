@@ -4,7 +4,7 @@ chain), providers and inputs (secret markers included), under the mocks.
 This is what keeps a refactor from showing up in anyone's ``pulumi preview``: a changed
 URN is a delete and a create, a changed input an update (or a replacement). A change
 that is meant to alter resources regenerates the snapshots with ``make snapshots``, and
-the diff of ``tests/snapshots/`` shows the reviewer exactly which resources it touches.
+the diff of ``tests/components/snapshots/`` shows the reviewer exactly which resources it touches.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from components.testing import SECRET_SIG, SIG_KEY
-from tests.helpers import ROOT, STACK_NAMES
-from tests.pulumi_mocks import ProgramRun, runs_of
+from tests.support.helpers import ROOT, STACK_NAMES
+from tests.support.mocks import SECRET_SIG, SIG_KEY
+from tests.support.program import ProgramRun, runs_of
 
-SNAPSHOTS = ROOT / "tests" / "snapshots"
+SNAPSHOTS = ROOT / "tests" / "components" / "snapshots"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 
 

@@ -20,8 +20,8 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from components.testing import LatticeMocks
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
+from tests.support.mocks import LatticeMocks
 
 
 @dataclass

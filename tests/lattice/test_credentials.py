@@ -10,7 +10,7 @@ import nkeys
 import pytest
 from nacl.signing import VerifyKey
 
-from components.credentials import (
+from lattice.credentials import (
     REVOKED_BEFORE,
     CredentialError,
     decode_jwt_claims,
@@ -18,8 +18,8 @@ from components.credentials import (
     mint_lattice_auth,
     nkey_from_entropy,
 )
-from components.plan import plan_lattice
-from tests.helpers import fixed_entropy, load_stack, plan_entropy, spec_from
+from lattice.plan import plan_lattice
+from tests.support.helpers import fixed_entropy, load_stack, plan_entropy, spec_from
 
 CREDS = re.compile(
     r"-----BEGIN NATS USER JWT-----\n(?P<jwt>[\w.-]+)\n------END NATS USER JWT------\n\n.*"

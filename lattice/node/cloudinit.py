@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.artifacts import NATS_SERVER, WASH, Artifact
-from components.natsconf import ServerFiles
+from lattice.natsconf import ServerFiles
+from lattice.node.artifacts import NATS_SERVER, WASH, Artifact
 
 EOF_MARK = "WASMCLOUD_LATTICE_EOF"
 SYNC_PATH = "/usr/local/sbin/nats-sync"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from components.natsconf import LOOPBACK, ServerFiles, render_server_config
-from components.plan import ServerPlan, plan_lattice
-from tests.helpers import (
+from lattice.natsconf import LOOPBACK, ServerFiles, render_server_config
+from lattice.plan import ServerPlan, plan_lattice
+from tests.support.helpers import (
     STACK_NAMES,
     load_stack,
     nats_server_test,

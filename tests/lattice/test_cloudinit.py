@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from components import nats_sync
-from components.artifacts import NATS_SERVER, WASH
-from components.cloudinit import EOF_MARK, NodeBoot, heredoc_files, render_user_data
-from components.natsconf import RenderedServer, ServerFiles
-from components.plan import LatticePlan, ServerPlan, plan_lattice
+from lattice.natsconf import RenderedServer, ServerFiles
+from lattice.node import nats_sync
+from lattice.node.artifacts import NATS_SERVER, WASH
+from lattice.node.cloudinit import EOF_MARK, NodeBoot, heredoc_files, render_user_data
+from lattice.plan import LatticePlan, ServerPlan, plan_lattice
 from sandbox import binaries
-from tests.helpers import ROOT, STACK_NAMES, load_stack, nats_server_test
-from tests.pulumi_mocks import ProgramRun, runs_of
+from tests.support.helpers import ROOT, STACK_NAMES, load_stack, nats_server_test
+from tests.support.program import ProgramRun, runs_of
 
 USER_DATA_LIMIT = 16384
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from components.credentials import ChildLogin, HubTrust, LatticeAuth
-from components.plan import LOCAL_ACCOUNT, LatticePlan, Ports, ServerPlan
+from lattice.credentials import ChildLogin, HubTrust, LatticeAuth
+from lattice.plan import LOCAL_ACCOUNT, LatticePlan, Ports, ServerPlan
 
 LOOPBACK = "127.0.0.1"
 LOCAL_USER = "local"

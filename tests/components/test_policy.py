@@ -9,8 +9,8 @@ import pytest
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
 from policy.policies import CHECKS, policies, violations
-from tests.helpers import STACK_NAMES
-from tests.pulumi_mocks import ProgramRun, runs_of
+from tests.support.helpers import STACK_NAMES
+from tests.support.program import ProgramRun, runs_of
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.server import ComponentInitError
 
 from components.package import COMPONENTS, PACKAGE, VERSION, package_schema
-from components.testing import LatticeMocks, is_secret
-from tests.helpers import ROOT
-from tests.pulumi_mocks import own_event_loop, run_program, stack_config
+from tests.support.helpers import ROOT
+from tests.support.mocks import LatticeMocks, is_secret
+from tests.support.program import own_event_loop, run_program, stack_config
 
 SCHEMA = ROOT / "provider" / "schema.json"
 

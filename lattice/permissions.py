@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.plan import LatticePlan
+from lattice.plan import LatticePlan
 
 PROFILES: dict[str, tuple[str, ...]] = {
     # wasmCloud v2: the runtime's control and data subjects; replies on inboxes.

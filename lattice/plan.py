@@ -1,7 +1,7 @@
 """The plan: every NATS server a lattice needs, its role, peers and upstream.
 
 Platform-neutral: addresses stay symbolic (server names); a platform resolves them into
-an :class:`~components.natsconf.Addressing` before rendering.
+an :class:`~lattice.natsconf.Addressing` before rendering.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from components.spec import LatticeSpec
+from lattice.spec import LatticeSpec
 
 LOCAL_ACCOUNT = "LATTICE"
 """The account a spoke's anonymous local clients land in; its leaf remote binds it upstream."""
@@ -98,7 +98,7 @@ class LatticePlan:
     lattices: tuple[str, ...] = ()
     """Every lattice on these hubs, the stack's own first; each is a NATS account."""
     leaf_profile: str = "wasmcloud-v2"
-    """Which wasmCloud subjects the spokes' leaf users may use (:mod:`components.permissions`)."""
+    """Which wasmCloud subjects the spokes' leaf users may use (:mod:`lattice.permissions`)."""
     leaf_subjects: tuple[str, ...] = ()
     """The application's own subjects, allowed across every leaf link besides the profile's."""
     tls_handshake_first: bool = False

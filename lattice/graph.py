@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from components.plan import LatticePlan, Ports
+from lattice.plan import LatticePlan, Ports
 
 PORTS = Ports()
 

@@ -21,8 +21,8 @@ from typing import Any
 import bcrypt
 import nkeys
 
-from components.permissions import LeafAllow, leaf_permissions
-from components.plan import LatticePlan
+from lattice.permissions import LeafAllow, leaf_permissions
+from lattice.plan import LatticePlan
 
 KEY_ENTROPY_BYTES = 32
 

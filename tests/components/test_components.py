@@ -12,12 +12,12 @@ import pytest
 
 from components.base import LatticeComponent
 from components.certificates import CaMaterial
-from components.cloudinit import heredoc_files
 from components.hub import HubCluster, HubClusterArgs
-from components.plan import plan_lattice
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
-from components.testing import LatticeMocks, walk_plain_strings
-from tests.helpers import spec_from
+from lattice.node.cloudinit import heredoc_files
+from lattice.plan import plan_lattice
+from tests.support.helpers import spec_from
+from tests.support.mocks import LatticeMocks, walk_plain_strings
 
 CREDS = "-----BEGIN NATS USER JWT-----\neyJ.fake.jwt\n------END NATS USER JWT------\n\nSUAFAKESEED\n"
 EXISTING_HUB = {

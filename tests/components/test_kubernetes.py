@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from components.artifacts import WASH
-from components.natsconf import RenderedServer
 from components.platforms.kubernetes import FILES, wash_installer
-from components.testing import is_secret
+from lattice.natsconf import RenderedServer
+from lattice.node.artifacts import WASH
 from sandbox.tls import PrivateCA
-from tests.helpers import load_stack, nats_server_test
-from tests.pulumi_mocks import ProgramRun, run_program, runs_of, stack_config
+from tests.support.helpers import load_stack, nats_server_test
+from tests.support.mocks import is_secret
+from tests.support.program import ProgramRun, run_program, runs_of, stack_config
 
 K8S_STACKS = ["edge-k8s", "prod"]
 

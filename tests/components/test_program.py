@@ -22,13 +22,13 @@ import yaml
 from cryptography import x509
 from pulumi.output import Unknown
 
-from components.credentials import LatticeAuth, decode_jwt_claims, lattice_auth_for_plan, plan_key_names
 from components.lattice import secret_names
-from components.outputs import spoke_connection
-from components.plan import LatticePlan, plan_lattice
-from components.testing import LatticeMocks, is_secret, walk_plain_strings
-from tests.helpers import STACK_NAMES, load_stack
-from tests.pulumi_mocks import ProgramRun, fake_secret, own_event_loop, run_program, stack_config
+from lattice.credentials import LatticeAuth, decode_jwt_claims, lattice_auth_for_plan, plan_key_names
+from lattice.outputs import spoke_connection
+from lattice.plan import LatticePlan, plan_lattice
+from tests.support.helpers import STACK_NAMES, load_stack
+from tests.support.mocks import LatticeMocks, is_secret, walk_plain_strings
+from tests.support.program import ProgramRun, fake_secret, own_event_loop, run_program, stack_config
 
 SEED = re.compile(r"S[OAU][A-Z2-7]{50,}")
 PRIVATE_PORTS = {4222: "client", 6222: "route", 8222: "monitor"}
@@ -444,7 +444,7 @@ def test_retiring_a_spoke_revokes_it_at_the_hubs_and_changes_nothing_else() -> N
 
 
 def test_bad_stack_fails_with_the_sandbox_message_before_any_resource() -> None:
-    bad = Path(__file__).parent / "invalid_stacks" / "unknown-upstream.yaml"
+    bad = Path(__file__).parent.parent / "lattice" / "invalid_stacks" / "unknown-upstream.yaml"
     config = yaml.safe_load(bad.read_text())["config"]
     mocks = LatticeMocks()
     with pytest.raises(pulumi.RunError) as info:

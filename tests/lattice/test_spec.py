@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from components.spec import LatticeSpecError, parse_lattice
+from lattice.spec import LatticeSpecError, parse_lattice
 from sandbox.cli import main
-from tests.helpers import ROOT, STACK_NAMES, load_stack
+from tests.support.helpers import ROOT, STACK_NAMES, load_stack
 
 INVALID = sorted((Path(__file__).parent / "invalid_stacks").glob("*.yaml"))
 
@@ -38,7 +38,7 @@ def test_invalid_stack_exits_2_naming_file_and_key_path(path: Path, capsys: pyte
 
 
 def test_invalid_stack_from_a_shell_prints_no_traceback() -> None:
-    path = "tests/invalid_stacks/many-problems.yaml"
+    path = "tests/lattice/invalid_stacks/many-problems.yaml"
     proc = subprocess.run(
         [sys.executable, "-m", "sandbox", "up", "--stack-file", path, "--check"],
         cwd=ROOT,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.plan import plan_lattice
-from tests.helpers import load_stack, spec_from
+from lattice.plan import plan_lattice
+from tests.support.helpers import load_stack, spec_from
 
 
 def test_dev_plan_servers_and_links() -> None:

@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from components.plan import plan_lattice
+from lattice.graph import mermaid, svg
+from lattice.plan import plan_lattice
 from sandbox.cli import main
-from sandbox.graph import mermaid, svg
-from tests.helpers import ROOT, STACK_NAMES, load_stack
+from tests.support.helpers import ROOT, STACK_NAMES, load_stack
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -36,6 +36,6 @@ def test_the_committed_pictures_of_prod_are_current() -> None:
 
 
 def test_graph_of_an_invalid_stack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    bad = "tests/invalid_stacks/unknown-upstream.yaml"
+    bad = "tests/lattice/invalid_stacks/unknown-upstream.yaml"
     assert main(["graph", "--stack-file", bad]) == 2
     assert "no hub or spoke named 'use9'" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+from lattice.natsconf.render import *  # noqa: F403
