@@ -17,7 +17,8 @@ import pulumi
 import pulumi_tls as tls
 
 from components.base import ChildOpts, LatticeComponent, secret
-from lattice.natsconf import CertificateHosts, ServerTls
+from lattice.addressing import CertificateHosts
+from lattice.natsconf import ServerTls
 
 TYPE = "wasmcloud-lattice:index:LatticeCA"
 CA_VALIDITY_HOURS = 10 * 365 * 24

@@ -24,18 +24,10 @@ from components.platforms.aws import (
     public_network,
     tags,
 )
-from lattice.natsconf import (
-    TRUST_INCLUDE,
-    Addressing,
-    ServerAddress,
-    ServerFiles,
-    ServerTls,
-    certificate_hosts,
-    render_server_config,
-    render_tls_files,
-)
+from lattice.addressing import Addressing, Ports, ServerAddress, certificate_hosts
+from lattice.natsconf import TRUST_INCLUDE, ServerFiles, ServerTls, render_server_config, render_tls_files
 from lattice.node.cloudinit import NodeBoot, render_user_data
-from lattice.plan import LatticePlan, Ports
+from lattice.plan import LatticePlan
 from lattice.spec import AwsHubSettings, HubSpec
 
 TYPE = "wasmcloud-lattice:index:HubCluster"

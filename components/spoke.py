@@ -19,23 +19,19 @@ from components.platforms.aws import (
     node_security_group,
     public_network,
 )
+from lattice.addressing import Addressing, Ports, ServerAddress, certificate_hosts
 from lattice.credentials import ChildLogin
 from lattice.natsconf import (
     CREDS_FILE,
     UPSTREAM_AUTH_INCLUDE,
-    Addressing,
-    ServerAddress,
     ServerFiles,
     ServerTls,
-    certificate_hosts,
-    needs_ca,
-    presents_certificate,
     render_server_config,
     render_server_files,
 )
 from lattice.node.cloudinit import NodeBoot, render_user_data
 from lattice.outputs import spoke_connection
-from lattice.plan import LatticePlan, Ports
+from lattice.plan import LatticePlan, needs_ca, presents_certificate
 from lattice.spec import SpokeSpec
 
 TYPE = "wasmcloud-lattice:index:EdgeSpoke"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from html import escape
 
-from lattice.plan import LatticePlan, Ports
+from lattice.addressing import Ports
+from lattice.plan import LatticePlan
 
 PORTS = Ports()
 

@@ -17,19 +17,6 @@ LOCAL_ACCOUNT = "LATTICE"
 
 
 @dataclass(frozen=True)
-class Ports:
-    """The standard NATS ports; platforms override them (the sandbox uses ephemeral ones)."""
-
-    client: int = 4222
-    cluster: int = 6222
-    gateway: int = 7222
-    leaf: int = 7422
-    monitor: int = 8222
-    websocket: int = 8443
-    """A hub's WebSocket listener, for spokes that can only leave their site over HTTPS."""
-
-
-@dataclass(frozen=True)
 class HubPlan:
     name: str
     platform: str
@@ -242,3 +229,23 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
         leaf_subjects=spec.leaf_permissions.subjects,
         tls_handshake_first=spec.tls.handshake_first,
     )
+
+
+# --- who holds TLS material ------------------------------------------------------------
+
+
+def presents_certificate(server: ServerPlan) -> bool:
+    """Hubs and mid-tier spokes listen beyond their machine, so they hold a certificate."""
+    return server.role == "hub" or bool(server.leaf_children)
+
+
+def verifies_upstream(plan: LatticePlan, server: ServerPlan) -> bool:
+    """A spoke whose upstream is ours verifies it against the lattice CA; an external hub's
+    URLs (``tls://connect.ngs.global``) carry a certificate the system roots trust."""
+    if server.upstream is None:
+        return False
+    return not (plan.is_hub(server.upstream) and plan.hub(server.upstream).external_urls)
+
+
+def needs_ca(plan: LatticePlan, server: ServerPlan) -> bool:
+    return presents_certificate(server) or verifies_upstream(plan, server)

@@ -12,15 +12,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from lattice.natsconf import (
-    Addressing,
-    CertificateHosts,
-    ServerTls,
-    certificate_hosts,
-    needs_ca,
-    presents_certificate,
-)
-from lattice.plan import LatticePlan
+from lattice.addressing import Addressing, CertificateHosts, certificate_hosts
+from lattice.natsconf import ServerTls
+from lattice.plan import LatticePlan, needs_ca, presents_certificate
 
 VALIDITY = datetime.timedelta(days=2)
 

@@ -17,16 +17,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from lattice.addressing import Ports, ServerAddress, direct_addressing
 from lattice.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
-from lattice.natsconf import (
-    ServerAddress,
-    ServerFiles,
-    direct_addressing,
-    render_lattice,
-    render_server,
-)
+from lattice.natsconf import ServerFiles, render_lattice, render_server
 from lattice.outputs import spoke_connection
-from lattice.plan import LatticePlan, Ports, plan_lattice
+from lattice.plan import LatticePlan, plan_lattice
 from lattice.spec import LatticeSpec
 from sandbox import binaries
 from sandbox.monitor import Convergence, wait_converged

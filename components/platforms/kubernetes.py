@@ -22,19 +22,9 @@ import pulumi_kubernetes as k8s
 
 from components.base import ChildOpts, secret
 from components.certificates import server_certificate
-from lattice.natsconf import (
-    CONFIG_FILE,
-    WS_CERT_FILE,
-    WS_KEY_FILE,
-    Addressing,
-    ServerAddress,
-    ServerFiles,
-    certificate_hosts,
-    merge_hosts,
-    render_server_config,
-)
+from lattice.addressing import Addressing, Ports, ServerAddress, certificate_hosts, merge_hosts
+from lattice.natsconf import CONFIG_FILE, WS_CERT_FILE, WS_KEY_FILE, ServerFiles, render_server_config
 from lattice.node.artifacts import WASH, Artifact
-from lattice.plan import Ports
 from lattice.spec import KubernetesSettings
 
 if TYPE_CHECKING:

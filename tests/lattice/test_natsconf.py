@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lattice.natsconf import LOOPBACK, ServerFiles, render_server_config
+from lattice.addressing import LOOPBACK
+from lattice.natsconf import ServerFiles, render_server_config
 from lattice.plan import ServerPlan, plan_lattice
 from tests.support.helpers import (
     STACK_NAMES,

@@ -19,9 +19,10 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
+from lattice.addressing import CertificateHosts, Ports, ServerAddress
 from lattice.credentials import leaf_user_creds
-from lattice.natsconf import CertificateHosts, ServerAddress, ServerFiles, render_server
-from lattice.plan import Ports, plan_lattice
+from lattice.natsconf import ServerFiles, render_server
+from lattice.plan import plan_lattice
 from sandbox import binaries
 from sandbox.checks import connect_hub, connect_spoke, quiet_errors
 from sandbox.monitor import get_json, leaf_peers

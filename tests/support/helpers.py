@@ -10,16 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lattice.addressing import Addressing, CertificateHosts, ServerAddress, direct_addressing
 from lattice.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan, plan_key_names
-from lattice.natsconf import (
-    Addressing,
-    CertificateHosts,
-    RenderedServer,
-    ServerAddress,
-    ServerFiles,
-    direct_addressing,
-    render_lattice,
-)
+from lattice.natsconf import RenderedServer, ServerFiles, render_lattice
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.spec import LatticeSpec, load_stack_file, parse_lattice
 from sandbox import binaries
