@@ -6,8 +6,11 @@ prints (``stacks/Pulumi.<stack>.yaml: <key path>: <problem>``), never a tracebac
 
 import pulumi
 
-from components.lattice import Lattice, deployment_problems, secret_names
-from lattice.spec import CONFIG_KEY, LatticeSpec, LatticeSpecError, parse_lattice
+from components.lattice import Lattice
+from lattice.problems import LatticeSpecError
+from lattice.rules import deployment_problems, secret_names
+from lattice.spec import LatticeSpec
+from lattice.stack import CONFIG_KEY, parse_lattice
 
 
 def load_spec(config: pulumi.Config) -> LatticeSpec:

@@ -103,8 +103,3 @@ def server_certificate(
             lambda v: ServerTls(ca_pem=v[0], cert_pem=v[1], key_pem=v[2])
         )
     )
-
-
-def ca_only(ca_cert_pem: pulumi.Input[str]) -> pulumi.Output[ServerTls]:
-    """The TLS material of a server that only dials (it verifies its upstream)."""
-    return pulumi.Output.from_input(ca_cert_pem).apply(lambda pem: ServerTls(ca_pem=pem))

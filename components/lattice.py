@@ -1,6 +1,6 @@
 """Lattice: a whole validated spec as resources: keys, every hub region, every spoke."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -9,86 +9,15 @@ from components.base import LatticeComponent
 from components.certificates import LatticeCA
 from components.hub import HubCluster, HubClusterArgs
 from components.keys import LatticeKeys
-from components.platforms.aws import RegionLookups
+from components.platforms.contract import Lookups
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
-from lattice.spec import HubSpec, LatticeSpec, LatticeSpecError, Problem, SpokeSpec
+from lattice.problems import LatticeSpecError
+from lattice.rules import deployment_problems
+from lattice.spec import LatticeSpec
 
 TYPE = "wasmcloud-lattice:index:Lattice"
-
-
-def secret_names(spec: LatticeSpec) -> list[str]:
-    """Every secret config value the spec names (kubeconfigs, external hubs' .creds)."""
-    names: list[str] = []
-    entries: list[HubSpec | SpokeSpec] = [*spec.hubs, *spec.spokes]
-    for entry in entries:
-        for name in (entry.kubernetes.kubeconfig, entry.creds_secret):
-            if name and name not in names:
-                names.append(name)
-    return names
-
-
-def _kubernetes_problems(path: str, entry: HubSpec | SpokeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
-    settings = entry.kubernetes
-    if settings.kubeconfig is None and not settings.ambient_kubeconfig:
-        return [
-            Problem(
-                f"{path}.kubernetes.kubeconfig",
-                "required for platform 'kubernetes': the name of a secret config value holding the cluster's "
-                "kubeconfig (or set ambientKubeconfig: true)",
-            )
-        ]
-    if settings.kubeconfig is not None and not is_set(settings.kubeconfig):
-        return [
-            Problem(
-                f"{path}.kubernetes.kubeconfig",
-                f"config value '{settings.kubeconfig}' is not set "
-                f"(pulumi config set --secret {settings.kubeconfig} < kubeconfig.yaml)",
-            )
-        ]
-    return []
-
-
-def _secret_problems(path: str, entry: HubSpec | SpokeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
-    problems = _kubernetes_problems(path, entry, is_set) if entry.platform == "kubernetes" else []
-    if entry.creds_secret and not is_set(entry.creds_secret):
-        problems.append(
-            Problem(
-                f"{path}.credsSecret",
-                f"config value '{entry.creds_secret}' is not set "
-                f"(pulumi config set --secret {entry.creds_secret} < leaf.creds)",
-            )
-        )
-    return problems
-
-
-def deployment_problems(spec: LatticeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
-    """What the program needs beyond a valid spec: the secret config values the spec names,
-    and the combinations it can build (the sandbox runs every valid spec)."""
-    problems: list[Problem] = []
-    for i, hub in enumerate(spec.hubs):
-        problems += _secret_problems(f"lattice.hubs[{i}]", hub, is_set)
-        websocket_children = [s.name for s in spec.spokes if s.upstream == hub.name and s.leaf_transport == "websocket"]
-        if websocket_children and hub.platform == "aws":
-            problems.append(
-                Problem(
-                    f"lattice.hubs[{i}].platform",
-                    f"spoke(s) {', '.join(websocket_children)} dial over WebSocket, which the AWS hub does not "
-                    "expose yet; use a kubernetes hub, or an external hub with wss:// urls",
-                )
-            )
-        if websocket_children and hub.platform == "kubernetes" and not hub.kubernetes.websocket_tls_secret:
-            problems.append(
-                Problem(
-                    f"lattice.hubs[{i}].kubernetes.websocketTlsSecret",
-                    f"required: spoke(s) {', '.join(websocket_children)} dial this hub over wss:// (the name of a "
-                    "kubernetes.io/tls Secret in the hub's namespace, e.g. from cert-manager)",
-                )
-            )
-    for i, spoke in enumerate(spec.spokes):
-        problems += _secret_problems(f"lattice.spokes[{i}]", spoke, is_set)
-    return problems
 
 
 class Lattice(LatticeComponent):
@@ -116,7 +45,7 @@ class Lattice(LatticeComponent):
         secrets: Mapping[str, pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        """``secrets``: the secret config values the spec names (see :func:`secret_names`)."""
+        """``secrets``: the secret config values the spec names (see :func:`lattice.rules.secret_names`)."""
         given = dict(secrets or {})
         problems = deployment_problems(spec, lambda key: key in given)
         if problems:
@@ -128,7 +57,7 @@ class Lattice(LatticeComponent):
         keys = self.keys
         self.ca: LatticeCA = LatticeCA(f"{name}-ca", plan.lattice, opts=self.child())
         ca = self.ca
-        lookups = RegionLookups()
+        lookups = Lookups()
         hub_specs = {h.name: h for h in spec.hubs}
         built = [h for h in spec.hubs if h.platform != "external"]
 

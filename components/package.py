@@ -16,9 +16,10 @@ import pulumi
 
 from components import lattice as lattice_module
 from components import spoke as spoke_module
-from components.lattice import secret_names
 from lattice.plan import plan_lattice
-from lattice.spec import LatticeSpec, parse_lattice
+from lattice.rules import secret_names
+from lattice.spec import LatticeSpec
+from lattice.stack import parse_lattice
 
 PACKAGE = "wasmcloud-lattice"
 VERSION = "0.1.0"

@@ -1,23 +1,22 @@
 """The lattice spec: what a user writes under ``wasmcloud-lattice:lattice`` in a stack file.
 
-Validation reports every problem at once, each as ``<stack file>: <key path>: <what is
-wrong>``, so a user fixes a stack in one pass. Nothing here knows about Pulumi.
+Each model states its defaults and decides what one entry alone can decide (a name's
+shape, an AWS entry's region, a settings block that matches the platform), so a model
+that exists is valid. Rules across entries are in :mod:`lattice.rules`; reading a stack
+file and reporting every problem at once is :mod:`lattice.stack`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Literal, Self
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
-CONFIG_KEY = "wasmcloud-lattice:lattice"
 DEFAULT_HUB_DOMAIN = "hub"
 NODE_COUNTS = (1, 3, 5)
 
@@ -62,10 +61,22 @@ def _check_cidr(value: str) -> str:
     return value
 
 
-def _check_cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
-    for value in values:
-        _check_cidr(value)
-    return values
+_check_cidrs = _each(_check_cidr)
+
+
+def entry_rule(key: str, message: str) -> PydanticCustomError:
+    """A problem one entry's validator found at its ``key`` (reported at that key path)."""
+    return PydanticCustomError("entry_rule", "{message}", {"key": key, "message": message})
+
+
+def _only_for(entry: BaseModel, *keys: str) -> None:
+    """Refuse a settings block given for another platform than the entry's."""
+    for key in keys:
+        if key in entry.model_fields_set and getattr(entry, "platform", None) != key:
+            raise entry_rule(key, f"only valid when platform is '{key}'")
+
+
+REGION_REQUIRED = "required when platform is 'aws'"
 
 
 def _check_volume_gib(value: int) -> int:
@@ -94,6 +105,14 @@ class AwsHubSettings(_Model):
     _cidr = field_validator("vpc_cidr")(_check_cidr)
     _cidrs = field_validator("leaf_allowed_cidrs")(_check_cidrs)
     _size = field_validator("data_volume_gib")(_check_volume_gib)
+
+    @model_validator(mode="after")
+    def _existing_vpc(self) -> Self:
+        if self.vpc_id and not self.subnet_ids:
+            raise entry_rule("subnetIds", "required with vpcId (public subnets for the nodes)")
+        if self.subnet_ids and not self.vpc_id:
+            raise entry_rule("vpcId", "required with subnetIds")
+        return self
 
 
 class AwsSpokeSettings(_Model):
@@ -168,8 +187,26 @@ class HubSpec(_Model):
             raise ValueError(f"must be 1, 3 or 5 (a JetStream cluster needs a quorum), got {value}")
         return value
 
+    @model_validator(mode="after")
+    def _fits_platform(self) -> Self:
+        if self.platform == "aws" and not self.region:
+            raise entry_rule("region", REGION_REQUIRED)
+        if self.platform == "external" and not self.urls:
+            raise entry_rule("urls", "required when platform is 'external' (the URLs spokes dial)")
+        if self.platform != "external" and "urls" in self.model_fields_set:
+            raise entry_rule("urls", "only valid when platform is 'external'")
+        if self.platform != "external" and "creds_secret" in self.model_fields_set:
+            raise entry_rule("credsSecret", "only valid when platform is 'external'")
+        _only_for(self, "aws", "kubernetes")
+        return self
+
     def server_names(self) -> tuple[str, ...]:
-        return tuple(f"{self.name}-{i}" for i in range(self.nodes))
+        return hub_server_names(self.name, self.nodes)
+
+
+def hub_server_names(hub: str, nodes: int) -> tuple[str, ...]:
+    """A hub's nodes are ``<hub>-0``, ``<hub>-1``, ...: NATS server names and pod names."""
+    return tuple(f"{hub}-{i}" for i in range(nodes))
 
 
 SUBJECT_TOKEN = re.compile(r"^[^\s.*>]+$")
@@ -266,6 +303,13 @@ class SpokeSpec(_Model):
     def _domain(cls, value: str | None) -> str | None:
         return None if value is None else _check_name(value)
 
+    @model_validator(mode="after")
+    def _fits_platform(self) -> Self:
+        if self.platform == "aws" and not self.region:
+            raise entry_rule("region", REGION_REQUIRED)
+        _only_for(self, "aws", "kubernetes")
+        return self
+
     @property
     def domain(self) -> str:
         return self.jetstream_domain or self.name
@@ -317,333 +361,3 @@ class LatticeSpec(_Model):
 
     def spoke(self, name: str) -> SpokeSpec | None:
         return next((s for s in self.spokes if s.name == name), None)
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    message: str
-
-    def render(self, source: str) -> str:
-        return f"{source}: {self.path}: {self.message}"
-
-
-class LatticeSpecError(ValueError):
-    """Every problem found in one stack, ready to print one per line."""
-
-    def __init__(self, source: str, problems: Sequence[Problem]):
-        self.source = source
-        self.problems = tuple(problems)
-        super().__init__("\n".join(p.render(source) for p in self.problems))
-
-
-def _loc_to_path(loc: Iterable[Any]) -> str:
-    path = "lattice"
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}"
-    return path
-
-
-def _pydantic_problems(error: ValidationError) -> list[Problem]:
-    problems = []
-    for err in error.errors():
-        loc = list(err["loc"])
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif err["type"] == "missing":
-            message = "required key is missing"
-        elif message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        # YAML gives lists; the models hold tuples only to stay immutable.
-        message = message.replace("valid tuple", "valid list").replace("Tuple should", "List should")
-        # Literal/union errors carry a nested loc piece naming the branch; drop it.
-        loc = [p for p in loc if not (isinstance(p, str) and p.startswith(("literal[", "function-")))]
-        problems.append(Problem(_loc_to_path(loc), message))
-    return problems
-
-
-def _entries(raw: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
-    value = raw.get(key)
-    if not isinstance(value, list):
-        return []
-    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
-
-
-def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
-    """Checks that span entries. Tolerant of bad types, so they run beside type errors."""
-    problems: list[Problem] = []
-    hubs = _entries(raw, "hubs")
-    spokes = _entries(raw, "spokes")
-    if raw.get("hubs") == []:
-        problems.append(Problem("lattice.hubs", "at least one hub is required"))
-
-    seen: dict[str, str] = {}
-    for kind, entries in (("hubs", hubs), ("spokes", spokes)):
-        for i, entry in entries:
-            name = entry.get("name")
-            if not isinstance(name, str):
-                continue
-            path = f"lattice.{kind}[{i}].name"
-            if name in seen:
-                problems.append(Problem(path, f"duplicate name {name!r} (already used by {seen[name]})"))
-            else:
-                seen[name] = path
-
-    # Hub node server names (<hub>-<i>) share the server-name space with spokes.
-    for _, hub in hubs:
-        nodes = hub.get("nodes", 3)
-        if isinstance(hub.get("name"), str) and isinstance(nodes, int) and nodes in NODE_COUNTS:
-            for n in range(nodes):
-                server = f"{hub['name']}-{n}"
-                if server in seen and seen[server].startswith("lattice.spokes"):
-                    problems.append(
-                        Problem(seen[server], f"name {server!r} collides with a node of hub {hub['name']!r}")
-                    )
-
-    hub_names = {h.get("name") for _, h in hubs}
-    spoke_names = {s.get("name") for _, s in spokes}
-    upstream_of = {
-        s["name"]: s["upstream"]
-        for _, s in spokes
-        if isinstance(s.get("name"), str) and isinstance(s.get("upstream"), str)
-    }
-    for i, spoke in spokes:
-        upstream = spoke.get("upstream")
-        if not isinstance(upstream, str):
-            continue
-        path = f"lattice.spokes[{i}].upstream"
-        if upstream == spoke.get("name"):
-            problems.append(Problem(path, "a spoke cannot be its own upstream"))
-        elif upstream not in hub_names and upstream not in spoke_names:
-            problems.append(Problem(path, f"no hub or spoke named {upstream!r}"))
-        else:
-            chain, cur = [spoke.get("name")], upstream
-            while cur in upstream_of and cur not in chain:
-                chain.append(cur)
-                cur = upstream_of[cur]
-            if cur == spoke.get("name"):
-                cycle = " -> ".join(str(c) for c in [*chain, cur])
-                problems.append(Problem(path, f"upstream cycle: {cycle}"))
-
-    hub_domains = {h.get("jetstreamDomain", DEFAULT_HUB_DOMAIN) for _, h in hubs}
-    if len(hub_domains) > 1:
-        for i, hub in hubs:
-            if "jetstreamDomain" in hub:
-                problems.append(
-                    Problem(
-                        f"lattice.hubs[{i}].jetstreamDomain",
-                        "all hubs of a super-cluster share one JetStream domain, found "
-                        + ", ".join(sorted(repr(d) for d in hub_domains)),
-                    )
-                )
-    domains: dict[str, str] = {str(d): "the hub domain" for d in hub_domains}
-    for i, spoke in spokes:
-        domain = spoke.get("jetstreamDomain", spoke.get("name"))
-        if not isinstance(domain, str):
-            continue
-        key = "jetstreamDomain" if "jetstreamDomain" in spoke else "name"
-        if domain in domains:
-            problems.append(
-                Problem(
-                    f"lattice.spokes[{i}].{key}",
-                    f"JetStream domain {domain!r} is already {domains[domain]}; "
-                    "every leaf link needs a different domain on each side",
-                )
-            )
-        else:
-            domains[domain] = f"used by spoke {spoke.get('name')!r}"
-
-    if len(hubs) > 1:
-        for i, hub in hubs:
-            if hub.get("nodes") == 1:
-                problems.append(
-                    Problem(
-                        f"lattice.hubs[{i}].nodes",
-                        "a 1-node hub cannot join a super-cluster: nats-server refuses clustered "
-                        "JetStream without routes; use 3 or 5 nodes",
-                    )
-                )
-    for i, hub in hubs:
-        platform = hub.get("platform")
-        if platform == "aws" and not hub.get("region"):
-            problems.append(Problem(f"lattice.hubs[{i}].region", "required when platform is 'aws'"))
-        if platform == "external" and not hub.get("urls"):
-            problems.append(
-                Problem(f"lattice.hubs[{i}].urls", "required when platform is 'external' (the URLs spokes dial)")
-            )
-        if platform != "external" and "urls" in hub:
-            problems.append(Problem(f"lattice.hubs[{i}].urls", "only valid when platform is 'external'"))
-    hub_platforms = {h.get("name"): h.get("platform") for _, h in hubs}
-    for i, spoke in spokes:
-        if spoke.get("leafTransport") == "websocket":
-            upstream = spoke.get("upstream")
-            if upstream in spoke_names:
-                problems.append(
-                    Problem(f"lattice.spokes[{i}].leafTransport", "websocket is only for a spoke that dials a hub")
-                )
-            elif hub_platforms.get(upstream) == "external":
-                problems.append(
-                    Problem(
-                        f"lattice.spokes[{i}].leafTransport",
-                        "an external hub's urls decide the transport (use wss:// urls there)",
-                    )
-                )
-    if len(hubs) > 1:
-        for i, hub in hubs:
-            if hub.get("platform") == "external":
-                problems.append(
-                    Problem(
-                        f"lattice.hubs[{i}].platform",
-                        "an external hub must be the lattice's only hub (its gateways are not ours to configure)",
-                    )
-                )
-    for i, spoke in spokes:
-        if spoke.get("platform") == "aws" and not spoke.get("region"):
-            problems.append(Problem(f"lattice.spokes[{i}].region", "required when platform is 'aws'"))
-    for kind, entries in (("hubs", hubs), ("spokes", spokes)):
-        for i, entry in entries:
-            for block in ("aws", "kubernetes"):
-                if block in entry and entry.get("platform") != block:
-                    problems.append(Problem(f"lattice.{kind}[{i}].{block}", f"only valid when platform is '{block}'"))
-    external = {h.get("name"): (i, h) for i, h in hubs if h.get("platform") == "external"}
-    for i, hub in hubs:
-        if "credsSecret" in hub and hub.get("platform") != "external":
-            problems.append(Problem(f"lattice.hubs[{i}].credsSecret", "only valid when platform is 'external'"))
-    for i, spoke in spokes:
-        upstream = spoke.get("upstream")
-        if "credsSecret" in spoke and upstream not in external:
-            problems.append(
-                Problem(f"lattice.spokes[{i}].credsSecret", "only valid for a spoke that dials an external hub")
-            )
-        elif upstream in external and not spoke.get("credsSecret") and not external[upstream][1].get("credsSecret"):
-            problems.append(
-                Problem(
-                    f"lattice.spokes[{i}].credsSecret",
-                    f"required: hub {upstream!r} is external, so the leaf's .creds come from a secret config value "
-                    "(set credsSecret here or on the hub)",
-                )
-            )
-    for i, hub in hubs:
-        aws = hub.get("aws")
-        if isinstance(aws, Mapping) and aws.get("vpcId") and not aws.get("subnetIds"):
-            problems.append(
-                Problem(f"lattice.hubs[{i}].aws.subnetIds", "required with vpcId (public subnets for the nodes)")
-            )
-        if isinstance(aws, Mapping) and aws.get("subnetIds") and not aws.get("vpcId"):
-            problems.append(Problem(f"lattice.hubs[{i}].aws.vpcId", "required with subnetIds"))
-    problems += _lattice_problems(raw, spokes)
-    retired = raw.get("retiredSpokes")
-    if isinstance(retired, list):
-        seen_retired: set[Any] = set()
-        for i, entry in enumerate(retired):
-            path = f"lattice.retiredSpokes[{i}]"
-            name = entry.get("name") if isinstance(entry, Mapping) else entry
-            if not isinstance(name, str):
-                continue
-            if name in spoke_names:
-                problems.append(
-                    Problem(
-                        path, f"{name!r} is also a spoke; a retired key stays revoked, so a new spoke needs a new name"
-                    )
-                )
-            elif name in seen_retired:
-                problems.append(Problem(path, f"duplicate name {name!r}"))
-            seen_retired.add(name)
-    return problems
-
-
-def _lattice_problems(raw: Mapping[str, Any], spokes: list[tuple[int, Mapping[str, Any]]]) -> list[Problem]:
-    """Spokes name a lattice of the stack, and a spoke of a spoke shares its upstream's
-    (the mid-tier's leaf user carries its children's traffic in its own account)."""
-    problems: list[Problem] = []
-    extra = raw.get("lattices")
-    names = [raw.get("name"), *(extra if isinstance(extra, list) else [])]
-    if isinstance(extra, list):
-        for i, name in enumerate(extra):
-            if name in names[: i + 1]:
-                problems.append(Problem(f"lattice.lattices[{i}]", f"duplicate lattice name {name!r}"))
-    own = raw.get("name")
-    lattice_of = {s.get("name"): s.get("lattice", own) for _, s in spokes}
-    for i, spoke in spokes:
-        chosen = spoke.get("lattice", own)
-        if "lattice" in spoke and isinstance(chosen, str) and chosen not in names:
-            problems.append(
-                Problem(
-                    f"lattice.spokes[{i}].lattice",
-                    f"no lattice {chosen!r} in this stack (name it under lattices, or use {own!r})",
-                )
-            )
-            continue
-        upstream = spoke.get("upstream")
-        if upstream in lattice_of and lattice_of[upstream] != chosen:
-            problems.append(
-                Problem(
-                    f"lattice.spokes[{i}].lattice",
-                    f"{chosen!r} differs from its upstream spoke {upstream!r} ({lattice_of[upstream]!r}): "
-                    "a spoke of a spoke travels in its upstream's account",
-                )
-            )
-    retired = raw.get("retiredSpokes")
-    for i, entry in enumerate(retired if isinstance(retired, list) else []):
-        if isinstance(entry, Mapping) and "lattice" in entry and entry["lattice"] not in names:
-            problems.append(
-                Problem(f"lattice.retiredSpokes[{i}].lattice", f"no lattice {entry['lattice']!r} in this stack")
-            )
-    return problems
-
-
-def parse_lattice(raw: Any, source: str) -> LatticeSpec:
-    """Validate the raw config object; raise :class:`LatticeSpecError` with every problem."""
-    if not isinstance(raw, Mapping):
-        raise LatticeSpecError(source, [Problem("lattice", f"must be a mapping, got {type(raw).__name__}")])
-    problems: list[Problem] = []
-    spec: LatticeSpec | None = None
-    try:
-        spec = LatticeSpec.model_validate(_lists_to_tuples(raw))
-    except ValidationError as err:
-        problems.extend(_pydantic_problems(err))
-    problems.extend(_cross_problems(raw))
-    if problems or spec is None:
-        unique = list(dict.fromkeys(problems))
-        raise LatticeSpecError(source, sorted(unique, key=lambda p: _sort_key(p.path)))
-    return spec
-
-
-def _sort_key(path: str) -> list[Any]:
-    return [int(p) if p.isdigit() else p for p in re.split(r"[\[\].]+", path) if p]
-
-
-def _lists_to_tuples(value: Any) -> Any:
-    # Strict mode refuses lists for tuple fields; YAML gives lists.
-    if isinstance(value, Mapping):
-        return {k: _lists_to_tuples(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return tuple(_lists_to_tuples(v) for v in value)
-    return value
-
-
-def stack_file_path(stack: str, stacks_dir: Path) -> Path:
-    return stacks_dir / f"Pulumi.{stack}.yaml"
-
-
-def load_stack_file(path: Path, label: str | None = None) -> LatticeSpec:
-    """Read a ``Pulumi.<stack>.yaml`` and validate its lattice; errors name ``label``."""
-    source = label or str(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise LatticeSpecError(source, [Problem("lattice", f"cannot read stack file: {err.strerror}")]) from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise LatticeSpecError(source, [Problem("lattice", f"not valid YAML{where}")]) from None
-    config = doc.get("config") if isinstance(doc, Mapping) else None
-    if not isinstance(config, Mapping) or CONFIG_KEY not in config:
-        raise LatticeSpecError(source, [Problem("lattice", f"missing config key {CONFIG_KEY!r}")])
-    return parse_lattice(config[CONFIG_KEY], source)

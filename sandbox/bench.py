@@ -25,7 +25,8 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from lattice.spec import LatticeSpec, load_stack_file, parse_lattice
+from lattice.spec import LatticeSpec
+from lattice.stack import load_stack_file, parse_lattice
 from sandbox import binaries
 from sandbox.checks import connect_hub, connect_spoke, quiet_errors, request_with_retry, root_hub
 from sandbox.monitor import leaf_attachment

@@ -17,7 +17,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lattice.spec import LatticeSpecError, load_stack_file, stack_file_path
+from lattice.problems import LatticeSpecError
+from lattice.stack import load_stack_file, stack_file_path
 from sandbox.checks import Check, HeartbeatWatch, check_spokes_reach_hubs, quiet_tls_close_warning
 from sandbox.topology import LocalLattice, SandboxError
 

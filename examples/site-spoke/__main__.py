@@ -12,7 +12,8 @@ import pulumi
 from components.package import site_spec
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 from lattice.plan import plan_lattice
-from lattice.spec import LatticeSpec, LatticeSpecError
+from lattice.problems import LatticeSpecError
+from lattice.spec import LatticeSpec
 
 
 def load_site(lattice: str, entry: dict[str, Any], hub_domain: str) -> LatticeSpec:

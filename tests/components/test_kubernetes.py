@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.platforms.kubernetes import FILES, wash_installer
+from components.platforms.kubernetes.workloads import FILES, wash_installer
 from lattice.natsconf import RenderedServer
 from lattice.node.artifacts import WASH
 from sandbox.tls import PrivateCA

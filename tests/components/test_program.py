@@ -22,10 +22,10 @@ import yaml
 from cryptography import x509
 from pulumi.output import Unknown
 
-from components.lattice import secret_names
 from lattice.credentials import LatticeAuth, decode_jwt_claims, lattice_auth_for_plan, plan_key_names
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
+from lattice.rules import secret_names
 from tests.support.helpers import STACK_NAMES, load_stack
 from tests.support.mocks import LatticeMocks, is_secret, walk_plain_strings
 from tests.support.program import ProgramRun, fake_secret, own_event_loop, run_program, stack_config

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lattice.spec import LatticeSpecError, parse_lattice
+from lattice.problems import LatticeSpecError
+from lattice.stack import parse_lattice
 from sandbox.cli import main
 from tests.support.helpers import ROOT, STACK_NAMES, load_stack
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lattice.spec import load_stack_file
+from lattice.stack import load_stack_file
 from sandbox.monitor import leaf_attachment
 from sandbox.ports import free_ports
 from sandbox.topology import LocalLattice

@@ -14,7 +14,8 @@ from lattice.addressing import Addressing, CertificateHosts, ServerAddress, dire
 from lattice.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan, plan_key_names
 from lattice.natsconf import RenderedServer, ServerFiles, render_lattice
 from lattice.plan import LatticePlan, plan_lattice
-from lattice.spec import LatticeSpec, load_stack_file, parse_lattice
+from lattice.spec import LatticeSpec
+from lattice.stack import load_stack_file, parse_lattice
 from sandbox import binaries
 from sandbox.tls import LOOPBACK_HOSTS, Certificate, PrivateCA, lattice_tls
 

@@ -1,0 +1,250 @@
+"""A hub region on EC2.
+
+- a VPC with a public subnet per zone (or ``aws.vpcId``/``aws.subnetIds``);
+- a security group: route port among the nodes only, gateway port from the other
+  regions' nodes only, leaf port from ``aws.leafAllowedCidrs``, client and monitoring
+  ports from inside the VPC only;
+- per node: a network interface and an Elastic IP that outlive the instance, an
+  encrypted gp3 JetStream volume, a TLS key and certificate from the lattice CA naming
+  every address peers dial, a Secrets Manager secret with ``trust.conf`` and the TLS
+  files, a role that reads only that secret, and the instance (IMDSv2 required,
+  encrypted root);
+- a network load balancer on the leaf port: the one URL every spoke dials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.platforms.aws.network import (
+    Network,
+    existing_network,
+    ingress,
+    node_security_group,
+    public_network,
+    tags,
+    zones,
+)
+from components.platforms.aws.node import NodeAddress, ami, node_address, node_instance, node_profile, node_secret
+from components.platforms.contract import BuiltHub, HubInputs
+from components.platforms.files import hub_files
+from lattice.addressing import PORTS, Addressing, balanced_hub_addressing, certificate_hosts
+from lattice.natsconf import ServerFiles, render_server_config
+from lattice.node.cloudinit import NodeBoot, render_user_data
+
+ROOT_VOLUME_GIB = 16
+NODE_FILES = ServerFiles()
+
+
+def build_hub(inputs: HubInputs) -> BuiltHub:
+    plan, hub, name = inputs.plan, inputs.hub, inputs.name
+    servers = plan.hub(hub.name).servers
+    gateways = plan.server(servers[0]).gateways
+    region, settings, lattice = str(hub.region), hub.aws, plan.lattice
+
+    network = _network(inputs, region, len(servers))
+    peer_cidrs = inputs.peer_gateway_hosts.apply(lambda p: sorted(f"{h}/32" for hosts in p.values() for h in hosts))
+    rules = [
+        ingress(PORTS.cluster, "routes: among this cluster's nodes only", self=True),
+        ingress(
+            PORTS.leaf, "leaf links from spokes (JWT-authenticated)", cidr_blocks=list(settings.leaf_allowed_cidrs)
+        ),
+        ingress(PORTS.client, "clients inside the VPC", cidr_blocks=[network.vpc_cidr]),
+        ingress(PORTS.monitor, "monitoring and balancer health checks inside the VPC", cidr_blocks=[network.vpc_cidr]),
+    ]
+    if gateways:
+        rules.append(ingress(PORTS.gateway, "gateways from the other hub regions' nodes", cidr_blocks=peer_cidrs))
+    group = node_security_group(
+        f"{name}-nodes",
+        lattice=lattice,
+        region=region,
+        vpc_id=network.vpc_id,
+        description=f"NATS hub {hub.name} of lattice {lattice}",
+        rules=rules,
+        opts=inputs.child,
+    )
+
+    addresses = [
+        node_address(
+            f"{name}-{i}",
+            lattice=lattice,
+            region=region,
+            subnet_id=network.subnet_ids[i % len(network.subnet_ids)],
+            security_group_id=group.id,
+            opts=inputs.child,
+        )
+        for i in range(len(servers))
+    ]
+    target_group, balancer_dns = _balancer(inputs, region, network)
+
+    private_ips = pulumi.Output.all(*[a.private_ip for a in addresses])
+    public_ips = pulumi.Output.all(*[a.public_ip for a in addresses])
+
+    def resolve(values: list[Any]) -> Addressing:
+        private, public, dns, peer_hosts = values
+        return balanced_hub_addressing(
+            plan,
+            hub.name,
+            dial_hosts=private,  # routes over private IPs
+            advertise_hosts=public,  # gateways over Elastic IPs, advertised so gossip reaches them
+            leaf_host=dns,
+            peer_gateway_hosts=peer_hosts,
+        )
+
+    addressing = pulumi.Output.all(private_ips, public_ips, balancer_dns, inputs.peer_gateway_hosts).apply(resolve)
+    configs = addressing.apply(lambda a: {s: render_server_config(plan, s, a, NODE_FILES) for s in servers})
+    image = ami(inputs.lookups, settings.ami, region, inputs.parent)
+    instances = []
+    for i, server in enumerate(servers):
+        hosts = addressing.apply(lambda a, server=server: certificate_hosts(plan, server, a))  # type: ignore[misc]
+        material = inputs.issue_certificate(f"{name}-{i}", server, hosts)
+        files = hub_files(plan, server, inputs.trust_conf, material, NODE_FILES)
+        instances.append(
+            _node(inputs, f"{name}-{i}", server, i, region, image, network, addresses[i], files, configs, target_group)
+        )
+
+    return BuiltHub(
+        configs=configs,
+        leaf_urls=addressing.apply(lambda a: list(a.leaf_urls[hub.name])),
+        websocket_urls=pulumi.Output.from_input([]),
+        gateway_hosts=public_ips.apply(list),
+        gateway_urls=addressing.apply(lambda a: list(a.gateway_urls[hub.name])),
+        client_urls=addressing.apply(lambda a: a.client_urls(servers)),
+        vpc_id=network.vpc_id,
+        security_group_id=group.id,
+        instance_ids=pulumi.Output.all(*[inst.id for inst in instances]).apply(list),
+    )
+
+
+def _network(inputs: HubInputs, region: str, nodes: int) -> Network:
+    settings = inputs.hub.aws
+    if settings.vpc_id:
+        return existing_network(settings.vpc_id, settings.subnet_ids, region, inputs.child)
+    return public_network(
+        inputs.name,
+        lattice=inputs.plan.lattice,
+        region=region,
+        cidr=settings.vpc_cidr,
+        zones=zones(inputs.lookups, settings.availability_zones, region, inputs.parent),
+        count=min(nodes, 3),
+        opts=inputs.child,
+    )
+
+
+def _balancer(inputs: HubInputs, region: str, network: Network) -> tuple[aws.lb.TargetGroup, pulumi.Output[str]]:
+    """The network load balancer on the leaf port; returns its target group and DNS name."""
+    name, lattice = inputs.name, inputs.plan.lattice
+    balancer = aws.lb.LoadBalancer(
+        f"{name}-leaf",
+        load_balancer_type="network",
+        internal=False,
+        subnets=network.subnet_ids,
+        enable_cross_zone_load_balancing=True,
+        region=region,
+        tags=tags(lattice, f"{name}-leaf"),
+        opts=inputs.child(),
+    )
+    target_group = aws.lb.TargetGroup(
+        f"{name}-leaf",
+        port=PORTS.leaf,
+        protocol="TCP",
+        target_type="instance",
+        vpc_id=network.vpc_id,
+        deregistration_delay=30,
+        health_check=aws.lb.TargetGroupHealthCheckArgs(
+            protocol="HTTP", port=str(PORTS.monitor), path="/healthz", interval=10, healthy_threshold=2
+        ),
+        region=region,
+        tags=tags(lattice, f"{name}-leaf"),
+        opts=inputs.child(),
+    )
+    aws.lb.Listener(
+        f"{name}-leaf",
+        load_balancer_arn=balancer.arn,
+        port=PORTS.leaf,
+        protocol="TCP",
+        default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)],
+        region=region,
+        tags=tags(lattice, f"{name}-leaf"),
+        opts=inputs.child(),
+    )
+    return target_group, balancer.dns_name
+
+
+def _node(
+    inputs: HubInputs,
+    prefix: str,
+    server: str,
+    index: int,
+    region: str,
+    image: pulumi.Input[str],
+    network: Network,
+    address: NodeAddress,
+    files_out: pulumi.Output[dict[str, str]],
+    configs: pulumi.Output[dict[str, str]],
+    target_group: aws.lb.TargetGroup,
+) -> aws.ec2.Instance:
+    settings, lattice, child = inputs.hub.aws, inputs.plan.lattice, inputs.child
+    zone = network.zones[index % len(network.zones)]
+    volume = aws.ebs.Volume(
+        f"{prefix}-jetstream",
+        availability_zone=zone,
+        size=settings.data_volume_gib,
+        type="gp3",
+        encrypted=True,
+        region=region,
+        tags=tags(lattice, f"{prefix}-jetstream", **{"nats-server": server}),
+        opts=child(),
+    )
+    stored = node_secret(prefix, lattice=lattice, region=region, files=files_out, opts=child)
+    profile = node_profile(prefix, lattice=lattice, secret_arn=stored.arn, opts=child)
+
+    def boot(values: list[Any]) -> str:
+        rendered, arn, volume_id = values
+        return render_user_data(
+            NodeBoot(
+                server=server,
+                lattice=lattice,
+                config=rendered[server],
+                secret_id=arn,
+                region=region,
+                files=NODE_FILES,
+                data_volume_id=volume_id,
+            )
+        )
+
+    instance = node_instance(
+        prefix,
+        lattice=lattice,
+        server=server,
+        region=region,
+        ami=image,
+        ami_pinned=bool(settings.ami),
+        instance_type=settings.instance_type,
+        interface_id=address.interface.id,
+        profile=profile,
+        user_data=pulumi.Output.all(configs, stored.arn, volume.id).apply(boot),
+        root_gib=ROOT_VOLUME_GIB,
+        opts=child,
+    )
+    aws.ec2.VolumeAttachment(
+        f"{prefix}-jetstream",
+        device_name="/dev/sdf",
+        volume_id=volume.id,
+        instance_id=instance.id,
+        stop_instance_before_detaching=True,
+        region=region,
+        opts=child(delete_before_replace=True),
+    )
+    aws.lb.TargetGroupAttachment(
+        f"{prefix}-leaf",
+        target_group_arn=target_group.arn,
+        target_id=instance.id,
+        port=PORTS.leaf,
+        region=region,
+        opts=child(),
+    )
+    return instance

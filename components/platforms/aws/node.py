@@ -1,0 +1,189 @@
+"""A NATS node on EC2: a stable network interface (its private IP and Elastic IP outlive
+any instance), a per-node Secrets Manager secret with the files its config includes, an
+instance role that may read that one secret, and an instance with IMDSv2 required and
+encrypted volumes that boots from the script in :mod:`lattice.node.cloudinit`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import ChildOpts, secret
+from components.platforms.aws.network import tags
+from components.platforms.contract import Lookups
+
+AMI_NAME_PATTERN = "al2023-ami-2023.*-kernel-*-x86_64"
+"""Amazon Linux 2023: ships python3, curl and the AWS CLI the boot script uses."""
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+"""Shell access through Session Manager, so no node opens SSH."""
+
+
+def ami(lookups: Lookups, pinned: str | None, region: str, parent: pulumi.Resource) -> pulumi.Input[str]:
+    """The pinned AMI, or the newest Amazon Linux 2023 in ``region`` (one invoke per region)."""
+    if pinned:
+        return pinned
+
+    def look_up() -> pulumi.Output[str]:
+        found = aws.ec2.get_ami_output(
+            most_recent=True,
+            owners=["amazon"],
+            filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[AMI_NAME_PATTERN])],
+            region=region,
+            opts=pulumi.InvokeOutputOptions(parent=parent),
+        )
+        return found.id
+
+    return lookups.once(("aws-ami", region), look_up)
+
+
+@dataclass(frozen=True)
+class NodeAddress:
+    interface: aws.ec2.NetworkInterface
+    eip: aws.ec2.Eip
+
+    @property
+    def private_ip(self) -> pulumi.Output[str]:
+        return self.interface.private_ip
+
+    @property
+    def public_ip(self) -> pulumi.Output[str]:
+        return self.eip.public_ip
+
+
+def node_address(
+    prefix: str,
+    *,
+    lattice: str,
+    region: str,
+    subnet_id: pulumi.Input[str],
+    security_group_id: pulumi.Input[str],
+    opts: ChildOpts,
+) -> NodeAddress:
+    """A network interface and an Elastic IP that outlive instances: a replaced node keeps
+    the private IP its peers route to and the public IP others dial or allow-list."""
+    interface = aws.ec2.NetworkInterface(
+        f"{prefix}-eni",
+        subnet_id=subnet_id,
+        security_groups=[security_group_id],
+        description=f"{prefix}: stable address of a NATS node",
+        region=region,
+        tags=tags(lattice, f"{prefix}-eni"),
+        opts=opts(),
+    )
+    eip = aws.ec2.Eip(f"{prefix}-eip", domain="vpc", region=region, tags=tags(lattice, f"{prefix}-eip"), opts=opts())
+    aws.ec2.EipAssociation(
+        f"{prefix}-eip", allocation_id=eip.allocation_id, network_interface_id=interface.id, region=region, opts=opts()
+    )
+    return NodeAddress(interface=interface, eip=eip)
+
+
+def node_secret(
+    prefix: str,
+    *,
+    lattice: str,
+    region: str,
+    files: pulumi.Output[Mapping[str, str]],
+    opts: ChildOpts,
+) -> aws.secretsmanager.Secret:
+    """The node's files (``{"files": {name: text}}``), a Pulumi secret end to end."""
+    stored = aws.secretsmanager.Secret(
+        f"{prefix}-files",
+        description=f"{prefix}: files the node's nats-server config includes (read by nats-sync)",
+        recovery_window_in_days=7,
+        region=region,
+        tags=tags(lattice, f"{prefix}-files"),
+        opts=opts(),
+    )
+    document = secret(files).apply(lambda f: json.dumps({"files": dict(f)}, sort_keys=True, indent=1))
+    aws.secretsmanager.SecretVersion(
+        f"{prefix}-files", secret_id=stored.id, secret_string=secret(document), region=region, opts=opts()
+    )
+    return stored
+
+
+def _assume_ec2() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def read_one_secret_policy(secret_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn}],
+        },
+        sort_keys=True,
+    )
+
+
+def node_profile(
+    prefix: str, *, lattice: str, secret_arn: pulumi.Output[str], opts: ChildOpts
+) -> aws.iam.InstanceProfile:
+    """An instance role that may read exactly this node's secret (and use Session Manager)."""
+    role = aws.iam.Role(
+        f"{prefix}-role",
+        assume_role_policy=_assume_ec2(),
+        description=f"{prefix}: a NATS node of lattice {lattice}",
+        tags=tags(lattice, f"{prefix}-role"),
+        opts=opts(),
+    )
+    aws.iam.RolePolicy(
+        f"{prefix}-read-files", role=role.id, policy=secret_arn.apply(read_one_secret_policy), opts=opts()
+    )
+    aws.iam.RolePolicyAttachment(f"{prefix}-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=opts())
+    return aws.iam.InstanceProfile(
+        f"{prefix}-profile", role=role.name, tags=tags(lattice, f"{prefix}-profile"), opts=opts()
+    )
+
+
+def node_instance(
+    prefix: str,
+    *,
+    lattice: str,
+    server: str,
+    region: str,
+    ami: pulumi.Input[str],
+    ami_pinned: bool,
+    instance_type: str,
+    interface_id: pulumi.Input[str],
+    profile: aws.iam.InstanceProfile,
+    user_data: pulumi.Input[str],
+    root_gib: int,
+    opts: ChildOpts,
+) -> aws.ec2.Instance:
+    """The EC2 instance: IMDSv2 only, encrypted root volume, boots from ``user_data``.
+
+    A changed boot script replaces the instance (cloud-init runs once, so an in-place
+    stop/start would keep the old config); the interface, and with it the node's
+    addresses, moves to the new instance, hence delete-before-replace.
+    """
+    return aws.ec2.Instance(
+        prefix,
+        ami=ami,
+        instance_type=instance_type,
+        iam_instance_profile=profile.name,
+        primary_network_interface=aws.ec2.InstancePrimaryNetworkInterfaceArgs(network_interface_id=interface_id),
+        metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+            http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+        ),
+        root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+            encrypted=True, volume_type="gp3", volume_size=root_gib, delete_on_termination=True
+        ),
+        user_data=user_data,
+        user_data_replace_on_change=True,
+        region=region,
+        tags=tags(lattice, prefix, **{"nats-server": server}),
+        opts=opts(delete_before_replace=True, ignore_changes=[] if ami_pinned else ["ami"]),
+    )

@@ -1,0 +1,73 @@
+"""The files beside a server's config, as secret outputs, for every platform alike.
+
+Each platform resolves its own addressing; from there, which files a server gets and what
+they hold is the renderer's business (:mod:`lattice.natsconf`), wired here to outputs.
+Keys are file names, as a node's secret or a Kubernetes Secret holds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.base import secret
+from components.platforms.contract import SpokeInputs
+from lattice.addressing import Addressing, certificate_hosts
+from lattice.natsconf import TRUST_INCLUDE, ServerFiles, ServerTls, render_server_files, render_tls_files
+from lattice.plan import LatticePlan, needs_ca, presents_certificate
+
+
+def _by_file_name(rendered: dict[str, str]) -> dict[str, str]:
+    return {path.rsplit("/", 1)[1]: text for path, text in rendered.items()}
+
+
+def hub_files(
+    plan: LatticePlan,
+    server: str,
+    trust_conf: pulumi.Input[str],
+    tls: pulumi.Output[ServerTls],
+    files: ServerFiles,
+) -> pulumi.Output[dict[str, str]]:
+    """What a hub server's config includes: ``trust.conf`` and its TLS files (a secret: the
+    key is among them)."""
+
+    def render(values: list[Any]) -> dict[str, str]:
+        trust, material = values
+        return {TRUST_INCLUDE: trust, **_by_file_name(render_tls_files(plan, server, files, material))}
+
+    return secret(pulumi.Output.all(trust_conf, tls).apply(render))
+
+
+def spoke_tls(inputs: SpokeInputs, addressing: pulumi.Output[Addressing]) -> pulumi.Output[ServerTls | None]:
+    """The spoke's TLS material: the CA to verify its upstream and, for a mid-tier spoke,
+    a certificate for the address its children dial."""
+    plan, spoke = inputs.plan, inputs.spoke.name
+    server = plan.server(spoke)
+    if presents_certificate(server):
+        assert inputs.issue_certificate is not None, "EdgeSpoke checks a mid-tier spoke has the CA key"
+        hosts = addressing.apply(lambda a: certificate_hosts(plan, spoke, a))
+        return inputs.issue_certificate(inputs.name, spoke, hosts)
+    if needs_ca(plan, server):
+        return pulumi.Output.from_input(inputs.ca_cert_pem).apply(lambda pem: ServerTls(ca_pem=str(pem)))
+    return pulumi.Output.from_input(None)
+
+
+def spoke_files(
+    inputs: SpokeInputs, addressing: pulumi.Output[Addressing], files: ServerFiles
+) -> pulumi.Output[dict[str, str]]:
+    """What the spoke's config includes (a secret)."""
+    plan, spoke = inputs.plan, inputs.spoke.name
+
+    def render(values: list[Any]) -> dict[str, str]:
+        resolved, creds, login, logins, material = values
+        return _by_file_name(
+            render_server_files(
+                plan, spoke, resolved, files, leaf_creds=creds, upstream_login=login, child_logins=logins, tls=material
+            )
+        )
+
+    tls = spoke_tls(inputs, addressing)
+    return secret(
+        pulumi.Output.all(addressing, inputs.leaf_creds, inputs.upstream_login, inputs.child_logins, tls).apply(render)
+    )

@@ -1,0 +1,193 @@
+"""A hub region on a Kubernetes cluster.
+
+A StatefulSet whose pods are named like the plan's servers (``<hub>-0`` ...), so each pod
+reads its own rendered config from one ConfigMap (``<server>.conf``); routes go over a
+headless Service, spokes dial one leaf Service, other regions dial one gateway Service
+per pod (each pod advertises its own address). Credentials and TLS files sit in a Secret
+mounted beside the configs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.platforms.contract import BuiltHub, HubInputs
+from components.platforms.files import hub_files
+from components.platforms.kubernetes.scope import ClusterScope, core, labels, meta, object_meta, service_address
+from components.platforms.kubernetes.workloads import (
+    FILES,
+    UID,
+    checksum,
+    config_volume,
+    data_claim,
+    nats_container,
+    service_port,
+)
+from lattice.addressing import (
+    PORTS,
+    Addressing,
+    balanced_hub_addressing,
+    certificate_hosts,
+    client_url,
+    merge_hosts,
+    pod_host,
+)
+from lattice.addressing import service_host as dns_name
+from lattice.natsconf import render_server_config
+
+
+def build_hub(inputs: HubInputs) -> BuiltHub:
+    plan, hub, name = inputs.plan, inputs.hub, inputs.name
+    settings, lattice = hub.kubernetes, plan.lattice
+    servers = plan.hub(hub.name).servers
+    first = plan.server(servers[0])
+    scope = ClusterScope.create(name, lattice, hub.name, settings, inputs.kubeconfig, inputs.child)
+    opts, ns, ns_name, selector = scope.opts, scope.namespace, scope.namespace_name, scope.selector
+
+    core.Service(
+        f"{name}-routes",
+        metadata=object_meta(hub.name, ns, lattice, hub.name),
+        spec=core.ServiceSpecArgs(
+            cluster_ip="None",
+            publish_not_ready_addresses=True,  # routes need each other's DNS before they are ready
+            selector=selector,
+            ports=[
+                service_port("client", PORTS.client),
+                service_port("cluster", PORTS.cluster),
+                service_port("monitor", PORTS.monitor),
+            ],
+        ),
+        opts=opts(),
+    )
+    leaf_ports = [service_port("leaf", PORTS.leaf)]
+    if first.websocket:
+        leaf_ports.append(service_port("websocket", PORTS.websocket))
+    leaf_service = core.Service(
+        f"{name}-leaf",
+        metadata=object_meta(f"{hub.name}-leaf", ns, lattice, hub.name),
+        spec=core.ServiceSpecArgs(type=settings.service_type, selector=selector, ports=leaf_ports),
+        opts=opts(),
+    )
+    leaf_host = service_address(leaf_service, dns_name(f"{hub.name}-leaf", ns_name))
+
+    gateway_hosts: list[pulumi.Output[str]] = []
+    if first.gateways:
+        for server in servers:  # one address per pod: each advertises its own to other regions
+            svc = core.Service(
+                f"{name}-{server.rsplit('-', 1)[1]}-gateway",
+                metadata=object_meta(f"{server}-gateway", ns, lattice, hub.name),
+                spec=core.ServiceSpecArgs(
+                    type=settings.service_type,
+                    selector={**selector, "statefulset.kubernetes.io/pod-name": server},
+                    ports=[service_port("gateway", PORTS.gateway)],
+                ),
+                opts=opts(),
+            )
+            gateway_hosts.append(service_address(svc, dns_name(f"{server}-gateway", ns_name)))
+    hosts = pulumi.Output.all(*gateway_hosts).apply(list) if gateway_hosts else pulumi.Output.from_input([])
+    tls = bool(settings.websocket_tls_secret)
+
+    def resolve(values: list[Any]) -> Addressing:
+        leaf, own_gateways, peer_hosts = values
+        return balanced_hub_addressing(
+            plan,
+            hub.name,
+            dial_hosts=[pod_host(s, hub.name, ns_name) for s in servers],
+            advertise_hosts=own_gateways,
+            leaf_host=leaf,
+            peer_gateway_hosts=peer_hosts,
+            websocket_tls=tls,
+        )
+
+    addressing = pulumi.Output.all(leaf_host, hosts, inputs.peer_gateway_hosts).apply(resolve)
+    configs = addressing.apply(lambda a: {s: render_server_config(plan, s, a, FILES) for s in servers})
+    # The pods share one config directory, so one certificate names every pod's addresses.
+    material = inputs.issue_certificate(
+        name, hub.name, addressing.apply(lambda a: merge_hosts([certificate_hosts(plan, s, a) for s in servers]))
+    )
+    files_out = hub_files(plan, servers[0], inputs.trust_conf, material, FILES)
+    config_map = core.ConfigMap(
+        f"{name}-config",
+        metadata=object_meta(f"{hub.name}-config", ns, lattice, hub.name),
+        data=configs.apply(lambda c: {f"{s}.conf": c[s] for s in servers}),
+        opts=opts(),
+    )
+    files = core.Secret(
+        f"{name}-files",
+        metadata=object_meta(f"{hub.name}-files", ns, lattice, hub.name),
+        string_data=files_out,
+        opts=opts(),
+    )
+    # A changed config or trust (a revocation) rolls the pods one at a time (the PDB holds quorum).
+    rollout = pulumi.Output.unsecret(
+        pulumi.Output.all(configs, files_out).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+    )
+    k8s.apps.v1.StatefulSet(
+        f"{name}-nats",
+        metadata=object_meta(hub.name, ns, lattice, hub.name),
+        spec=k8s.apps.v1.StatefulSetSpecArgs(
+            service_name=hub.name,
+            replicas=len(servers),
+            pod_management_policy="Parallel",
+            selector=meta.LabelSelectorArgs(match_labels=selector),
+            template=core.PodTemplateSpecArgs(
+                metadata=meta.ObjectMetaArgs(labels=labels(lattice, hub.name), annotations=rollout),
+                spec=core.PodSpecArgs(
+                    security_context=core.PodSecurityContextArgs(fs_group=UID, run_as_user=UID, run_as_non_root=True),
+                    containers=[
+                        nats_container(
+                            settings,
+                            f"{FILES.config_dir}/$(POD_NAME).conf",
+                            websocket=first.websocket,
+                            loopback_monitor=False,
+                        )
+                    ],
+                    volumes=[
+                        config_volume(config_map.metadata.name, files.metadata.name, settings.websocket_tls_secret)
+                    ],
+                    affinity=core.AffinityArgs(
+                        pod_anti_affinity=core.PodAntiAffinityArgs(
+                            required_during_scheduling_ignored_during_execution=[
+                                core.PodAffinityTermArgs(
+                                    label_selector=meta.LabelSelectorArgs(match_labels=selector),
+                                    topology_key="kubernetes.io/hostname",
+                                )
+                            ]
+                        )
+                    ),
+                    topology_spread_constraints=[
+                        core.TopologySpreadConstraintArgs(
+                            max_skew=1,
+                            topology_key="topology.kubernetes.io/zone",
+                            when_unsatisfiable="ScheduleAnyway",
+                            label_selector=meta.LabelSelectorArgs(match_labels=selector),
+                        )
+                    ],
+                    termination_grace_period_seconds=60,
+                ),
+            ),
+            volume_claim_templates=[data_claim(settings)],
+        ),
+        opts=opts(),
+    )
+    k8s.policy.v1.PodDisruptionBudget(
+        f"{name}-pdb",
+        metadata=object_meta(hub.name, ns, lattice, hub.name),
+        spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1, selector=meta.LabelSelectorArgs(match_labels=selector)
+        ),
+        opts=opts(),
+    )
+    return BuiltHub(
+        configs=configs,
+        leaf_urls=addressing.apply(lambda a: list(a.leaf_urls[hub.name])),
+        websocket_urls=addressing.apply(lambda a: list(a.websocket_urls.get(hub.name, ()))),
+        gateway_hosts=hosts,
+        gateway_urls=addressing.apply(lambda a: list(a.gateway_urls[hub.name])),
+        # per pod: each name is on the certificate the client verifies (known before any pod is)
+        client_urls=pulumi.Output.from_input([client_url(pod_host(s, hub.name, ns_name)) for s in servers]),
+        namespace=ns,
+    )

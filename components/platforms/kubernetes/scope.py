@@ -1,0 +1,100 @@
+"""Where a hub's or spoke's objects go on Kubernetes: its cluster (an explicit provider
+from a kubeconfig given as a secret) and its namespace, and how their names and labels
+are formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.base import ChildOpts, secret
+from lattice.spec import KubernetesSettings
+
+meta = k8s.meta.v1
+core = k8s.core.v1
+
+
+def cluster_provider(
+    prefix: str, settings: KubernetesSettings, kubeconfig: pulumi.Input[str] | None, opts: ChildOpts
+) -> k8s.Provider:
+    """The explicit provider for one cluster: its kubeconfig (a secret), never the ambient
+    one unless ``ambientKubeconfig`` asks for it."""
+    if kubeconfig is not None:
+        return k8s.Provider(f"{prefix}-k8s", kubeconfig=secret(kubeconfig), opts=opts())
+    if not settings.ambient_kubeconfig:
+        raise ValueError(f"{prefix}: no kubeconfig given and ambientKubeconfig is off")
+    return k8s.Provider(f"{prefix}-k8s", opts=opts())
+
+
+@dataclass(frozen=True)
+class ClusterScope:
+    """Where a hub's or spoke's objects go: its cluster (provider) and namespace."""
+
+    opts: Callable[..., pulumi.ResourceOptions]
+    namespace: pulumi.Output[str]
+    namespace_name: str
+    selector: dict[str, str]
+
+    @staticmethod
+    def create(
+        prefix: str,
+        lattice: str,
+        group: str,
+        settings: KubernetesSettings,
+        kubeconfig: pulumi.Input[str] | None,
+        child: ChildOpts,
+    ) -> ClusterScope:
+        provider = cluster_provider(prefix, settings, kubeconfig, child)
+
+        def opts(**kw: Any) -> pulumi.ResourceOptions:
+            return child(provider=provider, **kw)
+
+        name = settings.namespace or f"{lattice}-{group}"
+        namespace = core.Namespace(
+            f"{prefix}-ns", metadata=meta.ObjectMetaArgs(name=name, labels=labels(lattice, group)), opts=opts()
+        )
+        selector = {"app.kubernetes.io/instance": f"{lattice}-{group}"}
+        return ClusterScope(opts=opts, namespace=namespace.metadata.name, namespace_name=name, selector=selector)
+
+
+def labels(lattice: str, group: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "nats",
+        "app.kubernetes.io/instance": f"{lattice}-{group}",
+        "app.kubernetes.io/part-of": "wasmcloud-lattice",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def object_meta(name: str, namespace: pulumi.Input[str], lattice: str, group: str) -> meta.ObjectMetaArgs:
+    return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(lattice, group))
+
+
+def service_address(service: core.Service, dns_name: str) -> pulumi.Output[str]:
+    """A LoadBalancer's ingress hostname or IP; the cluster DNS name for other types."""
+
+    def pick(status: Any) -> str:
+        ingress = ((status or {}).get("load_balancer") or {}).get("ingress") or []
+        for entry in ingress:
+            address = entry.get("hostname") or entry.get("ip")
+            if address:
+                return str(address)
+        return dns_name
+
+    return service.status.apply(lambda s: pick(plain(s)))
+
+
+def plain(value: Any) -> Any:
+    """Output types of pulumi-kubernetes are classes with snake_case attributes; walk them."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return {k: plain(v) for k, v in vars(value).items() if not k.startswith("_")}

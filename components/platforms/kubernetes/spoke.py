@@ -1,0 +1,120 @@
+"""An edge site on a (small) Kubernetes cluster: one pod.
+
+The leaf nats-server listens on 127.0.0.1 only and, beside it, the wasmCloud host connects
+to it over the pod's loopback. Credentials sit in a Secret mounted into the leaf container
+only. A mid-tier spoke adds a leaf Service, open to its children's addresses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.platforms.contract import BuiltSpoke, SpokeInputs
+from components.platforms.files import spoke_files
+from components.platforms.kubernetes.scope import ClusterScope, core, labels, meta, object_meta, service_address
+from components.platforms.kubernetes.workloads import (
+    FILES,
+    UID,
+    checksum,
+    config_volume,
+    data_claim,
+    host_containers,
+    nats_container,
+    service_port,
+)
+from lattice.addressing import LOOPBACK, PORTS, Addressing, service_host, spoke_addressing
+from lattice.natsconf import CONFIG_FILE, render_server_config
+from lattice.outputs import spoke_connection
+
+
+def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
+    plan, spec, name = inputs.plan, inputs.spoke, inputs.name
+    planned = plan.spoke(spec.name)
+    settings, lattice = spec.kubernetes, plan.lattice
+    scope = ClusterScope.create(name, lattice, spec.name, settings, inputs.kubeconfig, inputs.child)
+    opts, ns, ns_name, selector = scope.opts, scope.namespace, scope.namespace_name, scope.selector
+
+    own_host: pulumi.Output[str] = pulumi.Output.from_input(LOOPBACK)
+    if planned.is_mid_tier:  # only a mid-tier spoke listens beyond its pod: its children dial it
+        sources = inputs.child_cidrs.apply(lambda c: sorted(c) or None)
+        leaf_service = core.Service(
+            f"{name}-leaf",
+            metadata=object_meta(f"{spec.name}-leaf", ns, lattice, spec.name),
+            spec=core.ServiceSpecArgs(
+                type=settings.service_type,
+                selector=selector,
+                ports=[service_port("leaf", PORTS.leaf)],
+                load_balancer_source_ranges=sources if settings.service_type == "LoadBalancer" else None,
+            ),
+            opts=opts(),
+        )
+        own_host = service_address(leaf_service, service_host(f"{spec.name}-leaf", ns_name))
+
+    def resolve(values: list[Any]) -> Addressing:
+        urls, host = values
+        return spoke_addressing(plan, spec.name, urls, host)
+
+    addressing = pulumi.Output.all(inputs.upstream_urls, own_host).apply(resolve)
+    config = addressing.apply(lambda a: render_server_config(plan, spec.name, a, FILES))
+    files = spoke_files(inputs, addressing, FILES)
+    config_map = core.ConfigMap(
+        f"{name}-config",
+        metadata=object_meta(f"{spec.name}-config", ns, lattice, spec.name),
+        data=config.apply(lambda c: {CONFIG_FILE: c}),
+        opts=opts(),
+    )
+    files_secret = core.Secret(
+        f"{name}-files",
+        metadata=object_meta(f"{spec.name}-files", ns, lattice, spec.name),
+        string_data=files,
+        opts=opts(),
+    )
+    # a digest of 256-bit secrets reveals nothing; unsecret it, or the whole pod spec would
+    # turn secret and vanish from preview diffs
+    rollout = pulumi.Output.unsecret(
+        pulumi.Output.all(config, files).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+    )
+    containers = [nats_container(settings, FILES.config_file, websocket=False, loopback_monitor=True)]
+    init_containers: list[core.ContainerArgs] = []
+    volumes = [config_volume(config_map.metadata.name, files_secret.metadata.name)]
+    if spec.wasmcloud_host:
+        installer, host = host_containers(spoke_connection(plan, spec.name)["washHostArgs"])
+        init_containers.append(installer)
+        containers.append(host)  # no credentials volume: the host connects anonymously to 127.0.0.1
+        volumes += [
+            core.VolumeArgs(name="wash", empty_dir=core.EmptyDirVolumeSourceArgs()),
+            core.VolumeArgs(name="host-home", empty_dir=core.EmptyDirVolumeSourceArgs()),
+        ]
+    k8s.apps.v1.StatefulSet(
+        f"{name}-nats",
+        metadata=object_meta(spec.name, ns, lattice, spec.name),
+        spec=k8s.apps.v1.StatefulSetSpecArgs(
+            service_name=spec.name,
+            replicas=1,
+            selector=meta.LabelSelectorArgs(match_labels=selector),
+            template=core.PodTemplateSpecArgs(
+                metadata=meta.ObjectMetaArgs(labels=labels(lattice, spec.name), annotations=rollout),
+                spec=core.PodSpecArgs(
+                    security_context=core.PodSecurityContextArgs(fs_group=UID),
+                    init_containers=init_containers,
+                    containers=containers,
+                    volumes=volumes,
+                    automount_service_account_token=False,
+                ),
+            ),
+            volume_claim_templates=[data_claim(settings)],
+        ),
+        opts=opts(),
+    )
+    return BuiltSpoke(
+        config=config,
+        files=files,
+        leaf_urls=(
+            addressing.apply(lambda a: list(a.leaf_urls[spec.name]))
+            if planned.is_mid_tier
+            else pulumi.Output.from_input([])
+        ),
+    )

@@ -1,0 +1,374 @@
+"""Rules across a stack's entries, and what a deployment needs beyond a valid spec.
+
+Spec rules run on the raw stack (camelCase, as written), so they report beside the type
+errors of the same stack: a hub with a bad ``nodes`` still has a name its spokes can
+name. They read defaults from the models, never restating them. Each rule is a small
+function named for what it requires, yielding :class:`~lattice.problems.Problem`.
+
+Deployment rules run on a valid spec with the program's facts (which secret config
+values are set): the Pulumi program and ``Lattice`` call :func:`deployment_problems`
+before any resource is registered; ``HubCluster`` and ``EdgeSpoke``, which take values
+rather than config names, call :func:`cluster_access_problem`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from lattice.problems import Problem
+from lattice.spec import DEFAULT_HUB_DOMAIN, NODE_COUNTS, HubSpec, LatticeSpec, SpokeSpec, hub_server_names
+
+Entries = list[tuple[int, Mapping[str, Any]]]
+DEFAULT_NODES: int = HubSpec.model_fields["nodes"].default
+
+
+@dataclass(frozen=True)
+class RawStack:
+    """A raw lattice config, read tolerantly: entries that are not mappings are skipped
+    (their type errors are reported by the models)."""
+
+    raw: Mapping[str, Any]
+
+    def _entries(self, key: str) -> Entries:
+        value = self.raw.get(key)
+        if not isinstance(value, list):
+            return []
+        return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
+
+    @cached_property
+    def hubs(self) -> Entries:
+        return self._entries("hubs")
+
+    @cached_property
+    def spokes(self) -> Entries:
+        return self._entries("spokes")
+
+    @cached_property
+    def hub_names(self) -> set[Any]:
+        return {h.get("name") for _, h in self.hubs}
+
+    @cached_property
+    def spoke_names(self) -> set[Any]:
+        return {s.get("name") for _, s in self.spokes}
+
+    @cached_property
+    def external_hubs(self) -> dict[Any, Mapping[str, Any]]:
+        return {h.get("name"): h for _, h in self.hubs if h.get("platform") == "external"}
+
+    @cached_property
+    def lattice_names(self) -> list[Any]:
+        extra = self.raw.get("lattices")
+        return [self.raw.get("name"), *(extra if isinstance(extra, list) else [])]
+
+    def retired(self) -> list[tuple[int, Any]]:
+        value = self.raw.get("retiredSpokes")
+        return list(enumerate(value)) if isinstance(value, list) else []
+
+
+Rule = Callable[[RawStack], Iterator[Problem]]
+
+
+def at_least_one_hub(stack: RawStack) -> Iterator[Problem]:
+    if stack.raw.get("hubs") == []:
+        yield Problem("lattice.hubs", "at least one hub is required")
+
+
+def _first_paths(stack: RawStack) -> dict[str, str]:
+    """Each name's first key path (hubs, then spokes)."""
+    seen: dict[str, str] = {}
+    for kind, entries in (("hubs", stack.hubs), ("spokes", stack.spokes)):
+        for i, entry in entries:
+            name = entry.get("name")
+            if isinstance(name, str) and name not in seen:
+                seen[name] = f"lattice.{kind}[{i}].name"
+    return seen
+
+
+def names_are_unique(stack: RawStack) -> Iterator[Problem]:
+    seen: dict[str, str] = {}
+    for kind, entries in (("hubs", stack.hubs), ("spokes", stack.spokes)):
+        for i, entry in entries:
+            name = entry.get("name")
+            if not isinstance(name, str):
+                continue
+            path = f"lattice.{kind}[{i}].name"
+            if name in seen:
+                yield Problem(path, f"duplicate name {name!r} (already used by {seen[name]})")
+            else:
+                seen[name] = path
+
+
+def spokes_are_not_named_like_hub_nodes(stack: RawStack) -> Iterator[Problem]:
+    """Hub node server names (``<hub>-<i>``) share the server-name space with spokes."""
+    seen = _first_paths(stack)
+    for _, hub in stack.hubs:
+        nodes = hub.get("nodes", DEFAULT_NODES)
+        if isinstance(hub.get("name"), str) and isinstance(nodes, int) and nodes in NODE_COUNTS:
+            for server in hub_server_names(hub["name"], nodes):
+                if server in seen and seen[server].startswith("lattice.spokes"):
+                    yield Problem(seen[server], f"name {server!r} collides with a node of hub {hub['name']!r}")
+
+
+def upstreams_exist_without_cycles(stack: RawStack) -> Iterator[Problem]:
+    upstream_of = {
+        s["name"]: s["upstream"]
+        for _, s in stack.spokes
+        if isinstance(s.get("name"), str) and isinstance(s.get("upstream"), str)
+    }
+    for i, spoke in stack.spokes:
+        upstream = spoke.get("upstream")
+        if not isinstance(upstream, str):
+            continue
+        path = f"lattice.spokes[{i}].upstream"
+        if upstream == spoke.get("name"):
+            yield Problem(path, "a spoke cannot be its own upstream")
+        elif upstream not in stack.hub_names and upstream not in stack.spoke_names:
+            yield Problem(path, f"no hub or spoke named {upstream!r}")
+        else:
+            chain, cur = [spoke.get("name")], upstream
+            while cur in upstream_of and cur not in chain:
+                chain.append(cur)
+                cur = upstream_of[cur]
+            if cur == spoke.get("name"):
+                yield Problem(path, f"upstream cycle: {' -> '.join(str(c) for c in [*chain, cur])}")
+
+
+def _hub_domains(stack: RawStack) -> set[Any]:
+    return {h.get("jetstreamDomain", DEFAULT_HUB_DOMAIN) for _, h in stack.hubs}
+
+
+def hubs_share_one_domain(stack: RawStack) -> Iterator[Problem]:
+    domains = _hub_domains(stack)
+    if len(domains) > 1:
+        found = ", ".join(sorted(repr(d) for d in domains))
+        for i, hub in stack.hubs:
+            if "jetstreamDomain" in hub:
+                yield Problem(
+                    f"lattice.hubs[{i}].jetstreamDomain",
+                    f"all hubs of a super-cluster share one JetStream domain, found {found}",
+                )
+
+
+def leaf_links_cross_domains(stack: RawStack) -> Iterator[Problem]:
+    """Every spoke has a JetStream domain of its own, apart from the hubs'."""
+    domains: dict[str, str] = {str(d): "the hub domain" for d in _hub_domains(stack)}
+    for i, spoke in stack.spokes:
+        domain = spoke.get("jetstreamDomain", spoke.get("name"))
+        if not isinstance(domain, str):
+            continue
+        key = "jetstreamDomain" if "jetstreamDomain" in spoke else "name"
+        if domain in domains:
+            yield Problem(
+                f"lattice.spokes[{i}].{key}",
+                f"JetStream domain {domain!r} is already {domains[domain]}; "
+                "every leaf link needs a different domain on each side",
+            )
+        else:
+            domains[domain] = f"used by spoke {spoke.get('name')!r}"
+
+
+def super_cluster_hubs_have_routes(stack: RawStack) -> Iterator[Problem]:
+    if len(stack.hubs) > 1:
+        for i, hub in stack.hubs:
+            if hub.get("nodes") == 1:
+                yield Problem(
+                    f"lattice.hubs[{i}].nodes",
+                    "a 1-node hub cannot join a super-cluster: nats-server refuses clustered "
+                    "JetStream without routes; use 3 or 5 nodes",
+                )
+
+
+def external_hub_stands_alone(stack: RawStack) -> Iterator[Problem]:
+    if len(stack.hubs) > 1:
+        for i, hub in stack.hubs:
+            if hub.get("platform") == "external":
+                yield Problem(
+                    f"lattice.hubs[{i}].platform",
+                    "an external hub must be the lattice's only hub (its gateways are not ours to configure)",
+                )
+
+
+def websocket_only_to_our_hubs(stack: RawStack) -> Iterator[Problem]:
+    for i, spoke in stack.spokes:
+        if spoke.get("leafTransport") != "websocket":
+            continue
+        upstream = spoke.get("upstream")
+        if upstream in stack.spoke_names:
+            yield Problem(f"lattice.spokes[{i}].leafTransport", "websocket is only for a spoke that dials a hub")
+        elif upstream in stack.external_hubs:
+            yield Problem(
+                f"lattice.spokes[{i}].leafTransport",
+                "an external hub's urls decide the transport (use wss:// urls there)",
+            )
+
+
+def external_hub_spokes_have_creds(stack: RawStack) -> Iterator[Problem]:
+    for i, spoke in stack.spokes:
+        upstream = spoke.get("upstream")
+        if "credsSecret" in spoke and upstream not in stack.external_hubs:
+            yield Problem(f"lattice.spokes[{i}].credsSecret", "only valid for a spoke that dials an external hub")
+        elif (
+            upstream in stack.external_hubs
+            and not spoke.get("credsSecret")
+            and not stack.external_hubs[upstream].get("credsSecret")
+        ):
+            yield Problem(
+                f"lattice.spokes[{i}].credsSecret",
+                f"required: hub {upstream!r} is external, so the leaf's .creds come from a secret config value "
+                "(set credsSecret here or on the hub)",
+            )
+
+
+def lattice_names_are_unique(stack: RawStack) -> Iterator[Problem]:
+    names = stack.lattice_names
+    for i, name in enumerate(names[1:]):
+        if name in names[: i + 1]:
+            yield Problem(f"lattice.lattices[{i}]", f"duplicate lattice name {name!r}")
+
+
+def spokes_serve_a_lattice_of_the_stack(stack: RawStack) -> Iterator[Problem]:
+    """A spoke names one of the stack's lattices, and a spoke of a spoke shares its
+    upstream's (the mid-tier's leaf user carries its children's traffic in its account)."""
+    own = stack.raw.get("name")
+    lattice_of = {s.get("name"): s.get("lattice", own) for _, s in stack.spokes}
+    for i, spoke in stack.spokes:
+        chosen = spoke.get("lattice", own)
+        if "lattice" in spoke and isinstance(chosen, str) and chosen not in stack.lattice_names:
+            yield Problem(
+                f"lattice.spokes[{i}].lattice",
+                f"no lattice {chosen!r} in this stack (name it under lattices, or use {own!r})",
+            )
+            continue
+        upstream = spoke.get("upstream")
+        if upstream in lattice_of and lattice_of[upstream] != chosen:
+            yield Problem(
+                f"lattice.spokes[{i}].lattice",
+                f"{chosen!r} differs from its upstream spoke {upstream!r} ({lattice_of[upstream]!r}): "
+                "a spoke of a spoke travels in its upstream's account",
+            )
+
+
+def retired_spokes_stay_retired(stack: RawStack) -> Iterator[Problem]:
+    seen: set[Any] = set()
+    for i, entry in stack.retired():
+        path = f"lattice.retiredSpokes[{i}]"
+        if isinstance(entry, Mapping) and "lattice" in entry and entry["lattice"] not in stack.lattice_names:
+            yield Problem(f"{path}.lattice", f"no lattice {entry['lattice']!r} in this stack")
+        name = entry.get("name") if isinstance(entry, Mapping) else entry
+        if not isinstance(name, str):
+            continue
+        if name in stack.spoke_names:
+            yield Problem(
+                path, f"{name!r} is also a spoke; a retired key stays revoked, so a new spoke needs a new name"
+            )
+        elif name in seen:
+            yield Problem(path, f"duplicate name {name!r}")
+        seen.add(name)
+
+
+SPEC_RULES: tuple[Rule, ...] = (
+    at_least_one_hub,
+    names_are_unique,
+    spokes_are_not_named_like_hub_nodes,
+    upstreams_exist_without_cycles,
+    hubs_share_one_domain,
+    leaf_links_cross_domains,
+    super_cluster_hubs_have_routes,
+    external_hub_stands_alone,
+    websocket_only_to_our_hubs,
+    external_hub_spokes_have_creds,
+    lattice_names_are_unique,
+    spokes_serve_a_lattice_of_the_stack,
+    retired_spokes_stay_retired,
+)
+
+
+def spec_problems(raw: Mapping[str, Any]) -> list[Problem]:
+    """Every spec rule's problems for one raw lattice config."""
+    stack = RawStack(raw)
+    return [problem for rule in SPEC_RULES for problem in rule(stack)]
+
+
+# --- what a deployment needs ------------------------------------------------------------------
+
+
+def secret_names(spec: LatticeSpec) -> list[str]:
+    """Every secret config value the spec names (kubeconfigs, external hubs' .creds)."""
+    names: list[str] = []
+    entries: list[HubSpec | SpokeSpec] = [*spec.hubs, *spec.spokes]
+    for entry in entries:
+        for name in (entry.kubernetes.kubeconfig, entry.creds_secret):
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+KUBECONFIG_REQUIRED = (
+    "required for platform 'kubernetes': the name of a secret config value holding the cluster's "
+    "kubeconfig (or set ambientKubeconfig: true)"
+)
+
+
+def kubeconfig_problem(entry: HubSpec | SpokeSpec, *, given: bool) -> str | None:
+    """Why a Kubernetes entry's kubeconfig setting fails (None: it does not). ``given``:
+    the secret config value it names is set."""
+    if entry.platform != "kubernetes":
+        return None
+    name = entry.kubernetes.kubeconfig
+    if name is None:
+        return None if entry.kubernetes.ambient_kubeconfig else KUBECONFIG_REQUIRED
+    if not given:
+        return f"config value '{name}' is not set (pulumi config set --secret {name} < kubeconfig.yaml)"
+    return None
+
+
+def cluster_access_problem(entry: HubSpec | SpokeSpec, *, kubeconfig_given: bool) -> str | None:
+    """Why a component cannot reach an entry's cluster: a Kubernetes entry needs its
+    kubeconfig handed over, or ``ambientKubeconfig``."""
+    if entry.platform == "kubernetes" and not kubeconfig_given and not entry.kubernetes.ambient_kubeconfig:
+        return "needs a kubeconfig (or kubernetes.ambientKubeconfig)"
+    return None
+
+
+def _secret_problems(path: str, entry: HubSpec | SpokeSpec, is_set: Callable[[str], bool]) -> Iterator[Problem]:
+    given = entry.kubernetes.kubeconfig is not None and is_set(entry.kubernetes.kubeconfig)
+    problem = kubeconfig_problem(entry, given=given)
+    if problem:
+        yield Problem(f"{path}.kubernetes.kubeconfig", problem)
+    if entry.creds_secret and not is_set(entry.creds_secret):
+        yield Problem(
+            f"{path}.credsSecret",
+            f"config value '{entry.creds_secret}' is not set "
+            f"(pulumi config set --secret {entry.creds_secret} < leaf.creds)",
+        )
+
+
+def _websocket_problems(spec: LatticeSpec, i: int, hub: HubSpec) -> Iterator[Problem]:
+    children = [s.name for s in spec.spokes if s.upstream == hub.name and s.leaf_transport == "websocket"]
+    if children and hub.platform == "aws":
+        yield Problem(
+            f"lattice.hubs[{i}].platform",
+            f"spoke(s) {', '.join(children)} dial over WebSocket, which the AWS hub does not "
+            "expose yet; use a kubernetes hub, or an external hub with wss:// urls",
+        )
+    if children and hub.platform == "kubernetes" and not hub.kubernetes.websocket_tls_secret:
+        yield Problem(
+            f"lattice.hubs[{i}].kubernetes.websocketTlsSecret",
+            f"required: spoke(s) {', '.join(children)} dial this hub over wss:// (the name of a "
+            "kubernetes.io/tls Secret in the hub's namespace, e.g. from cert-manager)",
+        )
+
+
+def deployment_problems(spec: LatticeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
+    """What the program needs beyond a valid spec: the secret config values the spec names,
+    and the combinations it can build (the sandbox runs every valid spec)."""
+    problems: list[Problem] = []
+    for i, hub in enumerate(spec.hubs):
+        problems += _secret_problems(f"lattice.hubs[{i}]", hub, is_set)
+        problems += _websocket_problems(spec, i, hub)
+    for i, spoke in enumerate(spec.spokes):
+        problems += _secret_problems(f"lattice.spokes[{i}]", spoke, is_set)
+    return problems
