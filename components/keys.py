@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from typing import TypeVar
 
 import pulumi
 import pulumi_random as random
@@ -11,25 +12,19 @@ import pulumi_random as random
 from components.base import LatticeComponent, secret
 from lattice.credentials import (
     KEY_ENTROPY_BYTES,
-    OPERATOR_KEY,
-    SYSTEM_ACCOUNT_KEY,
     ChildLogin,
-    account_key,
-    child_login,
-    hub_trust,
-    leaf_user_creds,
-    leaf_user_key,
+    Recipe,
+    child_login_recipe,
+    leaf_creds_recipe,
     plan_key_names,
-    revocations,
-    revoked_key_names,
-    service_key,
-    service_user_creds,
+    service_creds_recipe,
+    trust_recipe,
 )
 from lattice.natsconf import render_trust
-from lattice.permissions import leaf_permissions
 from lattice.plan import LatticePlan
 
 TYPE = "wasmcloud-lattice:index:LatticeKeys"
+T = TypeVar("T")
 
 
 class LatticeKeys(LatticeComponent):
@@ -38,10 +33,10 @@ class LatticeKeys(LatticeComponent):
     key generation, retired spokes included.
 
     Entropy lives only in Pulumi's encrypted state, so keys are stable across runs;
-    nkeys, JWTs and ``.creds`` come from it through :mod:`lattice.credentials`, the
-    code the sandbox uses. Each credential is derived from just the keys it needs, so a
-    spoke's secrets depend on its own key and the account's, and adding a spoke adds one
-    resource and changes none.
+    nkeys, JWTs and ``.creds`` come from it through the recipes of
+    :mod:`lattice.credentials`, the ones the sandbox assembles from. Each credential is
+    derived from just the keys its recipe names, so a spoke's secrets depend on its own
+    key and the account's, and adding a spoke adds one resource and changes none.
     """
 
     trust_conf: pulumi.Output[str]
@@ -53,30 +48,15 @@ class LatticeKeys(LatticeComponent):
 
     def __init__(self, name: str, plan: LatticePlan, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
+        self._plan = plan
         self._entropy: dict[str, pulumi.Output[bytes]] = {}
         for key in plan_key_names(plan):
             stored = random.RandomBytes(f"{name}-{key}", length=KEY_ENTROPY_BYTES, opts=self.child())
             self._entropy[key] = secret(stored.base64).apply(base64.b64decode)
 
-        self._plan = plan
-        lattices = plan.all_lattices
-        revoked_keys = revoked_key_names(plan)
-        flat = [(lat, k) for lat in lattices for k in revoked_keys.get(lat, ())]
-
-        def trust(values: list[bytes]) -> str:
-            operator, system = values[0], values[1]
-            accounts = dict(zip(lattices, values[2 : 2 + len(lattices)], strict=True))
-            revoked_entropy = values[2 + len(lattices) :]
-            entropy = {k: e for (_, k), e in zip(flat, revoked_entropy, strict=True)}
-            revoked = {lat: revocations(revoked_keys.get(lat, ()), entropy) for lat in lattices}
-            return render_trust(hub_trust(plan.lattice, operator, system, accounts, revoked=revoked))
-
-        parts = [self._entropy[OPERATOR_KEY], self._entropy[SYSTEM_ACCOUNT_KEY]]
-        parts += [self._account(lat) for lat in lattices]
-        parts += [self._entropy[k] for _, k in flat]
         # JWTs and public keys only: the hygiene tests check it carries no seed.
-        self.trust_conf = pulumi.Output.unsecret(pulumi.Output.all(*parts).apply(trust))
-        self.lattice_service_creds = {lat: self._service_creds(lat) for lat in lattices}
+        self.trust_conf = pulumi.Output.unsecret(self._derive(trust_recipe(plan)).apply(render_trust))
+        self.lattice_service_creds = {lat: self._derive(service_creds_recipe(plan, lat)) for lat in plan.all_lattices}
         self.service_creds = self.lattice_service_creds[plan.lattice]
         self.register_outputs(
             {
@@ -86,29 +66,17 @@ class LatticeKeys(LatticeComponent):
             }
         )
 
-    def _account(self, lattice: str) -> pulumi.Output[bytes]:
-        return self._entropy[account_key(lattice, lattice == self._plan.lattice)]
+    def _derive(self, recipe: Recipe[T]) -> pulumi.Output[T]:
+        """The recipe's credential from exactly its keys' entropy (a secret)."""
+        return secret(pulumi.Output.all(*[self._entropy[k] for k in recipe.keys]).apply(recipe.make))
 
-    def _service_creds(self, lattice: str) -> pulumi.Output[str]:
-        service = self._entropy[service_key(lattice, lattice == self._plan.lattice)]
-        return secret(
-            pulumi.Output.all(self._account(lattice), service).apply(lambda v: service_user_creds(lattice, v[0], v[1]))
-        )
-
-    def _leaf_key(self, spoke: str) -> pulumi.Output[bytes]:
-        """The spoke's current key generation."""
-        return self._entropy[leaf_user_key(spoke, self._plan.spoke(spoke).key_rotation)]
-
-    def leaf_creds(self, spoke: str, *, websocket: bool = False) -> pulumi.Output[str]:
+    def leaf_creds(self, spoke: str) -> pulumi.Output[str]:
         """``.creds`` of a spoke that dials a hub (a secret), with its subject allow-lists."""
-        allow = leaf_permissions(self._plan, spoke)
-        lattice = self._plan.lattice_of(spoke)
-        parts = pulumi.Output.all(self._account(lattice), self._leaf_key(spoke))
-        return secret(parts.apply(lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket, allow=allow)))
+        return self._derive(leaf_creds_recipe(self._plan, spoke))
 
     def child_login(self, spoke: str) -> pulumi.Output[ChildLogin]:
         """The login of a spoke that dials a mid-tier spoke (a secret)."""
-        return secret(self._leaf_key(spoke).apply(lambda e: child_login(spoke, e)))
+        return self._derive(child_login_recipe(self._plan, spoke))
 
     def child_logins(self, spokes: Sequence[str]) -> pulumi.Output[dict[str, ChildLogin]]:
         """Logins of a mid-tier spoke's children (a secret; only their hashes reach it)."""

@@ -95,7 +95,7 @@ class Lattice(LatticeComponent):
             elif planned.upstream_is_hub:
                 cluster = self.hub_clusters[planned.upstream]
                 upstream_urls = cluster.websocket_urls if websocket else cluster.leaf_urls
-                creds = keys.leaf_creds(planned.name, websocket=websocket)
+                creds = keys.leaf_creds(planned.name)
             else:
                 upstream_urls, creds = self.edge_spokes[planned.upstream].leaf_urls, None
             self.edge_spokes[planned.name] = EdgeSpoke(

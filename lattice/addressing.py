@@ -150,7 +150,7 @@ def direct_addressing(
     gateway_urls: dict[str, tuple[str, ...]] = {}
     websocket_urls: dict[str, tuple[str, ...]] = {}
     for hub in plan.hubs:
-        if hub.external_urls:
+        if hub.is_external:
             leaf_urls[hub.name] = hub.external_urls
             continue
         addrs = [servers[s] for s in hub.servers]

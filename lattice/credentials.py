@@ -14,9 +14,9 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import bcrypt
 import nkeys
@@ -25,6 +25,7 @@ from lattice.permissions import LeafAllow, leaf_permissions
 from lattice.plan import LatticePlan
 
 KEY_ENTROPY_BYTES = 32
+T = TypeVar("T")
 
 _PREFIXES = {
     "operator": nkeys.PREFIX_BYTE_OPERATOR,
@@ -268,71 +269,6 @@ def child_login(spoke: str, entropy: bytes) -> ChildLogin:
     return ChildLogin(user=spoke, password=password, password_hash=hashed)
 
 
-def mint_lattice_auth(
-    lattice: str,
-    hub_spokes: Sequence[str],
-    spoke_spokes: Sequence[str],
-    entropy: Mapping[str, bytes],
-    *,
-    revoked_users: Mapping[str, int] | None = None,
-    websocket_spokes: Collection[str] = (),
-    permissions: Mapping[str, LeafAllow] | None = None,
-    rotations: Mapping[str, int] | None = None,
-    more_lattices: Sequence[str] = (),
-    spoke_lattices: Mapping[str, str] | None = None,
-    more_revoked: Mapping[str, Mapping[str, int]] | None = None,
-) -> LatticeAuth:
-    """All credentials of a lattice from stored entropy.
-
-    ``hub_spokes`` dial a hub and get a leaf user JWT signed by their lattice's account,
-    so adding one changes no hub config. ``spoke_spokes`` dial a mid-tier spoke and get a
-    password login whose bcrypt hash only that mid-tier spoke's config holds.
-    ``revoked_users`` (user public key -> cut-off unix time) lands in the account JWT.
-    ``websocket_spokes`` dial over WebSocket: their users allow ``LEAFNODE_WS`` instead.
-    ``permissions`` (spoke -> allow-lists) restrict what a hub spoke's link carries;
-    ``rotations`` (spoke -> generation) pick which of its keys is in use.
-    ``more_lattices`` share the hubs, each an account of its own; ``spoke_lattices``
-    (spoke -> lattice, default ``lattice``) and ``more_revoked`` (lattice -> revocations)
-    place spokes and revocations in them.
-    """
-    rotations = rotations or {}
-    permissions = permissions or {}
-    spoke_lattices = spoke_lattices or {}
-    needed = entropy_names([*hub_spokes, *spoke_spokes], rotations, more_lattices)
-    missing = [n for n in needed if n not in entropy]
-    if missing:
-        raise CredentialError("missing key entropy for: " + ", ".join(missing))
-
-    def key(spoke: str) -> bytes:
-        return entropy[leaf_user_key(spoke, rotations.get(spoke, 0))]
-
-    names = (lattice, *more_lattices)
-    accounts = {name: entropy[account_key(name, name == lattice)] for name in names}
-    revoked = {lattice: dict(revoked_users or {}), **{k: dict(v) for k, v in (more_revoked or {}).items()}}
-    trust = hub_trust(lattice, entropy[OPERATOR_KEY], entropy[SYSTEM_ACCOUNT_KEY], accounts, revoked=revoked)
-    services = {
-        name: service_user_creds(name, accounts[name], entropy[service_key(name, name == lattice)]) for name in names
-    }
-    leaf_creds = {
-        s: leaf_user_creds(
-            s,
-            accounts[spoke_lattices.get(s, lattice)],
-            key(s),
-            websocket=s in websocket_spokes,
-            allow=permissions.get(s),
-        )
-        for s in hub_spokes
-    }
-    logins = {s: child_login(s, key(s)) for s in spoke_spokes}
-    return LatticeAuth(
-        trust=trust,
-        leaf_creds=leaf_creds,
-        service_creds=services[lattice],
-        child_logins=logins,
-        lattice_service_creds=services,
-    )
-
-
 # One function per credential, each from only the entropy it derives from, so the program
 # can make each secret depend on exactly its keys (a spoke's creds on its own key and its
 # account's, not on every key of the lattice).
@@ -405,7 +341,7 @@ REVOKED_BEFORE = 4102444800
 
 def _rotations(plan: LatticePlan) -> dict[str, int]:
     rotations = {s.name: s.key_rotation for s in plan.spokes}
-    rotations.update(zip(plan.retired_spokes, plan.retired_rotations, strict=True))
+    rotations.update({r.name: r.key_rotation for r in plan.retired_spokes})
     return rotations
 
 
@@ -413,26 +349,28 @@ def _extra_lattices(plan: LatticePlan) -> tuple[str, ...]:
     return tuple(lat for lat in plan.lattices if lat != plan.lattice)
 
 
+def _own_key_spokes(plan: LatticePlan) -> list[str]:
+    """Spokes with keys of ours: all but those of an external hub (whose ``.creds`` come
+    from that hub's operator)."""
+    return [s.name for s in plan.spokes if not plan.dials_external_hub(s.name)]
+
+
 def plan_key_names(plan: LatticePlan) -> tuple[str, ...]:
     """Every entropy a plan needs: every key generation of active spokes, and of retired
-    ones (kept to revoke them), and an account and service user per further lattice. A
-    spoke of an external hub has none: its ``.creds`` come from that hub's operator."""
-    external = {h.name for h in plan.hubs if h.external_urls}
-    spokes = [s.name for s in plan.spokes if s.upstream not in external]
-    return entropy_names([*spokes, *plan.retired_spokes], _rotations(plan), _extra_lattices(plan))
+    ones (kept to revoke them), and an account and service user per further lattice."""
+    retired = [r.name for r in plan.retired_spokes]
+    return entropy_names([*_own_key_spokes(plan), *retired], _rotations(plan), _extra_lattices(plan))
 
 
 def revoked_key_names(plan: LatticePlan) -> dict[str, tuple[str, ...]]:
     """Lattice -> keys its account revokes: every rotated-out generation of an active
     spoke, and every generation of a retired one."""
-    external = {h.name for h in plan.hubs if h.external_urls}
     out: dict[str, list[str]] = {lat: [] for lat in plan.all_lattices}
-    for s in plan.spokes:
-        if s.upstream not in external:
-            out.setdefault(plan.lattice_of(s.name), []).extend(spoke_key_names(s.name, s.key_rotation)[:-1])
-    lattices = plan.retired_lattices or (plan.lattice,) * len(plan.retired_spokes)
-    for name, rotation, lat in zip(plan.retired_spokes, plan.retired_rotations, lattices, strict=True):
-        out.setdefault(lat, []).extend(spoke_key_names(name, rotation))
+    for name in _own_key_spokes(plan):
+        generations = spoke_key_names(name, plan.spoke(name).key_rotation)
+        out.setdefault(plan.lattice_of(name), []).extend(generations[:-1])
+    for retired in plan.retired_spokes:
+        out.setdefault(retired.lattice, []).extend(spoke_key_names(retired.name, retired.key_rotation))
     return {lat: tuple(keys) for lat, keys in out.items()}
 
 
@@ -441,26 +379,88 @@ def revocations(key_names: Sequence[str], entropy: Mapping[str, bytes]) -> dict[
     return {nkey_from_entropy("user", entropy[k]).public_key: REVOKED_BEFORE for k in key_names}
 
 
-def lattice_auth_for_plan(plan: LatticePlan, entropy: Mapping[str, bytes]) -> LatticeAuth:
-    """:func:`mint_lattice_auth` for a plan: its spokes split by upstream, old keys revoked."""
-    external = {h.name for h in plan.hubs if h.external_urls}
-    hub_spokes = [s.name for s in plan.spokes if s.upstream_is_hub and s.upstream not in external]
-    spoke_spokes = [s.name for s in plan.spokes if not s.upstream_is_hub]
+# --- recipes: each credential from exactly the keys it derives from ------------------------
+
+
+@dataclass(frozen=True)
+class Recipe(Generic[T]):
+    """One credential: the entropy it derives from (by key name, in order) and how.
+
+    :func:`assemble` applies every recipe to stored entropy at once (the sandbox, the
+    tests); ``LatticeKeys`` applies each to its own entropy outputs, so a spoke's secret
+    depends on its own key and its account's, never on the whole lattice's.
+    """
+
+    keys: tuple[str, ...]
+    make: Callable[[Sequence[bytes]], T]
+
+    def __call__(self, entropy: Mapping[str, bytes]) -> T:
+        return self.make([entropy[k] for k in self.keys])
+
+
+def _account_key_name(plan: LatticePlan, lattice: str) -> str:
+    return account_key(lattice, lattice == plan.lattice)
+
+
+def trust_recipe(plan: LatticePlan) -> Recipe[HubTrust]:
+    """The hubs' operator, SYS and one account per lattice, with every revocation."""
+    lattices = plan.all_lattices
+    revoked = revoked_key_names(plan)
+    flat = [k for lat in lattices for k in revoked.get(lat, ())]
+
+    def make(values: Sequence[bytes]) -> HubTrust:
+        operator, system = values[0], values[1]
+        accounts = dict(zip(lattices, values[2 : 2 + len(lattices)], strict=True))
+        entropy = dict(zip(flat, values[2 + len(lattices) :], strict=True))
+        revoked_users = {lat: revocations(revoked.get(lat, ()), entropy) for lat in lattices}
+        return hub_trust(plan.lattice, operator, system, accounts, revoked=revoked_users)
+
+    keys = (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, *(_account_key_name(plan, lat) for lat in lattices), *flat)
+    return Recipe(keys, make)
+
+
+def service_creds_recipe(plan: LatticePlan, lattice: str) -> Recipe[str]:
+    """``.creds`` of a lattice's cloud-side service user."""
+    keys = (_account_key_name(plan, lattice), service_key(lattice, lattice == plan.lattice))
+    return Recipe(keys, lambda v: service_user_creds(lattice, v[0], v[1]))
+
+
+def _current_leaf_key(plan: LatticePlan, spoke: str) -> str:
+    return leaf_user_key(spoke, plan.spoke(spoke).key_rotation)
+
+
+def leaf_creds_recipe(plan: LatticePlan, spoke: str) -> Recipe[str]:
+    """``.creds`` of a spoke that dials a hub: its current key, in its lattice's account,
+    over its one transport, with its subject allow-lists."""
+    websocket = plan.spoke(spoke).leaf_transport == "websocket"
+    allow = leaf_permissions(plan, spoke)
+    keys = (_account_key_name(plan, plan.lattice_of(spoke)), _current_leaf_key(plan, spoke))
+    return Recipe(keys, lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket, allow=allow))
+
+
+def child_login_recipe(plan: LatticePlan, spoke: str) -> Recipe[ChildLogin]:
+    """The login of a spoke that dials a mid-tier spoke, from its current key."""
+    return Recipe((_current_leaf_key(plan, spoke),), lambda v: child_login(spoke, v[0]))
+
+
+def assemble(plan: LatticePlan, entropy: Mapping[str, bytes]) -> LatticeAuth:
+    """Every credential of a plan from stored entropy (key name -> 32 bytes).
+
+    A spoke that dials a hub gets a leaf user JWT signed by its lattice's account, so
+    adding one changes no hub config; a spoke that dials a mid-tier spoke gets a password
+    login whose bcrypt hash only that mid-tier spoke's config holds. A spoke of an
+    external hub gets nothing: its ``.creds`` come from a secret config value.
+    """
     missing = [n for n in plan_key_names(plan) if n not in entropy]
     if missing:
         raise CredentialError("missing key entropy for: " + ", ".join(missing))
-    websocket = [s.name for s in plan.spokes if s.leaf_transport == "websocket"]
-    revoked = {lat: revocations(keys, entropy) for lat, keys in revoked_key_names(plan).items()}
-    return mint_lattice_auth(
-        plan.lattice,
-        hub_spokes,
-        spoke_spokes,
-        entropy,
-        revoked_users=revoked.pop(plan.lattice, {}),
-        websocket_spokes=websocket,
-        permissions={s: leaf_permissions(plan, s) for s in hub_spokes},
-        rotations=_rotations(plan),
-        more_lattices=_extra_lattices(plan),
-        spoke_lattices={s.name: s.lattice for s in plan.spokes if s.lattice},
-        more_revoked=revoked,
+    services = {lat: service_creds_recipe(plan, lat)(entropy) for lat in plan.all_lattices}
+    hub_spokes = [s for s in _own_key_spokes(plan) if plan.spoke(s).upstream_is_hub]
+    spoke_spokes = [s.name for s in plan.spokes if not s.upstream_is_hub]
+    return LatticeAuth(
+        trust=trust_recipe(plan)(entropy),
+        leaf_creds={s: leaf_creds_recipe(plan, s)(entropy) for s in hub_spokes},
+        service_creds=services[plan.lattice],
+        child_logins={s: child_login_recipe(plan, s)(entropy) for s in spoke_spokes},
+        lattice_service_creds=services,
     )

@@ -24,7 +24,7 @@ def _link_label(plan: LatticePlan, spoke: str) -> str:
     planned = plan.spoke(spoke)
     if planned.leaf_transport == "websocket":
         return f"wss {PORTS.websocket}"
-    if plan.is_hub(planned.upstream) and plan.hub(planned.upstream).external_urls:
+    if plan.dials_external_hub(spoke):
         return "leaf (its urls)"
     return f"leaf {PORTS.leaf}"
 

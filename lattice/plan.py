@@ -16,6 +16,12 @@ LOCAL_ACCOUNT = "LATTICE"
 """The account a spoke's anonymous local clients land in; its leaf remote binds it upstream."""
 
 
+HubKind = Literal["built", "external"]
+"""``built``: servers of ours (this program, another stack of the lattice, or the sandbox
+runs them, with our operator and CA); ``external``: someone else's NATS (Synadia Cloud),
+dialed at its ``urls`` with ``.creds`` it issued and certificates the system roots trust."""
+
+
 @dataclass(frozen=True)
 class HubPlan:
     name: str
@@ -23,6 +29,11 @@ class HubPlan:
     jetstream_domain: str
     servers: tuple[str, ...]
     external_urls: tuple[str, ...] = ()
+    kind: HubKind = "built"
+
+    @property
+    def is_external(self) -> bool:
+        return self.kind == "external"
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,16 @@ class ServerPlan:
 
 
 @dataclass(frozen=True)
+class RetiredPlan:
+    """A spoke taken out of service: every key generation up to ``key_rotation`` is revoked
+    in ``lattice``'s account."""
+
+    name: str
+    key_rotation: int
+    lattice: str
+
+
+@dataclass(frozen=True)
 class LatticePlan:
     lattice: str
     hub_domain: str
@@ -76,12 +97,8 @@ class LatticePlan:
     spokes: tuple[SpokePlan, ...]
     """In upstream order: every spoke comes after the spoke it dials."""
     servers: tuple[ServerPlan, ...]
-    retired_spokes: tuple[str, ...] = ()
+    retired_spokes: tuple[RetiredPlan, ...] = ()
     """Spokes whose credentials are revoked; they have no server."""
-    retired_rotations: tuple[int, ...] = ()
-    """The last key rotation of each retired spoke (same order): all its keys are revoked."""
-    retired_lattices: tuple[str, ...] = ()
-    """The lattice of each retired spoke (same order): its account revokes its keys."""
     lattices: tuple[str, ...] = ()
     """Every lattice on these hubs, the stack's own first; each is a NATS account."""
     leaf_profile: str = "wasmcloud-v2"
@@ -123,6 +140,11 @@ class LatticePlan:
     def is_hub(self, group: str) -> bool:
         return group in self._hubs
 
+    def dials_external_hub(self, spoke: str) -> bool:
+        """The spoke's upstream is an external hub: its ``.creds`` come from that hub's operator."""
+        upstream = self.spoke(spoke).upstream
+        return self.is_hub(upstream) and self.hub(upstream).is_external
+
     @property
     def all_lattices(self) -> tuple[str, ...]:
         """Every lattice on the hubs, the stack's own first (a hand-made plan may list none)."""
@@ -153,6 +175,7 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
             jetstream_domain=h.jetstream_domain,
             servers=() if h.platform == "external" else h.server_names(),
             external_urls=h.urls,
+            kind="external" if h.platform == "external" else "built",
         )
         for h in spec.hubs
     )
@@ -221,9 +244,7 @@ def plan_lattice(spec: LatticeSpec) -> LatticePlan:
         hubs=hubs,
         spokes=tuple(ordered),
         servers=tuple(servers),
-        retired_spokes=tuple(r.name for r in spec.retired),
-        retired_rotations=tuple(r.key_rotation for r in spec.retired),
-        retired_lattices=tuple(r.lattice or spec.name for r in spec.retired),
+        retired_spokes=tuple(RetiredPlan(r.name, r.key_rotation, r.lattice or spec.name) for r in spec.retired),
         lattices=spec.all_lattices,
         leaf_profile=spec.leaf_permissions.profile,
         leaf_subjects=spec.leaf_permissions.subjects,
@@ -244,7 +265,7 @@ def verifies_upstream(plan: LatticePlan, server: ServerPlan) -> bool:
     URLs (``tls://connect.ngs.global``) carry a certificate the system roots trust."""
     if server.upstream is None:
         return False
-    return not (plan.is_hub(server.upstream) and plan.hub(server.upstream).external_urls)
+    return not plan.dials_external_hub(server.name)
 
 
 def needs_ca(plan: LatticePlan, server: ServerPlan) -> bool:

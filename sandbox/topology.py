@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from lattice.addressing import Ports, ServerAddress, direct_addressing
-from lattice.credentials import LatticeAuth, lattice_auth_for_plan, plan_key_names
+from lattice.credentials import LatticeAuth, assemble, plan_key_names
 from lattice.natsconf import ServerFiles, render_lattice, render_server
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
@@ -105,7 +105,7 @@ class LocalLattice:
             hubs = frozenset(h.name for h in self.plan.hubs)
             self.addressing = replace(self.addressing, leaf_behind_balancer=hubs)
         entropy = self._given_entropy or {name: os.urandom(32) for name in plan_key_names(self.plan)}
-        self.auth: LatticeAuth = lattice_auth_for_plan(self.plan, entropy)
+        self.auth: LatticeAuth = assemble(self.plan, entropy)
         self.ca = PrivateCA(self.plan.lattice)
         self.tls = lattice_tls(self.plan, self.addressing, self.ca)
         self.ca_file = self.workdir / "ca.pem"

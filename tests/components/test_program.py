@@ -22,7 +22,7 @@ import yaml
 from cryptography import x509
 from pulumi.output import Unknown
 
-from lattice.credentials import LatticeAuth, decode_jwt_claims, lattice_auth_for_plan, plan_key_names
+from lattice.credentials import LatticeAuth, assemble, decode_jwt_claims, plan_key_names
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.rules import secret_names
@@ -62,7 +62,7 @@ def by_name(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:
 def mock_auth(plan: LatticePlan) -> LatticeAuth:
     """The credentials the program minted: the mocks' entropy is sha256 of the resource name."""
     entropy = {key: hashlib.sha256(f"{plan.lattice}-keys-{key}".encode()).digest() for key in plan_key_names(plan)}
-    return lattice_auth_for_plan(plan, entropy)
+    return assemble(plan, entropy)
 
 
 # --- what gets built ---------------------------------------------------------------------

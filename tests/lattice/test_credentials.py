@@ -13,9 +13,8 @@ from nacl.signing import VerifyKey
 from lattice.credentials import (
     REVOKED_BEFORE,
     CredentialError,
+    assemble,
     decode_jwt_claims,
-    lattice_auth_for_plan,
-    mint_lattice_auth,
     nkey_from_entropy,
 )
 from lattice.plan import plan_lattice
@@ -40,12 +39,12 @@ def _verify(token: str) -> None:
 def test_same_entropy_same_credentials_byte_for_byte() -> None:
     plan = plan_lattice(load_stack("dev"))
     entropy = plan_entropy(plan)
-    assert lattice_auth_for_plan(plan, entropy) == lattice_auth_for_plan(plan, entropy)
+    assert assemble(plan, entropy) == assemble(plan, entropy)
 
 
 def test_jwts_verify_and_carry_the_right_claims() -> None:
     plan = plan_lattice(load_stack("dev"))
-    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
+    auth = assemble(plan, plan_entropy(plan))
     _verify(auth.trust.operator_jwt)
     op = decode_jwt_claims(auth.trust.operator_jwt)
     assert op["nats"]["system_account"] == auth.trust.system_account
@@ -72,7 +71,7 @@ def test_jwts_verify_and_carry_the_right_claims() -> None:
 
 def test_every_spoke_has_its_own_key() -> None:
     plan = plan_lattice(load_stack("prod"))
-    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
+    auth = assemble(plan, plan_entropy(plan))
     seeds = [CREDS.match(c)["seed"] for c in auth.leaf_creds.values()]  # type: ignore[index]
     assert len(set(seeds)) == len(seeds)
 
@@ -96,23 +95,26 @@ def test_adding_a_spoke_changes_no_hub_trust() -> None:
         }
     )
     entropy = fixed_entropy(["a", "b"])
-    before = lattice_auth_for_plan(plan_lattice(base), entropy)
-    after = lattice_auth_for_plan(plan_lattice(more), entropy)
+    before = assemble(plan_lattice(base), entropy)
+    after = assemble(plan_lattice(more), entropy)
     assert before.trust == after.trust
     assert before.leaf_creds["a"] == after.leaf_creds["a"]
 
 
 def test_child_login_is_a_bcrypt_hash_of_a_derived_password() -> None:
     plan = plan_lattice(load_stack("dev"))
-    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
+    auth = assemble(plan, plan_entropy(plan))
     login = auth.child_logins["device-7"]
     assert login.password not in login.password_hash
     assert bcrypt.checkpw(login.password.encode(), login.password_hash.encode())
 
 
 def test_missing_or_short_entropy_is_refused() -> None:
+    hubs = [{"name": "use1", "platform": "kubernetes"}]
+    spokes = [{"name": n, "upstream": "use1", "platform": "kubernetes"} for n in ("a", "b")]
+    plan = plan_lattice(spec_from({"name": "acme", "hubs": hubs, "spokes": spokes}))
     with pytest.raises(CredentialError, match="missing key entropy for: leaf-b"):
-        mint_lattice_auth("acme", ["a", "b"], [], fixed_entropy(["a"]))
+        assemble(plan, fixed_entropy(["a"]))
     with pytest.raises(CredentialError, match="must be 32 bytes"):
         nkey_from_entropy("user", b"short")
 
@@ -124,7 +126,7 @@ def test_retiring_a_spoke_revokes_its_key_and_changes_only_the_account() -> None
     before = plan_lattice(spec_from({"name": "acme", "hubs": hubs, "spokes": [a, b]}))
     after = plan_lattice(spec_from({"name": "acme", "hubs": hubs, "spokes": [a], "retiredSpokes": ["b"]}))
     entropy = fixed_entropy(["a", "b"])
-    old, new = lattice_auth_for_plan(before, entropy), lattice_auth_for_plan(after, entropy)
+    old, new = assemble(before, entropy), assemble(after, entropy)
 
     b_key = nkey_from_entropy("user", entropy["leaf-b"]).public_key
     account = decode_jwt_claims(new.trust.account_jwts[new.trust.lattice_account])
@@ -140,7 +142,7 @@ def test_a_retired_spoke_still_needs_its_entropy() -> None:
         spec_from({"name": "acme", "hubs": [{"name": "use1", "platform": "kubernetes"}], "retiredSpokes": ["gone"]})
     )
     with pytest.raises(CredentialError, match="missing key entropy for: leaf-gone"):
-        lattice_auth_for_plan(plan, fixed_entropy([]))
+        assemble(plan, fixed_entropy([]))
 
 
 MULTI = {
@@ -163,7 +165,7 @@ def _creds_claims(creds: str) -> dict[str, object]:
 
 def test_each_lattice_is_an_account_and_its_spokes_are_its_users() -> None:
     plan = plan_lattice(spec_from(MULTI))
-    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
+    auth = assemble(plan, plan_entropy(plan))
     accounts = auth.trust.accounts
     assert set(accounts) == {"acme", "globex"} and accounts["acme"] != accounts["globex"]
     assert set(auth.trust.account_jwts) == {auth.trust.system_account, *accounts.values()}
@@ -177,7 +179,7 @@ def test_rotated_and_retired_keys_are_revoked_in_their_own_account_only() -> Non
     plan = plan_lattice(spec_from(MULTI))
     entropy = plan_entropy(plan)
     assert {"leaf-b", "leaf-b.1", "leaf-b.2", "leaf-gone"} <= set(entropy)
-    auth = lattice_auth_for_plan(plan, entropy)
+    auth = assemble(plan, entropy)
     globex = decode_jwt_claims(auth.trust.account_jwts[auth.trust.accounts["globex"]])["nats"]
     acme = decode_jwt_claims(auth.trust.account_jwts[auth.trust.accounts["acme"]])["nats"]
     old = {nkey_from_entropy("user", entropy[k]).public_key for k in ("leaf-b", "leaf-b.1", "leaf-gone")}
@@ -189,7 +191,7 @@ def test_rotated_and_retired_keys_are_revoked_in_their_own_account_only() -> Non
 
 def test_leaf_users_carry_only_their_allow_lists() -> None:
     plan = plan_lattice(load_stack("dev"))
-    auth = lattice_auth_for_plan(plan, plan_entropy(plan))
+    auth = assemble(plan, plan_entropy(plan))
     nats = _creds_claims(auth.leaf_creds["store-12"])["nats"]
     assert isinstance(nats, dict)
     expected = sorted(

@@ -238,9 +238,9 @@ def test_a_leaf_with_a_tampered_jwt_is_refused(dev_lattice: LocalLattice, tmp_pa
 
 
 def test_a_leaf_with_another_operators_jwt_is_refused(dev_lattice: LocalLattice, tmp_path: Path) -> None:
-    from lattice.credentials import lattice_auth_for_plan
+    from lattice.credentials import assemble
 
-    other = lattice_auth_for_plan(dev_lattice.plan, plan_entropy(dev_lattice.plan, "other"))
+    other = assemble(dev_lattice.plan, plan_entropy(dev_lattice.plan, "other"))
     told, logged = _refused_leaf(dev_lattice, tmp_path, "rogue-operator", other.leaf_creds["store-12"])
     assert "Authorization Violation" in told
     assert "authentication error" in logged

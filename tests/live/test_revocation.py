@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lattice.credentials import lattice_auth_for_plan
+from lattice.credentials import assemble
 from lattice.natsconf import render_trust
 from lattice.plan import plan_lattice
 from sandbox.monitor import leaf_peers
@@ -50,7 +50,7 @@ def test_retired_spoke_is_cut_off_by_a_trust_reload_and_stays_out() -> None:
         assert lattice.wait_converged(timeout=30).ok
         assert _leaf_names(lattice) == {"keep", "gone"}
 
-        new_trust = render_trust(lattice_auth_for_plan(retired_plan, entropy).trust)
+        new_trust = render_trust(assemble(retired_plan, entropy).trust)
         Path(lattice.files["use1-0"].trust_file).write_text(new_trust)
         lattice.supervisor.signal("use1-0", signal.SIGHUP)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lattice.addressing import Addressing, CertificateHosts, ServerAddress, direct_addressing
-from lattice.credentials import LatticeAuth, entropy_names, lattice_auth_for_plan, plan_key_names
+from lattice.credentials import LatticeAuth, assemble, entropy_names, plan_key_names
 from lattice.natsconf import RenderedServer, ServerFiles, render_lattice
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.spec import LatticeSpec
@@ -51,8 +51,8 @@ def symbolic_addressing(plan: LatticePlan) -> Addressing:
 def render_plan(
     plan: LatticePlan, salt: str = "", addressing: Addressing | None = None
 ) -> tuple[LatticeAuth, dict[str, RenderedServer]]:
-    auth = lattice_auth_for_plan(plan, plan_entropy(plan, salt))
-    external = {h.name for h in plan.hubs if h.external_urls}
+    auth = assemble(plan, plan_entropy(plan, salt))
+    external = {h.name for h in plan.hubs if h.is_external}
     given = {s.name: GIVEN_CREDS for s in plan.spokes if s.upstream in external}  # from secret config
     auth = replace(auth, leaf_creds={**auth.leaf_creds, **given})
     files = {s.name: ServerFiles() for s in plan.servers}
