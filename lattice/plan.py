@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from lattice.spec import LatticeSpec
+from lattice.spec import HubSpec, LatticeSpec, hub_server_names
 
 LOCAL_ACCOUNT = "LATTICE"
 """The account a spoke's anonymous local clients land in; its leaf remote binds it upstream."""
@@ -162,23 +162,24 @@ class LatticePlan:
         return tuple(out)
 
 
-def plan_lattice(spec: LatticeSpec) -> LatticePlan:
-    """Derive servers and links from a validated spec. Order is stable: spec order."""
+def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> LatticePlan:
+    """Derive servers and links from a validated spec. Order is stable: spec order.
+
+    ``stand_in_for_external``: plan an external hub as a one-node hub of ours, where the
+    sandbox runs a local stand-in with its own operator (JWT auth like the real one)."""
     children: dict[str, list[str]] = {}
     for spoke in spec.spokes:
         children.setdefault(spoke.upstream, []).append(spoke.name)
 
-    hubs = tuple(
-        HubPlan(
-            name=h.name,
-            platform=h.platform,
-            jetstream_domain=h.jetstream_domain,
-            servers=() if h.platform == "external" else h.server_names(),
-            external_urls=h.urls,
-            kind="external" if h.platform == "external" else "built",
-        )
-        for h in spec.hubs
-    )
+    def hub_plan(h: HubSpec) -> HubPlan:
+        external = h.platform == "external"
+        if external and stand_in_for_external:
+            return HubPlan(h.name, h.platform, h.jetstream_domain, hub_server_names(h.name, 1))
+        if external:
+            return HubPlan(h.name, h.platform, h.jetstream_domain, (), external_urls=h.urls, kind="external")
+        return HubPlan(h.name, h.platform, h.jetstream_domain, h.server_names())
+
+    hubs = tuple(hub_plan(h) for h in spec.hubs)
     hub_names = {h.name for h in spec.hubs}
 
     ordered: list[SpokePlan] = []

@@ -25,6 +25,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from lattice.addressing import LOOPBACK, client_url
 from lattice.spec import LatticeSpec
 from lattice.stack import load_stack_file, parse_lattice
 from sandbox import binaries
@@ -32,7 +33,7 @@ from sandbox.checks import connect_hub, connect_spoke, quiet_errors, request_wit
 from sandbox.monitor import leaf_attachment
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
-from sandbox.topology import LOOPBACK, LocalLattice, SandboxError
+from sandbox.topology import LocalLattice, SandboxError
 
 T = TypeVar("T")
 ROUNDS = 4
@@ -386,7 +387,7 @@ class Baseline:
     def __init__(self, workdir: Path):
         self.port = free_ports(1)[0]
         self.supervisor = Supervisor(workdir)
-        self.url = f"nats://{LOOPBACK}:{self.port}"
+        self.url = client_url(LOOPBACK, self.port)
 
     async def __aenter__(self) -> Baseline:
         self.supervisor.start("baseline", [binaries.nats_server(), "-a", LOOPBACK, "-p", str(self.port)])

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lattice.addressing import Ports, ServerAddress, direct_addressing
+from lattice.addressing import LOOPBACK, Ports, ServerAddress, client_url, direct_addressing, leaf_url, monitor_url
 from lattice.credentials import LatticeAuth, assemble, plan_key_names
 from lattice.natsconf import ServerFiles, render_lattice, render_server
 from lattice.outputs import spoke_connection
@@ -30,7 +30,6 @@ from sandbox.processes import Supervisor
 from sandbox.tls import PrivateCA, lattice_tls
 from sandbox.wan import Wan
 
-LOOPBACK = "127.0.0.1"
 Progress = Callable[[str], None]
 
 
@@ -42,19 +41,6 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-
-
-def external_stand_ins(spec: LatticeSpec) -> LatticeSpec:
-    """An external hub (Synadia Cloud, your own NATS) becomes a local one-node hub of its
-    own operator, with JWT auth like the real one; its spokes dial it instead of ``urls``."""
-    hubs = tuple(
-        h.model_copy(update={"platform": "kubernetes", "nodes": 1, "urls": (), "creds_secret": None})
-        if h.platform == "external"
-        else h
-        for h in spec.hubs
-    )
-    spokes = tuple(s.model_copy(update={"creds_secret": None}) for s in spec.spokes)
-    return spec.model_copy(update={"hubs": hubs, "spokes": spokes})
 
 
 class LocalLattice:
@@ -77,7 +63,7 @@ class LocalLattice:
         self.wan_delay = wan_delay
         self.wan: Wan | None = None
         self.stand_ins = tuple(h.name for h in spec.hubs if h.platform == "external")
-        self.plan: LatticePlan = plan_lattice(external_stand_ins(spec))
+        self.plan: LatticePlan = plan_lattice(spec, stand_in_for_external=True)
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="wasmcloud-lattice-")) if workdir is None else workdir
         try:
@@ -132,7 +118,7 @@ class LocalLattice:
             urls = []
             for target, port in zip(targets, self.reserve_ports(len(targets)), strict=True):
                 self.wan.add(f"{spoke.name}->{target}", LOOPBACK, port, self.ports[target].leaf, delay)
-                urls.append(f"nats-leaf://{LOOPBACK}:{port}")
+                urls.append(leaf_url(LOOPBACK, port))
             addressing = replace(self.addressing, leaf_urls={**self.addressing.leaf_urls, spoke.upstream: tuple(urls)})
             self.rendered[spoke.name] = render_server(
                 self.plan, spoke.name, addressing, self.files[spoke.name], self.auth, self.tls.get(spoke.name)
@@ -151,7 +137,7 @@ class LocalLattice:
     # --- addresses -------------------------------------------------------------------------
 
     def client_url(self, server: str) -> str:
-        return f"nats://{LOOPBACK}:{self.ports[server].client}"
+        return client_url(LOOPBACK, self.ports[server].client)
 
     def client_tls(self) -> ssl.SSLContext:
         """What a client of a hub needs: the hubs' client ports speak TLS only, with
@@ -161,7 +147,7 @@ class LocalLattice:
         return context
 
     def monitor_url(self, server: str) -> str:
-        return f"http://{LOOPBACK}:{self.ports[server].monitor}"
+        return monitor_url(LOOPBACK, self.ports[server].monitor)
 
     def monitors(self) -> dict[str, str]:
         return {s.name: self.monitor_url(s.name) for s in self.plan.servers}

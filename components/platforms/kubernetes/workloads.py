@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from lattice.addressing import PORTS
+from lattice.addressing import LOOPBACK, PORTS, monitor_url
 from lattice.natsconf import WS_CERT_FILE, WS_KEY_FILE, ServerFiles
 from lattice.node.artifacts import WASH, Artifact
 from lattice.spec import KubernetesSettings
@@ -61,7 +61,7 @@ def _probe(path: str, *, loopback_only: bool, period: int, failures: int) -> cor
     """An HTTP probe on the monitor port; a spoke's monitor listens on 127.0.0.1 only, which
     the kubelet cannot reach, so there it probes from inside the container."""
     if loopback_only:
-        command = ["wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{PORTS.monitor}{path}"]
+        command = ["wget", "-q", "-O", "/dev/null", monitor_url(LOOPBACK) + path]
         return core.ProbeArgs(
             exec_=core.ExecActionArgs(command=command), period_seconds=period, failure_threshold=failures
         )
