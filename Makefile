@@ -42,10 +42,10 @@ bench: venv ## measure the seed's promises and the program's scale (not part of 
 	$(BIN)/python -m sandbox bench-program --json bench/results/program.json
 
 schema: venv ## regenerate provider/schema.json, the package schema other languages see (a test keeps it current)
-	UPDATE_SCHEMA=1 $(BIN)/python -m pytest -q tests/test_package.py -k snapshot
+	UPDATE_SCHEMA=1 $(BIN)/python -m pytest -q tests/components/test_package.py -k snapshot
 
 snapshots: venv ## re-record every stack's resources (URNs, providers, inputs) after a change meant to alter them
-	UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_resource_snapshot.py
+	UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/components/test_resource_snapshot.py
 
 graph: venv ## redraw the prod topology (docs/topology-prod.svg; the README's Mermaid block must match)
 	$(BIN)/python -m sandbox graph --stack prod --format svg --out docs/topology-prod.svg

@@ -13,8 +13,13 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from lattice.addressing import LOOPBACK, PORTS
+from lattice.natsconf import TRUST_INCLUDE, UPSTREAM_AUTH_INCLUDE
+from lattice.natsconf.blocks import TLS_MIN_VERSION
+from lattice.node.cloudinit import EOF_MARK
+
 Props = Mapping[str, Any]
-PRIVATE_PORTS = {4222: "client", 6222: "route", 8222: "monitor"}
+PRIVATE_PORTS = {PORTS.client: "client", PORTS.cluster: "route", PORTS.monitor: "monitor"}
 WORLD = {"0.0.0.0/0", "::/0"}
 SEED = re.compile(r"\bS[OAU][A-Z2-7]{50,}\b")
 CREDS_MARKERS = ("BEGIN USER NKEY SEED", "BEGIN NATS USER JWT")
@@ -46,7 +51,7 @@ def volumes_encrypted(typ: str, props: Props) -> Iterator[str]:
 
 def _nats_configs(typ: str, props: Props) -> Iterator[str]:
     if typ == "aws:ec2/instance:Instance" and isinstance(props.get("userData"), str):
-        match = re.search(r"<<'WASMCLOUD_LATTICE_EOF'\n(.*?)^WASMCLOUD_LATTICE_EOF$", props["userData"], re.S | re.M)
+        match = re.search(rf"<<'{EOF_MARK}'\n(.*?)^{EOF_MARK}$", props["userData"], re.S | re.M)
         if match and "server_name" in match.group(1):
             yield match.group(1)
     if typ == "kubernetes:core/v1:ConfigMap":
@@ -62,7 +67,7 @@ def hub_leaf_listeners_authenticate(typ: str, props: Props) -> Iterator[str]:
         listens_for_leafs = re.search(r"^leafnodes: \{\n  listen:", config, re.M) is not None
         if not listens_for_leafs:
             continue
-        operator_mode = 'include "trust.conf"' in config
+        operator_mode = f'include "{TRUST_INCLUDE}"' in config
         authorized = re.search(r"^leafnodes: \{\n  listen: [^\n]*\n(  [^\n]*\n)*?  authorization:", config, re.M)
         if not operator_mode and not authorized:
             yield "a NATS leaf listener has neither operator (JWT) auth nor an authorization block"
@@ -77,7 +82,7 @@ def _top_block(config: str, key: str) -> str | None:
 def _has_tls(block: str, indent: int, *, verify: bool = False) -> bool:
     pad = " " * indent
     tls = re.search(rf"^{pad}tls: \{{\n(.*?)^{pad}\}}$", block, re.S | re.M)
-    if tls is None or 'min_version: "1.2"' not in tls.group(1):
+    if tls is None or f'min_version: "{TLS_MIN_VERSION}"' not in tls.group(1):
         return False
     return not verify or "verify: true" in tls.group(1)
 
@@ -87,7 +92,7 @@ def links_use_tls(typ: str, props: Props) -> Iterator[str]:
     and gateways (mutual, ``verify``), leaf listeners, and leaf remotes to our servers."""
     for config in _nats_configs(typ, props):
         listen = re.search(r'^listen: "([^"]+)"$', config, re.M)
-        if listen and not listen.group(1).startswith("127.0.0.1:") and not _has_tls(config, 0):
+        if listen and not listen.group(1).startswith(f"{LOOPBACK}:") and not _has_tls(config, 0):
             yield "a NATS client listener beyond loopback has no TLS"
         for key, what in (("cluster", "routes"), ("gateway", "gateways")):
             block = _top_block(config, key)
@@ -99,14 +104,14 @@ def links_use_tls(typ: str, props: Props) -> Iterator[str]:
         if re.search(r"^  listen:", leafnodes, re.M) and not _has_tls(leafnodes, 2):
             yield "a NATS leaf listener has no TLS"
         for remote in re.findall(r"^    \{\n(.*?)^    \}$", leafnodes, re.S | re.M):
-            ours = "nats-leaf://" in remote or "upstream-auth.conf" in remote
+            ours = "nats-leaf://" in remote or UPSTREAM_AUTH_INCLUDE in remote
             if ours and not re.search(r"^      tls: \{\n(.*?)ca_file", remote, re.S | re.M):
                 yield "a NATS leaf remote dials without verifying the server (tls with ca_file)"
 
 
 def spoke_clients_on_loopback(typ: str, props: Props) -> Iterator[str]:
     for config in _nats_configs(typ, props):
-        if "no_auth_user" in config and not re.search(r'^listen: "127\.0\.0\.1:\d+"$', config, re.M):
+        if "no_auth_user" in config and not re.search(rf'^listen: "{re.escape(LOOPBACK)}:\d+"$', config, re.M):
             yield "a spoke's anonymous client listener is not bound to 127.0.0.1"
 
 

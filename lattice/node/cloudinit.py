@@ -166,6 +166,8 @@ def render_user_data(boot: NodeBoot) -> str:
     parts = [
         "#!/bin/bash\n",
         f"# Boot script of nats-server {boot.server}, lattice {boot.lattice}.\n",
+        # the user-data's words stay as they were when this module was components/cloudinit.py:
+        # a changed byte replaces every instance of every stack
         "# Rendered by wasmcloud-lattice (components/cloudinit.py). No secret here: the node's\n",
         "# files come from its own Secrets Manager secret, readable by this instance's role only.\n",
         "set -euo pipefail\numask 077\n\n",
