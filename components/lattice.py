@@ -59,7 +59,7 @@ class Lattice(LatticeComponent):
         ca = self.ca
         lookups = Lookups()
         hub_specs = {h.name: h for h in spec.hubs}
-        built = [h for h in spec.hubs if h.platform != "external"]
+        built = [h for h in spec.hubs if not plan.hub(h.name).is_external]
 
         # Each region's nodes need every other region's gateway addresses, and the other
         # way round; deferred outputs close that loop (addresses do not depend on nodes).
@@ -87,7 +87,7 @@ class Lattice(LatticeComponent):
         for planned in plan.spokes:
             entry = spoke_specs[planned.name]
             external = hub_specs.get(planned.upstream)
-            external = external if external is not None and external.platform == "external" else None
+            external = external if plan.dials_external_hub(planned.name) else None
             websocket = planned.leaf_transport == "websocket"
             if external is not None:
                 upstream_urls: Any = list(external.urls)
@@ -123,7 +123,7 @@ class Lattice(LatticeComponent):
         # only ``creds`` is a secret, the rest stays readable in `pulumi stack output`.
         self.hubs = {}
         for hub in spec.hubs:
-            if hub.platform == "external":
+            if plan.hub(hub.name).is_external:
                 self.hubs[hub.name] = {
                     "leafUrls": list(hub.urls),
                     "websocketUrls": [],

@@ -71,3 +71,11 @@ def spoke_files(
     return secret(
         pulumi.Output.all(addressing, inputs.leaf_creds, inputs.upstream_login, inputs.child_logins, tls).apply(render)
     )
+
+
+def children_dial(inputs: SpokeInputs, addressing: pulumi.Output[Addressing]) -> pulumi.Output[list[str]]:
+    """Where a mid-tier spoke's children dial it (nothing for a spoke without children)."""
+    spoke = inputs.spoke.name
+    if not inputs.plan.spoke(spoke).is_mid_tier:
+        return pulumi.Output.from_input([])
+    return addressing.apply(lambda a: list(a.leaf_urls[spoke]))

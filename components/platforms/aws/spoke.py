@@ -20,7 +20,7 @@ import pulumi_aws as aws
 from components.platforms.aws.network import Network, ingress, node_security_group, public_network, zones
 from components.platforms.aws.node import ami, node_address, node_instance, node_profile, node_secret
 from components.platforms.contract import BuiltSpoke, SpokeInputs
-from components.platforms.files import spoke_files
+from components.platforms.files import children_dial, spoke_files
 from lattice.addressing import PORTS, Addressing, spoke_addressing
 from lattice.natsconf import ServerFiles, render_server_config
 from lattice.node.cloudinit import NodeBoot, render_user_data
@@ -99,11 +99,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
     return BuiltSpoke(
         config=config,
         files=files_out,
-        leaf_urls=(
-            addressing.apply(lambda a: list(a.leaf_urls[spec.name]))
-            if planned.is_mid_tier
-            else pulumi.Output.from_input([])
-        ),
+        leaf_urls=children_dial(inputs, addressing),
         public_ip=address.public_ip,
         egress_cidrs=address.public_ip.apply(lambda ip: [f"{ip}/32"]),
         instance_id=instance.id,

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platforms.contract import BuiltSpoke, SpokeInputs
-from components.platforms.files import spoke_files
+from components.platforms.files import children_dial, spoke_files
 from components.platforms.kubernetes.scope import ClusterScope, core, labels, meta, object_meta, service_address
 from components.platforms.kubernetes.workloads import (
     FILES,
@@ -112,9 +112,5 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
     return BuiltSpoke(
         config=config,
         files=files,
-        leaf_urls=(
-            addressing.apply(lambda a: list(a.leaf_urls[spec.name]))
-            if planned.is_mid_tier
-            else pulumi.Output.from_input([])
-        ),
+        leaf_urls=children_dial(inputs, addressing),
     )
