@@ -1,5 +1,6 @@
-"""wasmCloud lattice on NATS: spec, plan, credentials, renderer, and Pulumi components.
+"""The Pulumi component resources other programs import: ``Lattice``, ``LatticeKeys``,
+``LatticeCA``, ``HubCluster``, ``EdgeSpoke`` and the package faces in ``package``.
 
-The pure core (``spec``, ``plan``, ``credentials``, ``natsconf``, ``outputs``) imports no
-Pulumi, so the local sandbox and the tests use it directly.
+They wire the pure core (:mod:`lattice`) to resources; what each platform builds is in
+:mod:`components.platforms`, behind one contract.
 """
