@@ -1,7 +1,7 @@
 """The lattice's private CA and its servers' certificates, with pulumi-tls.
 
 The sandbox does the same with ``cryptography`` (:mod:`sandbox.tls`); both name exactly the
-hosts :func:`lattice.natsconf.certificate_hosts` derives from the addressing that the
+hosts :func:`lattice.addressing.certificate_hosts` derives from the addressing that the
 configs are rendered from, so a certificate covers every address a peer dials.
 
 Keys and certificates live in Pulumi state: a second ``pulumi up`` changes nothing; a

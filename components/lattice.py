@@ -86,8 +86,7 @@ class Lattice(LatticeComponent):
         spoke_specs = {s.name: s for s in spec.spokes}
         for planned in plan.spokes:
             entry = spoke_specs[planned.name]
-            external = hub_specs.get(planned.upstream)
-            external = external if plan.dials_external_hub(planned.name) else None
+            external = hub_specs[planned.upstream] if plan.dials_external_hub(planned.name) else None
             websocket = planned.leaf_transport == "websocket"
             if external is not None:
                 upstream_urls: Any = list(external.urls)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from html import escape
 
-from lattice.addressing import Ports
+from lattice.addressing import PORTS
 from lattice.plan import LatticePlan
-
-PORTS = Ports()
 
 
 def _id(name: str) -> str:

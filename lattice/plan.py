@@ -1,7 +1,7 @@
 """The plan: every NATS server a lattice needs, its role, peers and upstream.
 
 Platform-neutral: addresses stay symbolic (server names); a platform resolves them into
-an :class:`~lattice.natsconf.Addressing` before rendering.
+an :class:`~lattice.addressing.Addressing` before rendering.
 """
 
 from __future__ import annotations

@@ -76,29 +76,28 @@ def at_least_one_hub(stack: RawStack) -> Iterator[Problem]:
         yield Problem("lattice.hubs", "at least one hub is required")
 
 
-def _first_paths(stack: RawStack) -> dict[str, str]:
-    """Each name's first key path (hubs, then spokes)."""
-    seen: dict[str, str] = {}
+def _named(stack: RawStack) -> Iterator[tuple[str, str]]:
+    """(key path, name) of every named entry, hubs first, then spokes."""
     for kind, entries in (("hubs", stack.hubs), ("spokes", stack.spokes)):
         for i, entry in entries:
             name = entry.get("name")
-            if isinstance(name, str) and name not in seen:
-                seen[name] = f"lattice.{kind}[{i}].name"
+            if isinstance(name, str):
+                yield f"lattice.{kind}[{i}].name", name
+
+
+def _first_paths(stack: RawStack) -> dict[str, str]:
+    """Each name's first key path."""
+    seen: dict[str, str] = {}
+    for path, name in _named(stack):
+        seen.setdefault(name, path)
     return seen
 
 
 def names_are_unique(stack: RawStack) -> Iterator[Problem]:
-    seen: dict[str, str] = {}
-    for kind, entries in (("hubs", stack.hubs), ("spokes", stack.spokes)):
-        for i, entry in entries:
-            name = entry.get("name")
-            if not isinstance(name, str):
-                continue
-            path = f"lattice.{kind}[{i}].name"
-            if name in seen:
-                yield Problem(path, f"duplicate name {name!r} (already used by {seen[name]})")
-            else:
-                seen[name] = path
+    first = _first_paths(stack)
+    for path, name in _named(stack):
+        if first[name] != path:
+            yield Problem(path, f"duplicate name {name!r} (already used by {first[name]})")
 
 
 def spokes_are_not_named_like_hub_nodes(stack: RawStack) -> Iterator[Problem]:
