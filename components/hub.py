@@ -38,6 +38,8 @@ class HubClusterArgs(TypedDict):
     """The lattice CA (``LatticeCA.material``): every listener's certificate comes from it."""
     peer_gateway_hosts: NotRequired[pulumi.Input[Mapping[str, pulumi.Input[Sequence[str]]]]]
     """Every other hub region -> its nodes' public gateway addresses (``HubCluster.gateway_hosts``)."""
+    child_cidrs: NotRequired[pulumi.Input[Sequence[str]]]
+    """Its spokes' egress CIDRs (``EdgeSpoke.egress_cidrs``), which its leaf port admits."""
     lookups: NotRequired[Lookups]
     """Shared AMI and zone lookups (a ``Lattice`` passes one); default: the component's own."""
     kubeconfig: NotRequired[pulumi.Input[str] | None]
@@ -103,6 +105,7 @@ class HubCluster(LatticeComponent):
                 hub=hub,
                 trust_conf=args["trust_conf"],
                 peer_gateway_hosts=peers,
+                child_cidrs=cast(pulumi.Output[Sequence[str]], pulumi.Output.from_input(args.get("child_cidrs", []))),
                 issue_certificate=issue,
                 child=self.child,
                 parent=self,

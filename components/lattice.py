@@ -64,6 +64,9 @@ class Lattice(LatticeComponent):
         # Each region's nodes need every other region's gateway addresses, and the other
         # way round; deferred outputs close that loop (addresses do not depend on nodes).
         deferred = {h.name: pulumi.deferred_output() for h in built}  # type: ignore[var-annotated]
+        # A hub's leaf port admits its spokes' addresses, known once the spokes are built.
+        parents = [h.name for h in built] + [s.name for s in plan.spokes if s.is_mid_tier]
+        child_ips = {p: pulumi.deferred_output() for p in parents}  # type: ignore[var-annotated]
         self.hub_clusters: dict[str, HubCluster] = {}
         for hub in built:
             peers = {p.name: deferred[p.name][0] for p in built if p.name != hub.name}
@@ -73,6 +76,7 @@ class Lattice(LatticeComponent):
                 trust_conf=keys.trust_conf,
                 ca=ca.material,
                 peer_gateway_hosts=peers,
+                child_cidrs=child_ips[hub.name][0],
                 lookups=lookups,
                 kubeconfig=given.get(hub.kubernetes.kubeconfig or ""),
             )
@@ -81,7 +85,6 @@ class Lattice(LatticeComponent):
             resolve(self.hub_clusters[hub_name].gateway_hosts)
 
         # A mid-tier spoke opens its leaf port to its children's addresses, known later.
-        child_ips = {s.name: pulumi.deferred_output() for s in plan.spokes if s.is_mid_tier}  # type: ignore[var-annotated]
         self.edge_spokes: dict[str, EdgeSpoke] = {}
         spoke_specs = {s.name: s for s in spec.spokes}
         for planned in plan.spokes:
@@ -114,8 +117,9 @@ class Lattice(LatticeComponent):
                 ),
                 opts=self.child(),
             )
-        for mid_tier, (_, resolve) in child_ips.items():
-            children = [self.edge_spokes[c].egress_cidrs for c in plan.spoke(mid_tier).children]
+        for parent, (_, resolve) in child_ips.items():
+            kids = plan.server(plan.group_servers(parent)[0]).leaf_children
+            children = [self.edge_spokes[c].egress_cidrs for c in kids]
             resolve(pulumi.Output.all(*children).apply(lambda lists: sorted({c for cidrs in lists for c in cidrs})))
 
         # Plain dicts of outputs, so each field keeps its own secretness when exported:

@@ -19,7 +19,7 @@ from components import spoke as spoke_module
 from lattice.plan import plan_lattice
 from lattice.rules import secret_names
 from lattice.spec import LatticeSpec
-from lattice.stack import parse_lattice
+from lattice.stack import from_wire, parse_lattice
 
 PACKAGE = "wasmcloud-lattice"
 VERSION = "0.1.0"
@@ -43,7 +43,7 @@ class Lattice(lattice_module.Lattice):
     and each spoke's connection outputs for the wasmCloud host beside it."""
 
     def __init__(self, name: str, args: LatticeArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = parse_lattice(args["lattice"], f"Lattice {name}: lattice")
+        spec = parse_lattice(from_wire(args["lattice"]), f"Lattice {name}: lattice")
         secrets = _secret_inputs(spec, args.get("secrets"))
         super().__init__(name, spec, secrets, opts)
 
@@ -102,7 +102,10 @@ class EdgeSpoke(spoke_module.EdgeSpoke):
 
     def __init__(self, name: str, args: EdgeSpokeArgs, opts: pulumi.ResourceOptions | None = None):
         spec = site_spec(
-            args["lattice"], args["spoke"], args.get("hub_jetstream_domain", "hub"), f"EdgeSpoke {name}: spoke"
+            args["lattice"],
+            from_wire(args["spoke"]),
+            args.get("hub_jetstream_domain", "hub"),
+            f"EdgeSpoke {name}: spoke",
         )
         kubeconfig = args.get("kubeconfig")
         super().__init__(

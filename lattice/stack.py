@@ -83,6 +83,19 @@ def _lists_to_tuples(value: Any) -> Any:
     return value
 
 
+def from_wire(value: Any) -> Any:
+    """Plain data as a stack file would hold it, from what the engine delivered. The engine carries every number as a
+    double (protobuf ``Struct``), so ``nodes: 3`` written in YAML, TypeScript or Go arrives
+    as ``3.0``; the spec takes integers, so whole numbers become ints again."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: from_wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [from_wire(v) for v in value]
+    return value
+
+
 def stack_file_path(stack: str, stacks_dir: Path) -> Path:
     return stacks_dir / f"Pulumi.{stack}.yaml"
 

@@ -14,6 +14,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from lattice.addressing import LOOPBACK, PORTS
+from lattice.allowlists import OPEN_LEAF_MARK
 from lattice.natsconf import TRUST_INCLUDE, UPSTREAM_AUTH_INCLUDE
 from lattice.natsconf.blocks import TLS_MIN_VERSION
 from lattice.node.cloudinit import EOF_MARK
@@ -126,6 +127,45 @@ def no_plaintext_credentials(typ: str, props: Props) -> Iterator[str]:
             yield "a credential (nkey seed, .creds or clear password) is in plain text"
 
 
+def leaf_ports_admit_listed_sources(typ: str, props: Props) -> Iterator[str]:
+    """A leaf port (a security group's rule, a LoadBalancer Service) admits the lattice's
+    own sites and listed ranges; every address only where the stack opted in on purpose
+    (``leafAllowedCidrs: [0.0.0.0/0]``, which marks the resource)."""
+    if typ == "aws:ec2/securityGroup:SecurityGroup":
+        marked = OPEN_LEAF_MARK in (props.get("tags") or {})
+        for rule in props.get("ingress") or []:
+            cidrs = set(rule.get("cidrBlocks") or []) | set(rule.get("ipv6CidrBlocks") or [])
+            if (
+                int(rule.get("fromPort", 0)) <= PORTS.leaf <= int(rule.get("toPort", 0))
+                and cidrs & WORLD
+                and not marked
+            ):
+                yield f"the NATS leaf port {PORTS.leaf} is open to every address without leafAllowedCidrs opting in"
+    if typ == "kubernetes:core/v1:Service" and (props.get("spec") or {}).get("type") == "LoadBalancer":
+        spec, metadata = props["spec"], props.get("metadata") or {}
+        ports = {int(p.get("port", 0)) for p in spec.get("ports") or []}
+        sources = set(spec.get("loadBalancerSourceRanges") or [])
+        marked = OPEN_LEAF_MARK in (metadata.get("annotations") or {})
+        if ports & {PORTS.leaf, PORTS.websocket, PORTS.gateway} and (not sources or sources & WORLD) and not marked:
+            yield "a NATS LoadBalancer admits every address (no loadBalancerSourceRanges) without an opt-in"
+
+
+PINNED_TAG = re.compile(r":[\w.-]*\d+\.\d+\.\d+[\w.-]*$")
+"""An exact release tag (``2.15.1``, ``2.15.1-alpine``), not ``latest`` or ``2.15``."""
+
+
+def images_pinned(typ: str, props: Props) -> Iterator[str]:
+    """Every container image is an exact release tag or a digest, so a node restarting
+    next month runs what the preview showed."""
+    if typ not in ("kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment"):
+        return
+    pod = ((props.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+        image = str(container.get("image", ""))
+        if "@sha256:" not in image and not PINNED_TAG.search(image.rsplit("/", 1)[-1]):
+            yield f"container {container.get('name')}: image {image!r} floats (pin an exact version tag or a digest)"
+
+
 CHECKS: dict[str, tuple[str, Callable[[str, Props], Iterator[str]]]] = {
     "no-nats-private-port-open-to-the-world": (
         "NATS client, route and monitoring ports are never open to 0.0.0.0/0",
@@ -149,6 +189,11 @@ CHECKS: dict[str, tuple[str, Callable[[str, Props], Iterator[str]]]] = {
         "No nkey seed, .creds or clear password in user-data or ConfigMaps",
         no_plaintext_credentials,
     ),
+    "nats-leaf-ports-admit-listed-sources": (
+        "NATS leaf and gateway load balancers admit listed sources; every address only by explicit opt-in",
+        leaf_ports_admit_listed_sources,
+    ),
+    "images-pinned": ("Container images are exact release tags or digests", images_pinned),
 }
 
 

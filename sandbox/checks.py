@@ -91,11 +91,12 @@ async def request_with_retry(nc: Client, subject: str, data: bytes, deadline: fl
 
 
 async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) -> list[Check]:
-    """A request from each spoke's anonymous local client is answered by its hub region."""
+    """A request from each spoke's anonymous local client is answered by its hub region, in
+    its own lattice's account (one responder per hub and lattice)."""
     plan = lattice.plan
     responders = []
-    for hub in plan.hubs:
-        nc = await connect_hub(lattice, hub.name, f"sandbox-responder-{hub.name}")
+    for hub, account in ((h, a) for h in plan.hubs for a in plan.all_lattices):
+        nc = await connect_hub(lattice, hub.name, f"sandbox-responder-{hub.name}-{account}", account)
         responders.append(nc)
 
         async def answer(msg: Msg, nc: Client = nc) -> None:
@@ -126,17 +127,16 @@ async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) 
 
 
 class HeartbeatWatch:
-    """Watches wasmCloud host heartbeats from the cloud side (a hub), as a scheduler would."""
+    """Watches wasmCloud host heartbeats from the cloud side (a hub), as a scheduler would:
+    one client per lattice, each in its own account, as each lattice's scheduler is."""
 
     def __init__(self, lattice: LocalLattice):
         self.lattice = lattice
         self.hub = lattice.plan.hubs[0].name
         self.seen: dict[str, str] = {}
-        self._nc: Client | None = None
+        self._clients: dict[str, Client] = {}
 
     async def start(self) -> None:
-        self._nc = await connect_hub(self.lattice, self.hub, "sandbox-heartbeat-watch")
-
         async def on_beat(msg: Msg) -> None:
             try:
                 beat = json.loads(msg.data)
@@ -144,12 +144,15 @@ class HeartbeatWatch:
                 return
             self.seen.setdefault(str(beat.get("hostname")), str(beat.get("id")))
 
-        await self._nc.subscribe(HEARTBEAT_SUBJECT, cb=on_beat)
-        await self._nc.flush()
+        for account in self.lattice.plan.all_lattices:
+            nc = await connect_hub(self.lattice, self.hub, f"sandbox-heartbeat-watch-{account}", account)
+            self._clients[account] = nc
+            await nc.subscribe(HEARTBEAT_SUBJECT, cb=on_beat)
+            await nc.flush()
 
     async def check(self, host_names: list[str], timeout: float = 30.0) -> list[Check]:
         """Each host's heartbeat seen at the hub, and the host answers a request from there."""
-        assert self._nc is not None, "start() first"
+        assert self._clients, "start() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not set(host_names) <= set(self.seen):
             await asyncio.sleep(0.2)
@@ -163,7 +166,8 @@ class HeartbeatWatch:
                 )
                 continue
             try:
-                reply = await self._nc.request(f"runtime.host.{host_id}.heartbeat", b"", timeout=5)
+                nc = self._clients[self.lattice.plan.lattice_of(host)]
+                reply = await nc.request(f"runtime.host.{host_id}.heartbeat", b"", timeout=5)
                 answered = json.loads(reply.data).get("hostname")
                 ok = answered == host
                 detail = f"host {host_id} seen at hub {self.hub}; answered a hub request as {answered!r}"
@@ -173,5 +177,5 @@ class HeartbeatWatch:
         return checks
 
     async def close(self) -> None:
-        if self._nc is not None:
-            await self._nc.close()
+        for nc in self._clients.values():
+            await nc.close()

@@ -160,25 +160,10 @@ class LocalLattice:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def _websocket_tls_files(self) -> dict[str, dict[str, str]]:
-        """A certificate for each WebSocket listener (a cloud hub would carry a public one
-        there; here the lattice CA, which the spokes' ``ca.pem`` already trusts)."""
-        out: dict[str, dict[str, str]] = {}
-        for server in self.plan.servers:
-            if server.websocket:
-                cert = self.ca.issue(server.name)
-                files = self.files[server.name]
-                out[server.name] = {files.ws_cert_file: cert.cert_pem, files.ws_key_file: cert.key_pem}
-        return out
-
     def write_files(self) -> None:
         for lattice, creds_path in self.lattice_service_creds.items():
             _write_private(creds_path, self.auth.lattice_service_creds[lattice])
         _write_private(self.ca_file, self.ca.cert_pem)
-        for tls_files in self._websocket_tls_files().values():
-            for path, text in tls_files.items():
-                Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                _write_private(Path(path), text)
         for name, rendered in self.rendered.items():
             files = self.files[name]
             Path(files.config_dir).mkdir(parents=True, exist_ok=True, mode=0o700)

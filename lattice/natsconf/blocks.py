@@ -13,7 +13,7 @@ from lattice.addressing import Addressing, Ports, host_port, route_url
 from lattice.credentials import HubTrust
 from lattice.natsconf.files import LEAF_USERS_INCLUDE, UPSTREAM_AUTH_INCLUDE, ServerFiles
 from lattice.natsconf.format import INCLUDE
-from lattice.plan import LOCAL_ACCOUNT, LatticePlan, ServerPlan, verifies_upstream
+from lattice.plan import LOCAL_ACCOUNT, JetStreamLimits, LatticePlan, ServerPlan, verifies_upstream
 
 LOCAL_USER = "local"
 SPOKE_PING_INTERVAL = "7s"
@@ -80,8 +80,12 @@ def local_accounts_block() -> dict[str, Any]:
     }
 
 
-def jetstream_block(domain: str, store_dir: str) -> dict[str, Any]:
-    return {"jetstream": {"domain": domain, "store_dir": store_dir}}
+def jetstream_block(domain: str, store_dir: str, limits: JetStreamLimits | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"domain": domain, "store_dir": store_dir}
+    if limits is not None:  # a capped pod: refuse writes before the kernel or the volume does
+        block["max_memory_store"] = limits.max_memory_bytes
+        block["max_file_store"] = limits.max_file_bytes
+    return {"jetstream": block}
 
 
 def cluster_block(plan: LatticePlan, server: ServerPlan, addressing: Addressing, files: ServerFiles) -> dict[str, Any]:
@@ -115,15 +119,23 @@ def gateway_block(server: ServerPlan, addressing: Addressing, files: ServerFiles
     return {"gateway": block}
 
 
-def websocket_block(server: ServerPlan, addressing: Addressing, files: ServerFiles) -> dict[str, Any]:
+def websocket_block(
+    plan: LatticePlan, server: ServerPlan, addressing: Addressing, files: ServerFiles
+) -> dict[str, Any]:
     """A hub's WebSocket listener for leaf links that can only leave their site over HTTPS.
-    Operator mode authenticates them exactly as on the leaf port."""
+    Operator mode authenticates them exactly as on the leaf port. It presents the server's
+    own certificate from the lattice CA (which names the host WebSocket spokes dial), or a
+    publicly trusted one beside it (``ws-cert.pem``, e.g. from cert-manager)."""
     if not server.websocket:
         return {}
     own = addressing.servers[server.name]
     block: dict[str, Any] = {"listen": host_port(own.bind_host, own.ports.websocket)}
     if addressing.websocket_tls:
-        block["tls"] = {"cert_file": files.ws_cert_file, "key_file": files.ws_key_file, "min_version": "1.2"}
+        if plan.hub(server.group).websocket_public_certificate:
+            cert, key = files.ws_cert_file, files.ws_key_file
+        else:
+            cert, key = files.server_cert_file, files.server_key_file
+        block["tls"] = {"cert_file": cert, "key_file": key, "min_version": TLS_MIN_VERSION}
     else:
         block["no_tls"] = True  # a balancer in front terminates TLS
     return {"websocket": block}

@@ -70,11 +70,11 @@ def render_server_config(plan: LatticePlan, server_name: str, addressing: Addres
     else:
         blocks.update(server_block(server, LOOPBACK, LOOPBACK, own.ports))
         blocks.update(local_accounts_block())
-    blocks.update(jetstream_block(server.jetstream_domain, files.store_dir))
+    blocks.update(jetstream_block(server.jetstream_domain, files.store_dir, server.jetstream_limits))
     blocks.update(cluster_block(plan, server, addressing, files))
     blocks.update(gateway_block(server, addressing, files))
     blocks.update(leafnodes_block(plan, server, addressing, files))
-    blocks.update(websocket_block(server, addressing, files))
+    blocks.update(websocket_block(plan, server, addressing, files))
     return format_conf(blocks, _header(plan, server))
 
 

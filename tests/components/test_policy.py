@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
+from lattice.allowlists import OPEN_LEAF_MARK
 from policy.policies import CHECKS, policies, violations
 from tests.support.helpers import STACK_NAMES
 from tests.support.program import ProgramRun, runs_of
@@ -117,7 +118,45 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         },
         "a credential (nkey seed, .creds or clear password) is in plain text",
     ),
+    (
+        "nats-leaf-ports-admit-listed-sources",
+        "aws:ec2/securityGroup:SecurityGroup",
+        {"ingress": [{"fromPort": 7422, "toPort": 7422, "cidrBlocks": ["0.0.0.0/0"]}], "tags": {}},
+        "the NATS leaf port 7422 is open to every address without leafAllowedCidrs opting in",
+    ),
+    (
+        "nats-leaf-ports-admit-listed-sources",
+        "kubernetes:core/v1:Service",
+        {"metadata": {"name": "site-a-leaf"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 7422}]}},
+        "a NATS LoadBalancer admits every address (no loadBalancerSourceRanges) without an opt-in",
+    ),
+    (
+        "images-pinned",
+        "kubernetes:apps/v1:StatefulSet",
+        {"spec": {"template": {"spec": {"containers": [{"name": "nats", "image": "nats:2.15-alpine"}]}}}},
+        "container nats: image 'nats:2.15-alpine' floats (pin an exact version tag or a digest)",
+    ),
+    (
+        "images-pinned",
+        "kubernetes:apps/v1:StatefulSet",
+        {"spec": {"template": {"spec": {"initContainers": [{"name": "x", "image": "python:3.11-slim"}]}}}},
+        "container x: image 'python:3.11-slim' floats (pin an exact version tag or a digest)",
+    ),
 ]
+
+
+def test_an_explicitly_opened_leaf_port_and_a_digest_pass() -> None:
+    opened = {"metadata": {"annotations": {OPEN_LEAF_MARK: "leafAllowedCidrs"}}}
+    service = {
+        **opened,
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 7422}], "loadBalancerSourceRanges": ["0.0.0.0/0"]},
+    }
+    assert violations("kubernetes:core/v1:Service", service) == {}
+    rule = {"fromPort": 7422, "toPort": 7422, "cidrBlocks": ["0.0.0.0/0"]}
+    assert violations("aws:ec2/securityGroup:SecurityGroup", {"ingress": [rule], "tags": {OPEN_LEAF_MARK: "x"}}) == {}
+    digest = "registry.acme.io/nats@sha256:" + "a" * 64
+    pod = {"spec": {"template": {"spec": {"containers": [{"name": "nats", "image": digest}]}}}}
+    assert violations("kubernetes:apps/v1:StatefulSet", pod) == {}
 
 
 @pytest.mark.parametrize(("policy", "typ", "props", "message"), BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])

@@ -22,6 +22,7 @@ import yaml
 from cryptography import x509
 from pulumi.output import Unknown
 
+from lattice.addressing import PORTS
 from lattice.credentials import LatticeAuth, assemble, decode_jwt_claims, plan_key_names
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
@@ -366,13 +367,25 @@ def test_two_runs_register_identical_inputs(stack: str) -> None:
     assert first.exports == second.exports
 
 
-def test_adding_a_spoke_on_a_hub_changes_and_replaces_nothing_that_exists() -> None:
+def test_adding_a_spoke_on_a_hub_changes_only_the_hubs_leaf_allow_list() -> None:
+    """The hub's leaf port admits its spokes by address: the new spoke's Elastic IP joins
+    the hub's security group (an in-place rule update); nothing else that exists changes."""
     before = stack_run("dev")
     new = {"name": "store-99", "upstream": "use1", "platform": "aws", "region": "us-east-1"}
     after = run_program("dev", _with("dev", lambda lat: lat["spokes"].append(new)))
     changed, removed, added = _changed(before, after)
-    assert changed == set() and removed == set()
+    assert changed == {"acme-dev-use1-nodes"} and removed == set()
     assert added and all(n.startswith("acme-dev-store-99") or n == "acme-dev-keys-leaf-store-99" for n in added)
+    eip = after.mocks.outputs[("aws:ec2/eip:Eip", "acme-dev-store-99-eip")]["publicIp"]
+    assert f"{eip}/32" in _leaf_sources(after, "acme-dev-use1-nodes")
+    assert _leaf_sources(before, "acme-dev-use1-nodes") < _leaf_sources(after, "acme-dev-use1-nodes")
+
+
+def _leaf_sources(run: ProgramRun, group: str) -> set[str]:
+    rules = next(
+        r.inputs["ingress"] for r in run.mocks.of_type("aws:ec2/securityGroup:SecurityGroup") if r.name == group
+    )
+    return {c for rule in rules if rule["fromPort"] == PORTS.leaf for c in rule["cidrBlocks"]}
 
 
 def test_adding_a_device_under_a_store_changes_only_that_stores_secret_and_firewall() -> None:
@@ -434,7 +447,9 @@ def test_retiring_a_spoke_revokes_it_at_the_hubs_and_changes_nothing_else() -> N
     after = run_program("dev", _with("dev", retire))
     changed, removed, added = _changed(before, after)
     hub_secrets = {f"acme-dev-{s}-files" for h in plan_of("dev").hubs for s in h.servers}
-    assert changed == hub_secrets, "the new revocation reaches every hub node's trust.conf, nothing else"
+    assert changed == hub_secrets | {"acme-dev-use1-nodes"}, (
+        "the new revocation reaches every hub node's trust.conf; its old hub stops admitting its address"
+    )
     assert added == set()
     assert removed and all(n.startswith("acme-dev-store-14") for n in removed)
     assert "acme-dev-keys-leaf-store-14" in {r.name for r in after.mocks.resources}, "its key is kept to revoke it"
@@ -456,9 +471,14 @@ def test_bad_stack_fails_with_the_sandbox_message_before_any_resource() -> None:
 
 def test_a_kubernetes_entry_without_a_kubeconfig_is_refused_by_key_path() -> None:
     def to_k8s(lat: dict[str, Any]) -> None:
-        lat["spokes"][2]["platform"] = "kubernetes"
+        lat["spokes"][2] = {
+            **lat["spokes"][2],
+            "platform": "kubernetes",
+            "kubernetes": {"egressCidrs": ["192.0.2.7/32"]},
+        }
         del lat["spokes"][2]["region"]
-        lat["spokes"][1] = {**lat["spokes"][1], "platform": "kubernetes", "kubernetes": {"kubeconfig": "kc-14"}}
+        egress = {"kubeconfig": "kc-14", "egressCidrs": ["192.0.2.14/32"]}
+        lat["spokes"][1] = {**lat["spokes"][1], "platform": "kubernetes", "kubernetes": egress}
         del lat["spokes"][1]["region"]
 
     mocks = LatticeMocks()
@@ -500,8 +520,17 @@ def test_hub_nodes_spread_across_zones_and_the_leaf_port_follows_the_spec(stack:
             for i in range(hub.nodes)
         ]
         assert len(set(zones)) == min(hub.nodes, 3), f"{hub.name}: nodes in zones {zones}"
-        leaf = [r for r in groups[f"{spec.name}-{hub.name}-nodes"]["ingress"] if int(r["fromPort"]) == 7422]
-        assert [r["cidrBlocks"] for r in leaf] == [list(hub.aws.leaf_allowed_cidrs)]
+        (leaf,) = [r for r in groups[f"{spec.name}-{hub.name}-nodes"]["ingress"] if int(r["fromPort"]) == 7422]
+        addresses: set[str] = set()
+        for child in (s for s in spec.spokes if s.upstream == hub.name):
+            if child.platform == "aws":
+                eip = run.mocks.outputs[("aws:ec2/eip:Eip", f"{spec.name}-{child.name}-eip")]["publicIp"]
+                addresses.add(f"{eip}/32")
+            else:
+                addresses.update(child.kubernetes.egress_cidrs)
+        assert set(leaf["cidrBlocks"]) == {*hub.aws.leaf_allowed_cidrs, *addresses}, (
+            "the leaf port admits the lattice's own spokes (the NLB keeps their addresses) and leafAllowedCidrs"
+        )
 
 
 def test_a_first_preview_registers_the_same_resources_with_addresses_still_unknown() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from lattice import provider_rules as r
-from tests.support.helpers import STACK_NAMES
+from tests.support.helpers import EXTREME_STACKS, STACK_NAMES
 from tests.support.mocks import LatticeMocks, is_secret
 from tests.support.program import ProgramRun, runs_of
 
@@ -270,6 +270,12 @@ CHECKS: dict[str, list[Check]] = {
         Check("data.~", r.k8s_config_key),
         Check("data", r.k8s_data_size),
     ],
+    "kubernetes:cert-manager.io/v1:Certificate": [
+        *k8s_metadata(r.k8s_object_name),
+        # the Secret cert-manager writes, which the hub's pods mount: a Secret's name
+        Check("spec.secretName", r.k8s_object_name),
+        Check("spec.dnsNames.*", r.dns1123_subdomain),
+    ],
     "kubernetes:core/v1:Secret": [
         *k8s_metadata(r.k8s_object_name),
         Check("stringData.~", r.k8s_config_key),
@@ -414,10 +420,14 @@ def check_run(run: ProgramRun) -> Report:
 
 @pytest.fixture(scope="module")
 def runs() -> Iterator[dict[str, ProgramRun]]:
-    yield from runs_of(STACK_NAMES)
+    yield from runs_of(CHECKED_STACKS)
 
 
-@pytest.mark.parametrize("stack", STACK_NAMES)
+CHECKED_STACKS = [*STACK_NAMES, *EXTREME_STACKS]
+"""Every stack, and the extreme ones of the test corpus."""
+
+
+@pytest.mark.parametrize("stack", CHECKED_STACKS)
 def test_every_resource_passes_the_provider_rules(
     stack: str, runs: dict[str, ProgramRun], record_property: Callable[[str, object], None]
 ) -> None:
@@ -504,6 +514,10 @@ RULE_CASES: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {
     ),
     "dns1035_label": ([("a7",), ("a-b",), (A * 63,)], [("7-eleven",), (A * 64,), ("a-",), ("a.b",)]),
     "k8s_namespace_name": ([("acme-site-a",)], [("acme.site",), (A * 64,)]),
+    "container_image": (
+        [("nats:2.15.1-alpine",), ("registry.acme.io:5000/team/nats:2.15.1-alpine@sha256:" + "a" * 64,), ("nats",)],
+        [("nats:2.15.1 ",), ("",), ("Nats:2.15",), ("nats@sha256:abc",), ("nats:-x",)],
+    ),
     "k8s_service_name": ([("site-a-leaf",)], [("7-eleven-leaf",), ("site_a",)]),
     "k8s_object_name": ([("hub.config",), ("7-eleven",)], [("Hub",), (A * 254,)]),
     "k8s_label_key": (

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -18,10 +19,11 @@ import pytest
 from lattice.natsconf import RenderedServer, ServerFiles
 from lattice.node import nats_sync
 from lattice.node.artifacts import NATS_SERVER, WASH
-from lattice.node.cloudinit import EOF_MARK, NodeBoot, heredoc_files, render_user_data
+from lattice.node.cloudinit import EOF_MARK, NATS_UID, NodeBoot, heredoc_files, render_user_data
 from lattice.plan import LatticePlan, ServerPlan, plan_lattice
 from sandbox import binaries
 from tests.support.helpers import ROOT, STACK_NAMES, load_stack, nats_server_test
+from tests.support.mirror import FlakyMirror
 from tests.support.program import ProgramRun, runs_of
 
 USER_DATA_LIMIT = 16384
@@ -149,6 +151,50 @@ def test_boot_script_refuses_content_that_would_end_its_heredoc() -> None:
         render_user_data(boot)
     with pytest.raises(ValueError, match="unsafe secret id"):
         render_user_data(NodeBoot(server="s", lattice="l", config="x", secret_id="arn; reboot", region="r"))
+
+
+def _install_binary_function(script: str) -> str:
+    """The boot script's ``install_binary`` as it ships, to run on its own."""
+    start = script.index("install_binary() {")
+    return script[start : script.index("\n}\n", start) + 3]
+
+
+def test_the_boot_script_retries_every_failure_until_the_binaries_verify(tmp_path: Path) -> None:
+    """Run the boot script's installer for real (bash, curl, sha256sum) against a mirror
+    that is down at first, then corrupts the download. Before: ``curl --retry 5``, which
+    gives up on DNS failures and refused connections, and cloud-init never runs it again."""
+    mirror = FlakyMirror(tmp_path / "mirror")
+    artifact = mirror.holding(NATS_SERVER, binaries.nats_server())
+    boot = NodeBoot(server="s", lattice="l", config="x", secret_id="arn:x", region="r", artifact_mirror=mirror.url)
+    script = render_user_data(boot)
+    pinned = next(line for line in script.splitlines() if line.startswith("install_binary nats-server "))
+    assert f"{mirror.url}/{NATS_SERVER.file_name}" in pinned, "the mirror serves the same file by name"
+    dest = tmp_path / "bin" / "nats-server"
+    dest.parent.mkdir()
+    args = [artifact.name, artifact.url_from(mirror.url), artifact.sha256, artifact.member, artifact.binary_sha256]
+    program = _install_binary_function(script) + f"install_binary {shlex.join(args)} {dest}\n"
+    with mirror.serving_after(seconds=1.5):
+        run = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", program], capture_output=True, text=True, timeout=120, check=False
+        )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("retrying") >= 3 and len(mirror.attempts) == 2, (run.stderr, mirror.attempts)
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == NATS_SERVER.binary_sha256
+    with mirror.serving_after(seconds=0):
+        again = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 0 and "already verified" in again.stdout and len(mirror.attempts) == 2
+
+
+def test_the_nats_user_has_a_fixed_uid_that_owns_an_inherited_volume() -> None:
+    """Before: ``useradd --system`` took whatever uid was free, so a replacement node on
+    another AMI could not read the JetStream volume it inherited."""
+    script = render_user_data(
+        NodeBoot(server="s", lattice="l", config="x", secret_id="arn:x", region="r", data_volume_id="vol-1")
+    )
+    assert f"groupadd --system --gid {NATS_UID} nats" in script
+    assert f"useradd --system --uid {NATS_UID} --gid nats" in script
+    mount = script.index("mount_data_volume vol-1")
+    assert script.index(f'= "{NATS_UID}" ] || chown -R nats:nats /var/lib/nats') > mount
 
 
 # --- nats-sync, run as the node runs it (a fake `aws` and `systemctl` on PATH) -------------

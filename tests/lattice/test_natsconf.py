@@ -12,6 +12,7 @@ from lattice.addressing import LOOPBACK
 from lattice.natsconf import ServerFiles, render_server_config
 from lattice.plan import ServerPlan, plan_lattice
 from tests.support.helpers import (
+    EXTREME_STACKS,
     STACK_NAMES,
     load_stack,
     nats_server_test,
@@ -48,7 +49,7 @@ def test_rendering_is_byte_identical_across_runs(stack: str) -> None:
     }
 
 
-@pytest.mark.parametrize("stack", STACK_NAMES)
+@pytest.mark.parametrize("stack", [*STACK_NAMES, *EXTREME_STACKS])
 def test_every_rendered_config_passes_nats_server_t(stack: str, tmp_path: Path) -> None:
     _, _, rendered = render_stack(stack)
     assert rendered

@@ -1,5 +1,6 @@
-"""The sandbox runs every stack in stacks/: the platform only changes addresses, and an
-external hub gets a local stand-in with operator JWT auth."""
+"""The sandbox runs every stack in stacks/ and the extreme ones of the test corpus: the
+platform only changes addresses, and an external hub gets a local stand-in with operator
+JWT auth."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import pytest
 
 from sandbox.checks import check_spokes_reach_hubs
 from sandbox.topology import LocalLattice
-from tests.support.helpers import STACK_NAMES, load_stack
+from tests.support.helpers import EXTREME_STACKS, STACK_NAMES, load_stack
 
 pytestmark = pytest.mark.live
 
 
-@pytest.mark.parametrize("stack", [s for s in STACK_NAMES if s != "dev"])  # dev: tests/live/conftest.py
+@pytest.mark.parametrize("stack", [*(s for s in STACK_NAMES if s != "dev"), *EXTREME_STACKS])  # dev: conftest.py
 def test_stack_converges_and_every_spoke_reaches_its_hub(stack: str) -> None:
     spec = load_stack(stack)
     with LocalLattice(spec) as lattice:

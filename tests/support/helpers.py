@@ -34,7 +34,17 @@ def plan_entropy(plan: LatticePlan, salt: str = "") -> dict[str, bytes]:
     return {n: hashlib.sha256(f"{salt}{n}".encode()).digest() for n in plan_key_names(plan)}
 
 
+EXTREME_STACKS = ["extreme", "extreme-external"]
+"""Stacks of the test corpus (tests/stacks/) at the spec's limits: the longest names, names
+that start with a digit, both platforms, narrowed CIDRs everywhere."""
+
+
 def load_stack(name: str) -> LatticeSpec:
+    """A stack of the project (``stacks/``) or of the test corpus (``tests/stacks/``)."""
+    for directory in ("stacks", "tests/stacks"):
+        path = ROOT / directory / f"Pulumi.{name}.yaml"
+        if path.exists():
+            return load_stack_file(path, f"{directory}/Pulumi.{name}.yaml")
     return load_stack_file(ROOT / "stacks" / f"Pulumi.{name}.yaml", f"stacks/Pulumi.{name}.yaml")
 
 
@@ -80,11 +90,12 @@ _CERT = _CA.issue("hub")
 def with_websocket_tls(
     plan: LatticePlan, rendered: dict[str, RenderedServer], files: dict[str, ServerFiles]
 ) -> dict[str, RenderedServer]:
-    """Add the certificate a platform puts beside WebSocket listeners."""
+    """Add the public certificate a platform puts beside a WebSocket listener (cert-manager);
+    one from the lattice CA is the server's own."""
     out = dict(rendered)
     for server in plan.servers:
         extra: dict[str, str] = {}
-        if server.websocket:
+        if server.websocket and plan.hub(server.group).websocket_public_certificate:
             extra = {files[server.name].ws_cert_file: _CERT.cert_pem, files[server.name].ws_key_file: _CERT.key_pem}
         if extra:
             out[server.name] = replace(

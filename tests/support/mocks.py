@@ -24,6 +24,9 @@ from pulumi.runtime import rpc
 
 GET_AMI = "aws:ec2/getAmi:getAmi"
 GET_ZONES = "aws:index/getAvailabilityZones:getAvailabilityZones"
+GET_VPC = "aws:ec2/getVpc:getVpc"
+READ_STACK_RESOURCE_OUTPUTS = "pulumi:pulumi:readStackResourceOutputs"
+GET_SUBNET = "aws:ec2/getSubnet:getSubnet"
 SECRET_SIG = rpc._special_secret_sig
 SIG_KEY = rpc._special_sig_key
 
@@ -121,8 +124,37 @@ def _compute_tls(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, An
     raise ValueError(f"no mock answer for {typ}")
 
 
+def _zones(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Like EC2's DescribeAvailabilityZones: a region lists its Local Zones among its
+    Availability Zones (``us-east-1-bos-1a`` sorts before ``us-east-1a``) unless filtered
+    by ``zone-type``."""
+    region = args.get("region", "us-east-1")
+    zones = {f"{region}{z}": "availability-zone" for z in "abcd"}
+    zones[f"{region}-bos-1a"] = "local-zone"
+    zones[f"{region}-wl1-bos-wlz-1"] = "wavelength-zone"
+    wanted = next((f["values"] for f in args.get("filters") or [] if f["name"] == "zone-type"), None)
+    names = sorted(n for n, kind in zones.items() if wanted is None or kind in wanted)
+    return {"id": region, "names": names, "zoneIds": []}
+
+
+EXISTING_VPC_CIDRS = ("10.60.0.0/16", "10.61.0.0/16")
+"""An existing VPC's primary and secondary CIDR blocks (a disassociated one is left out)."""
+
+
+def _vpc(args: Mapping[str, Any]) -> dict[str, Any]:
+    associations = [
+        {"associationId": f"vpc-cidr-assoc-{i}", "cidrBlock": c, "state": "associated"}
+        for i, c in enumerate(EXISTING_VPC_CIDRS)
+    ]
+    associations.append({"associationId": "vpc-cidr-assoc-9", "cidrBlock": "10.99.0.0/16", "state": "disassociated"})
+    return {"id": args.get("id"), "cidrBlock": EXISTING_VPC_CIDRS[0], "cidrBlockAssociations": associations}
+
+
 class LatticeMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+    def __init__(self, state: Mapping[str, Any] | None = None) -> None:
+        self.state = dict(state or {})
+        """What the engine's ``readStackResourceOutputs`` answers: the stack's resources
+        (URN -> ``type`` and ``outputs``) from its last deployment."""
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.calls: list[pulumi.runtime.MockCallArgs] = []
         self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -163,9 +195,26 @@ class LatticeMocks(pulumi.runtime.Mocks):
         if args.token == GET_AMI:
             return {"id": "ami-0mock2023", "imageId": "ami-0mock2023", "name": "al2023-ami-2023.9-x86_64"}, []
         if args.token == GET_ZONES:
-            region = args.args.get("region", "us-east-1")
-            return {"id": region, "names": [f"{region}{z}" for z in "abcd"], "zoneIds": []}, []
+            return _zones(args.args), []
+        if args.token == READ_STACK_RESOURCE_OUTPUTS:
+            return {"name": args.args["stackName"], "outputs": self.state}, []
+        if args.token == GET_VPC:
+            return _vpc(args.args), []
+        if args.token == GET_SUBNET:
+            h = _hash(str(args.args.get("id")))
+            zone = f"{args.args.get('region', 'us-east-1')}{'abc'[h % 3]}"
+            cidr = f"10.60.{h % 256}.0/24"
+            return {
+                "id": args.args.get("id"),
+                "availabilityZone": zone,
+                "cidrBlock": cidr,
+                "vpcId": "vpc-0existing",
+            }, []
         return {}, []
+
+    def as_state(self) -> dict[str, Any]:
+        """What this run left in a stack's state, as ``readStackResourceOutputs`` reports it."""
+        return {f"{r.typ}::{r.name}": {"type": r.typ, "outputs": self.outputs[(r.typ, r.name)]} for r in self.resources}
 
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == typ]

@@ -13,6 +13,7 @@ import runpy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -37,6 +38,9 @@ class ProgramRun:
     registered: dict[str, dict[str, Any]] = field(default_factory=dict)
     """URN -> what the engine was asked to register (``custom``, ``provider``, ``inputs``
     with secret markers), in registration order."""
+    dependencies: dict[str, set[str]] = field(default_factory=dict)
+    """URN -> the URNs the engine was told it depends on (``depends_on`` and inputs): the
+    order a real ``pulumi up`` creates, replaces and deletes in."""
 
 
 async def _resolve(value: Any, path: str, secrets: set[str]) -> Any:
@@ -56,6 +60,7 @@ def run_program(
 ) -> ProgramRun:
     mocks = mocks or LatticeMocks()
     pulumi.runtime.set_mocks(mocks, project="wasmcloud-lattice", stack=stack, preview=preview)
+    dependencies = _record_dependencies()
     secret_keys = [k for k in config if k.removeprefix("wasmcloud-lattice:") in FAKE_SECRET_NAMES]
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys
@@ -68,7 +73,7 @@ def run_program(
         namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
 
     program()
-    run = ProgramRun(mocks=mocks, namespace=namespace, registered=_registrations(mocks))
+    run = ProgramRun(mocks=mocks, namespace=namespace, registered=_registrations(mocks), dependencies=dependencies)
     lattice = namespace["lattice"]
     raw = lattice.stack_outputs()
     loop = asyncio.get_event_loop()
@@ -76,6 +81,23 @@ def run_program(
     run.secret_exports = {p.lstrip(".") for p in run.secret_exports}
     run.exports_serialized = loop.run_until_complete(rpc.serialize_property(raw, [], None))
     return run
+
+
+def _record_dependencies() -> dict[str, set[str]]:
+    """What each registration says it depends on: the mock monitor answers registrations
+    but keeps no record of their dependencies, so wrap it to keep one."""
+    monitor = pulumi.runtime.settings.get_monitor()
+    assert isinstance(monitor, MockMonitor)
+    recorded: dict[str, set[str]] = {}
+    register = monitor.RegisterResource
+
+    def register_and_record(request: Any) -> Any:
+        response = register(request)  # type: ignore[no-untyped-call]
+        recorded[response.urn] = set(request.dependencies)
+        return response
+
+    monitor.RegisterResource = register_and_record  # type: ignore[method-assign]
+    return recorded
 
 
 def _registrations(mocks: LatticeMocks) -> dict[str, dict[str, Any]]:
@@ -92,6 +114,12 @@ def _registrations(mocks: LatticeMocks) -> dict[str, dict[str, Any]]:
         out[urn] = {"custom": bool(args.custom), "provider": args.provider or "", "inputs": args.inputs}
     assert len(out) == len(recorded), "every registration reached both the monitor and the mocks"
     return out
+
+
+def stack_file(stack: str) -> Path:
+    """A stack of the project (``stacks/``) or of the test corpus (``tests/stacks/``)."""
+    project = ROOT / "stacks" / f"Pulumi.{stack}.yaml"
+    return project if project.exists() else ROOT / "tests" / "stacks" / f"Pulumi.{stack}.yaml"
 
 
 FAKE_SECRET_NAMES: set[str] = set()
@@ -130,7 +158,7 @@ def runs_of(stacks: list[str]) -> Iterator[dict[str, ProgramRun]]:
 def stack_config(stack: str) -> dict[str, Any]:
     """The stack file's config, plus the secret values it names, as `pulumi config set
     --secret` would have stored them (the stack files here carry none)."""
-    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    doc = yaml.safe_load(stack_file(stack).read_text())
     config: dict[str, Any] = dict(doc["config"])
     lattice = config["wasmcloud-lattice:lattice"]
     names = set()

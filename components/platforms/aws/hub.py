@@ -2,8 +2,8 @@
 
 - a VPC with a public subnet per zone (or ``aws.vpcId``/``aws.subnetIds``);
 - a security group: route port among the nodes only, gateway port from the other
-  regions' nodes only, leaf port from ``aws.leafAllowedCidrs``, client and monitoring
-  ports from inside the VPC only;
+  regions' nodes only, leaf port from the lattice's own spokes and ``aws.leafAllowedCidrs``,
+  client and monitoring ports from inside the VPC (every CIDR block of it) only;
 - per node: a network interface and an Elastic IP that outlive the instance, an
   encrypted gp3 JetStream volume, a TLS key and certificate from the lattice CA naming
   every address peers dial, a Secrets Manager secret with ``trust.conf`` and the TLS
@@ -20,9 +20,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.platforms.aws.network import (
+    IngressRules,
     Network,
     existing_network,
     ingress,
+    ingress_from,
     node_security_group,
     public_network,
     tags,
@@ -31,7 +33,10 @@ from components.platforms.aws.network import (
 from components.platforms.aws.node import NodeAddress, ami, node_address, node_instance, node_profile, node_secret
 from components.platforms.contract import BuiltHub, HubInputs
 from components.platforms.files import hub_files
+from lattice import provider_rules
 from lattice.addressing import PORTS, Addressing, balanced_hub_addressing, certificate_hosts
+from lattice.allowlists import gateway_sources, leaf_sources, open_leaf_mark
+from lattice.names import auto_named
 from lattice.natsconf import ServerFiles, render_server_config
 from lattice.node.cloudinit import NodeBoot, render_user_data
 
@@ -46,17 +51,17 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
     region, settings, lattice = str(hub.region), hub.aws, plan.lattice
 
     network = _network(inputs, region, len(servers))
-    peer_cidrs = inputs.peer_gateway_hosts.apply(lambda p: sorted(f"{h}/32" for hosts in p.values() for h in hosts))
-    rules = [
-        ingress(PORTS.cluster, "routes: among this cluster's nodes only", self=True),
-        ingress(
-            PORTS.leaf, "leaf links from spokes (JWT-authenticated)", cidr_blocks=list(settings.leaf_allowed_cidrs)
-        ),
-        ingress(PORTS.client, "clients inside the VPC", cidr_blocks=[network.vpc_cidr]),
-        ingress(PORTS.monitor, "monitoring and balancer health checks inside the VPC", cidr_blocks=[network.vpc_cidr]),
+    # The NLB keeps client addresses, so the nodes' group sees each spoke's own address.
+    leaf_cidrs = inputs.child_cidrs.apply(lambda c: leaf_sources(settings.leaf_allowed_cidrs, c))
+    rules: list[aws.ec2.SecurityGroupIngressArgs | IngressRules] = [
+        ingress(PORTS.cluster, "routes among this cluster nodes only", self=True),
+        ingress_from(PORTS.leaf, "leaf links from the lattice spokes and leafAllowedCidrs", leaf_cidrs),
+        ingress_from(PORTS.client, "clients inside the VPC", network.vpc_cidrs),
+        ingress_from(PORTS.monitor, "monitoring and balancer health checks inside the VPC", network.vpc_cidrs),
     ]
     if gateways:
-        rules.append(ingress(PORTS.gateway, "gateways from the other hub regions' nodes", cidr_blocks=peer_cidrs))
+        peer_cidrs = inputs.peer_gateway_hosts.apply(lambda p: gateway_sources(plan, hub.name, p))
+        rules.append(ingress_from(PORTS.gateway, "gateways from the other hub regions nodes", peer_cidrs))
     group = node_security_group(
         f"{name}-nodes",
         lattice=lattice,
@@ -64,6 +69,7 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
         vpc_id=network.vpc_id,
         description=f"NATS hub {hub.name} of lattice {lattice}",
         rules=rules,
+        extra_tags=open_leaf_mark(settings.leaf_allowed_cidrs),
         opts=inputs.child,
     )
 
@@ -74,6 +80,7 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
             region=region,
             subnet_id=network.subnet_ids[i % len(network.subnet_ids)],
             security_group_id=group.id,
+            network=network,
             opts=inputs.child,
         )
         for i in range(len(servers))
@@ -135,20 +142,23 @@ def _network(inputs: HubInputs, region: str, nodes: int) -> Network:
 
 
 def _balancer(inputs: HubInputs, region: str, network: Network) -> tuple[aws.lb.TargetGroup, pulumi.Output[str]]:
-    """The network load balancer on the leaf port; returns its target group and DNS name."""
+    """The network load balancer on the leaf port; returns its target group and DNS name.
+    Both are auto-named (a replacement never collides) from a name that leaves room for
+    the random suffix within their 32 characters."""
     name, lattice = inputs.name, inputs.plan.lattice
+    leaf = auto_named(f"{name}-leaf", "aws:lb/loadBalancer:LoadBalancer", provider_rules.ELB_NAME_MAX)
     balancer = aws.lb.LoadBalancer(
-        f"{name}-leaf",
+        leaf,
         load_balancer_type="network",
         internal=False,
         subnets=network.subnet_ids,
         enable_cross_zone_load_balancing=True,
         region=region,
         tags=tags(lattice, f"{name}-leaf"),
-        opts=inputs.child(),
+        opts=inputs.child(depends_on=network.online()),
     )
     target_group = aws.lb.TargetGroup(
-        f"{name}-leaf",
+        leaf,
         port=PORTS.leaf,
         protocol="TCP",
         target_type="instance",
@@ -162,7 +172,7 @@ def _balancer(inputs: HubInputs, region: str, network: Network) -> tuple[aws.lb.
         opts=inputs.child(),
     )
     aws.lb.Listener(
-        f"{name}-leaf",
+        leaf,
         load_balancer_arn=balancer.arn,
         port=PORTS.leaf,
         protocol="TCP",
@@ -212,6 +222,7 @@ def _node(
                 secret_id=arn,
                 region=region,
                 files=NODE_FILES,
+                artifact_mirror=inputs.plan.artifact_mirror,
                 data_volume_id=volume_id,
             )
         )
@@ -228,6 +239,7 @@ def _node(
         profile=profile,
         user_data=pulumi.Output.all(configs, stored.arn, volume.id).apply(boot),
         root_gib=ROOT_VOLUME_GIB,
+        network=network,
         opts=child,
     )
     aws.ec2.VolumeAttachment(

@@ -14,8 +14,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import ChildOpts, secret
-from components.platforms.aws.network import tags
+from components.platforms.aws.network import Network, tags
 from components.platforms.contract import Lookups
+from lattice import provider_rules
+from lattice.names import auto_named
 
 AMI_NAME_PATTERN = "al2023-ami-2023.*-kernel-*-x86_64"
 """Amazon Linux 2023: ships python3, curl and the AWS CLI the boot script uses."""
@@ -62,6 +64,7 @@ def node_address(
     region: str,
     subnet_id: pulumi.Input[str],
     security_group_id: pulumi.Input[str],
+    network: Network,
     opts: ChildOpts,
 ) -> NodeAddress:
     """A network interface and an Elastic IP that outlive instances: a replaced node keeps
@@ -76,8 +79,12 @@ def node_address(
         opts=opts(),
     )
     eip = aws.ec2.Eip(f"{prefix}-eip", domain="vpc", region=region, tags=tags(lattice, f"{prefix}-eip"), opts=opts())
-    aws.ec2.EipAssociation(
-        f"{prefix}-eip", allocation_id=eip.allocation_id, network_interface_id=interface.id, region=region, opts=opts()
+    aws.ec2.EipAssociation(  # an Elastic IP associates only once the VPC's gateway is attached
+        f"{prefix}-eip",
+        allocation_id=eip.allocation_id,
+        network_interface_id=interface.id,
+        region=region,
+        opts=opts(depends_on=network.online()),
     )
     return NodeAddress(interface=interface, eip=eip)
 
@@ -92,7 +99,7 @@ def node_secret(
 ) -> aws.secretsmanager.Secret:
     """The node's files (``{"files": {name: text}}``), a Pulumi secret end to end."""
     stored = aws.secretsmanager.Secret(
-        f"{prefix}-files",
+        auto_named(f"{prefix}-files", "aws:secretsmanager/secret:Secret", provider_rules.SECRETSMANAGER_NAME_MAX),
         description=f"{prefix}: files the node's nats-server config includes (read by nats-sync)",
         recovery_window_in_days=7,
         region=region,
@@ -101,7 +108,11 @@ def node_secret(
     )
     document = secret(files).apply(lambda f: json.dumps({"files": dict(f)}, sort_keys=True, indent=1))
     aws.secretsmanager.SecretVersion(
-        f"{prefix}-files", secret_id=stored.id, secret_string=secret(document), region=region, opts=opts()
+        auto_named(f"{prefix}-files", "aws:secretsmanager/secret:Secret", provider_rules.SECRETSMANAGER_NAME_MAX),
+        secret_id=stored.id,
+        secret_string=secret(document),
+        region=region,
+        opts=opts(),
     )
     return stored
 
@@ -133,18 +144,26 @@ def node_profile(
 ) -> aws.iam.InstanceProfile:
     """An instance role that may read exactly this node's secret (and use Session Manager)."""
     role = aws.iam.Role(
-        f"{prefix}-role",
+        auto_named(f"{prefix}-role", "aws:iam/role:Role", provider_rules.IAM_ROLE_NAME_MAX),
         assume_role_policy=_assume_ec2(),
         description=f"{prefix}: a NATS node of lattice {lattice}",
         tags=tags(lattice, f"{prefix}-role"),
         opts=opts(),
     )
     aws.iam.RolePolicy(
-        f"{prefix}-read-files", role=role.id, policy=secret_arn.apply(read_one_secret_policy), opts=opts()
+        auto_named(f"{prefix}-read-files", "aws:iam/rolePolicy:RolePolicy", provider_rules.IAM_ROLE_POLICY_NAME_MAX),
+        role=role.id,
+        policy=secret_arn.apply(read_one_secret_policy),
+        opts=opts(),
     )
     aws.iam.RolePolicyAttachment(f"{prefix}-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=opts())
     return aws.iam.InstanceProfile(
-        f"{prefix}-profile", role=role.name, tags=tags(lattice, f"{prefix}-profile"), opts=opts()
+        auto_named(
+            f"{prefix}-profile", "aws:iam/instanceProfile:InstanceProfile", provider_rules.IAM_INSTANCE_PROFILE_NAME_MAX
+        ),
+        role=role.name,
+        tags=tags(lattice, f"{prefix}-profile"),
+        opts=opts(),
     )
 
 
@@ -161,6 +180,7 @@ def node_instance(
     profile: aws.iam.InstanceProfile,
     user_data: pulumi.Input[str],
     root_gib: int,
+    network: Network,
     opts: ChildOpts,
 ) -> aws.ec2.Instance:
     """The EC2 instance: IMDSv2 only, encrypted root volume, boots from ``user_data``.
@@ -185,5 +205,10 @@ def node_instance(
         user_data_replace_on_change=True,
         region=region,
         tags=tags(lattice, prefix, **{"nats-server": server}),
-        opts=opts(delete_before_replace=True, ignore_changes=[] if ami_pinned else ["ami"]),
+        # it downloads its binaries at boot: the VPC's internet route must exist first
+        opts=opts(
+            delete_before_replace=True,
+            ignore_changes=[] if ami_pinned else ["ami"],
+            depends_on=network.online(),
+        ),
     )

@@ -17,11 +17,18 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.platforms.aws.network import Network, ingress, node_security_group, public_network, zones
+from components.platforms.aws.network import (
+    Network,
+    ingress_from,
+    node_security_group,
+    public_network,
+    zones,
+)
 from components.platforms.aws.node import ami, node_address, node_instance, node_profile, node_secret
 from components.platforms.contract import BuiltSpoke, SpokeInputs
 from components.platforms.files import children_dial, spoke_files
 from lattice.addressing import PORTS, Addressing, spoke_addressing
+from lattice.allowlists import host_cidr, leaf_sources, open_leaf_mark
 from lattice.natsconf import ServerFiles, render_server_config
 from lattice.node.cloudinit import NodeBoot, render_user_data
 from lattice.outputs import spoke_connection
@@ -37,8 +44,8 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
     network = _network(inputs, region)
     rules = []
     if planned.is_mid_tier:
-        sources = inputs.child_cidrs.apply(lambda cidrs: sorted({*cidrs, *settings.leaf_allowed_cidrs}))
-        rules.append(ingress(PORTS.leaf, "leaf links from this spoke's children only", cidr_blocks=sources))
+        sources = inputs.child_cidrs.apply(lambda cidrs: leaf_sources(settings.leaf_allowed_cidrs, cidrs))
+        rules.append(ingress_from(PORTS.leaf, "leaf links from this spoke children and leafAllowedCidrs", sources))
     group = node_security_group(
         f"{name}-node",
         lattice=lattice,
@@ -46,6 +53,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         vpc_id=network.vpc_id,
         description=f"NATS spoke {spec.name} of lattice {lattice}: dials out only",
         rules=rules,
+        extra_tags=open_leaf_mark(settings.leaf_allowed_cidrs) if planned.is_mid_tier else None,
         opts=inputs.child,
     )
     address = node_address(
@@ -54,6 +62,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         region=region,
         subnet_id=network.subnet_ids[0],
         security_group_id=group.id,
+        network=network,
         opts=inputs.child,
     )
 
@@ -78,6 +87,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
                 secret_id=arn,
                 region=region,
                 files=NODE_FILES,
+                artifact_mirror=inputs.plan.artifact_mirror,
                 wasmcloud_host_args=host_args,
             )
         )
@@ -94,6 +104,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         profile=profile,
         user_data=pulumi.Output.all(config, stored.arn).apply(boot),
         root_gib=settings.volume_gib,
+        network=network,
         opts=inputs.child,
     )
     return BuiltSpoke(
@@ -101,7 +112,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         files=files_out,
         leaf_urls=children_dial(inputs, addressing),
         public_ip=address.public_ip,
-        egress_cidrs=address.public_ip.apply(lambda ip: [f"{ip}/32"]),
+        egress_cidrs=address.public_ip.apply(lambda ip: [host_cidr(ip)]),
         instance_id=instance.id,
     )
 
@@ -114,7 +125,7 @@ def _network(inputs: SpokeInputs, region: str) -> Network:
         )
         return Network(
             vpc_id=subnet.vpc_id,
-            vpc_cidr=subnet.cidr_block,
+            vpc_cidrs=subnet.cidr_block.apply(lambda c: [c]),
             subnet_ids=[pulumi.Output.from_input(settings.subnet_id)],
             zones=[subnet.availability_zone],
         )

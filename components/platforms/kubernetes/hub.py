@@ -16,16 +16,25 @@ import pulumi_kubernetes as k8s
 
 from components.platforms.contract import BuiltHub, HubInputs
 from components.platforms.files import hub_files
-from components.platforms.kubernetes.scope import ClusterScope, core, labels, meta, object_meta, service_address
+from components.platforms.kubernetes.scope import (
+    ClusterScope,
+    core,
+    labels,
+    meta,
+    object_meta,
+    service_address,
+    source_ranges,
+)
 from components.platforms.kubernetes.workloads import (
     FILES,
-    UID,
     checksum,
     config_volume,
     data_claim,
     nats_container,
+    pod_security,
     service_port,
 )
+from lattice import names
 from lattice.addressing import (
     PORTS,
     Addressing,
@@ -36,6 +45,7 @@ from lattice.addressing import (
     pod_host,
 )
 from lattice.addressing import service_host as dns_name
+from lattice.allowlists import gateway_sources, leaf_sources, open_leaf_mark
 from lattice.natsconf import render_server_config
 
 
@@ -47,9 +57,10 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
     scope = ClusterScope.create(name, lattice, hub.name, settings, inputs.kubeconfig, inputs.child)
     opts, ns, ns_name, selector = scope.opts, scope.namespace, scope.namespace_name, scope.selector
 
+    routes_service = names.service(hub.name)
     core.Service(
         f"{name}-routes",
-        metadata=object_meta(hub.name, ns, lattice, hub.name),
+        metadata=object_meta(routes_service, ns, lattice, hub.name),
         spec=core.ServiceSpecArgs(
             cluster_ip="None",
             publish_not_ready_addresses=True,  # routes need each other's DNS before they are ready
@@ -65,41 +76,53 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
     leaf_ports = [service_port("leaf", PORTS.leaf)]
     if first.websocket:
         leaf_ports.append(service_port("websocket", PORTS.websocket))
+    leaf_service_name = names.service(f"{hub.name}-leaf")
+    leaf_cidrs = inputs.child_cidrs.apply(lambda c: leaf_sources(settings.leaf_allowed_cidrs, c))
     leaf_service = core.Service(
         f"{name}-leaf",
-        metadata=object_meta(f"{hub.name}-leaf", ns, lattice, hub.name),
-        spec=core.ServiceSpecArgs(type=settings.service_type, selector=selector, ports=leaf_ports),
+        metadata=object_meta(
+            leaf_service_name, ns, lattice, hub.name, annotations=open_leaf_mark(settings.leaf_allowed_cidrs) or None
+        ),
+        spec=core.ServiceSpecArgs(
+            type=settings.service_type,
+            selector=selector,
+            ports=leaf_ports,
+            load_balancer_source_ranges=source_ranges(settings, leaf_cidrs),
+        ),
         opts=opts(),
     )
-    leaf_host = service_address(leaf_service, dns_name(f"{hub.name}-leaf", ns_name))
+    leaf_host = service_address(leaf_service, dns_name(leaf_service_name, ns_name))
 
     gateway_hosts: list[pulumi.Output[str]] = []
     if first.gateways:
+        peer_cidrs = inputs.peer_gateway_hosts.apply(lambda p: gateway_sources(plan, hub.name, p))
         for server in servers:  # one address per pod: each advertises its own to other regions
+            gateway_service = names.service(f"{server}-gateway")
             svc = core.Service(
                 f"{name}-{server.rsplit('-', 1)[1]}-gateway",
-                metadata=object_meta(f"{server}-gateway", ns, lattice, hub.name),
+                metadata=object_meta(gateway_service, ns, lattice, hub.name),
                 spec=core.ServiceSpecArgs(
                     type=settings.service_type,
                     selector={**selector, "statefulset.kubernetes.io/pod-name": server},
                     ports=[service_port("gateway", PORTS.gateway)],
+                    load_balancer_source_ranges=source_ranges(settings, peer_cidrs),
                 ),
                 opts=opts(),
             )
-            gateway_hosts.append(service_address(svc, dns_name(f"{server}-gateway", ns_name)))
+            gateway_hosts.append(service_address(svc, dns_name(gateway_service, ns_name)))
     hosts = pulumi.Output.all(*gateway_hosts).apply(list) if gateway_hosts else pulumi.Output.from_input([])
-    tls = bool(settings.websocket_tls_secret)
+    websocket_secret = _public_websocket_certificate(inputs, scope) if first.websocket else None
 
     def resolve(values: list[Any]) -> Addressing:
         leaf, own_gateways, peer_hosts = values
         return balanced_hub_addressing(
             plan,
             hub.name,
-            dial_hosts=[pod_host(s, hub.name, ns_name) for s in servers],
+            dial_hosts=[pod_host(s, routes_service, ns_name) for s in servers],
             advertise_hosts=own_gateways,
             leaf_host=leaf,
             peer_gateway_hosts=peer_hosts,
-            websocket_tls=tls,
+            websocket_host=settings.websocket.host,
         )
 
     addressing = pulumi.Output.all(leaf_host, hosts, inputs.peer_gateway_hosts).apply(resolve)
@@ -129,14 +152,15 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
         f"{name}-nats",
         metadata=object_meta(hub.name, ns, lattice, hub.name),
         spec=k8s.apps.v1.StatefulSetSpecArgs(
-            service_name=hub.name,
+            service_name=routes_service,
             replicas=len(servers),
             pod_management_policy="Parallel",
             selector=meta.LabelSelectorArgs(match_labels=selector),
             template=core.PodTemplateSpecArgs(
                 metadata=meta.ObjectMetaArgs(labels=labels(lattice, hub.name), annotations=rollout),
                 spec=core.PodSpecArgs(
-                    security_context=core.PodSecurityContextArgs(fs_group=UID, run_as_user=UID, run_as_non_root=True),
+                    security_context=pod_security(),
+                    automount_service_account_token=False,
                     containers=[
                         nats_container(
                             settings,
@@ -145,9 +169,7 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
                             loopback_monitor=False,
                         )
                     ],
-                    volumes=[
-                        config_volume(config_map.metadata.name, files.metadata.name, settings.websocket_tls_secret)
-                    ],
+                    volumes=[config_volume(config_map.metadata.name, files.metadata.name, websocket_secret)],
                     affinity=core.AffinityArgs(
                         pod_anti_affinity=core.PodAntiAffinityArgs(
                             required_during_scheduling_ignored_during_execution=[
@@ -188,6 +210,31 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
         gateway_hosts=hosts,
         gateway_urls=addressing.apply(lambda a: list(a.gateway_urls[hub.name])),
         # per pod: each name is on the certificate the client verifies (known before any pod is)
-        client_urls=pulumi.Output.from_input([client_url(pod_host(s, hub.name, ns_name)) for s in servers]),
+        client_urls=pulumi.Output.from_input([client_url(pod_host(s, routes_service, ns_name)) for s in servers]),
         namespace=ns,
     )
+
+
+def _public_websocket_certificate(inputs: HubInputs, scope: ClusterScope) -> pulumi.Output[str] | None:
+    """With ``websocket.issuer``: a cert-manager Certificate for ``websocket.host``, whose
+    Secret the pods mount (spokes verify it against their system roots). Without: None,
+    the listener presents the hub's own certificate from the lattice CA."""
+    hub, lattice = inputs.hub, inputs.plan.lattice
+    websocket = hub.kubernetes.websocket
+    if not websocket.issuer:
+        return None
+    secret_name = f"{hub.name}-websocket-tls"
+    k8s.apiextensions.CustomResource(
+        f"{inputs.name}-websocket-tls",
+        api_version="cert-manager.io/v1",
+        kind="Certificate",
+        metadata=object_meta(secret_name, scope.namespace, lattice, hub.name),
+        spec={
+            "secretName": secret_name,
+            "dnsNames": [websocket.host],
+            "issuerRef": {"name": websocket.issuer, "kind": websocket.issuer_kind, "group": "cert-manager.io"},
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        },
+        opts=scope.opts(),
+    )
+    return pulumi.Output.from_input(secret_name)

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.base import ChildOpts, secret
+from lattice import names
 from lattice.spec import KubernetesSettings
 
 meta = k8s.meta.v1
@@ -54,25 +55,43 @@ class ClusterScope:
         def opts(**kw: Any) -> pulumi.ResourceOptions:
             return child(provider=provider, **kw)
 
-        name = settings.namespace or f"{lattice}-{group}"
+        name = settings.namespace or names.namespace(lattice, group)
         namespace = core.Namespace(
-            f"{prefix}-ns", metadata=meta.ObjectMetaArgs(name=name, labels=labels(lattice, group)), opts=opts()
+            f"{prefix}-ns",
+            metadata=meta.ObjectMetaArgs(name=name, labels={**labels(lattice, group), **POD_SECURITY}),
+            opts=opts(),
         )
-        selector = {"app.kubernetes.io/instance": f"{lattice}-{group}"}
+        selector = {"app.kubernetes.io/instance": names.instance_label(lattice, group)}
         return ClusterScope(opts=opts, namespace=namespace.metadata.name, namespace_name=name, selector=selector)
+
+
+POD_SECURITY = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+"""The namespaces this program creates admit only pods that pass Pod Security "restricted"
+(ours do; the admission controller proves it on every pod the StatefulSets create)."""
 
 
 def labels(lattice: str, group: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "nats",
-        "app.kubernetes.io/instance": f"{lattice}-{group}",
+        "app.kubernetes.io/instance": names.instance_label(lattice, group),
         "app.kubernetes.io/part-of": "wasmcloud-lattice",
         "app.kubernetes.io/managed-by": "pulumi",
     }
 
 
-def object_meta(name: str, namespace: pulumi.Input[str], lattice: str, group: str) -> meta.ObjectMetaArgs:
-    return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(lattice, group))
+def object_meta(
+    name: str, namespace: pulumi.Input[str], lattice: str, group: str, annotations: dict[str, str] | None = None
+) -> meta.ObjectMetaArgs:
+    return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(lattice, group), annotations=annotations)
+
+
+def source_ranges(settings: KubernetesSettings, cidrs: pulumi.Output[list[str]]) -> pulumi.Output[list[str]] | None:
+    """A LoadBalancer's source ranges (the cloud's firewall in front of it); other Service
+    types have none (a NodePort is the nodes' firewall's business)."""
+    return cidrs if settings.service_type == "LoadBalancer" else None
 
 
 def service_address(service: core.Service, dns_name: str) -> pulumi.Output[str]:

@@ -14,18 +14,28 @@ import pulumi_kubernetes as k8s
 
 from components.platforms.contract import BuiltSpoke, SpokeInputs
 from components.platforms.files import children_dial, spoke_files
-from components.platforms.kubernetes.scope import ClusterScope, core, labels, meta, object_meta, service_address
+from components.platforms.kubernetes.scope import (
+    ClusterScope,
+    core,
+    labels,
+    meta,
+    object_meta,
+    service_address,
+    source_ranges,
+)
 from components.platforms.kubernetes.workloads import (
     FILES,
-    UID,
     checksum,
     config_volume,
     data_claim,
     host_containers,
     nats_container,
+    pod_security,
     service_port,
 )
+from lattice import names
 from lattice.addressing import LOOPBACK, PORTS, Addressing, service_host, spoke_addressing
+from lattice.allowlists import leaf_sources, open_leaf_mark
 from lattice.natsconf import CONFIG_FILE, render_server_config
 from lattice.outputs import spoke_connection
 
@@ -39,19 +49,26 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
 
     own_host: pulumi.Output[str] = pulumi.Output.from_input(LOOPBACK)
     if planned.is_mid_tier:  # only a mid-tier spoke listens beyond its pod: its children dial it
-        sources = inputs.child_cidrs.apply(lambda c: sorted(c) or None)
+        sources = inputs.child_cidrs.apply(lambda c: leaf_sources(settings.leaf_allowed_cidrs, c))
+        leaf_service_name = names.service(f"{spec.name}-leaf")
         leaf_service = core.Service(
             f"{name}-leaf",
-            metadata=object_meta(f"{spec.name}-leaf", ns, lattice, spec.name),
+            metadata=object_meta(
+                leaf_service_name,
+                ns,
+                lattice,
+                spec.name,
+                annotations=open_leaf_mark(settings.leaf_allowed_cidrs) or None,
+            ),
             spec=core.ServiceSpecArgs(
                 type=settings.service_type,
                 selector=selector,
                 ports=[service_port("leaf", PORTS.leaf)],
-                load_balancer_source_ranges=sources if settings.service_type == "LoadBalancer" else None,
+                load_balancer_source_ranges=source_ranges(settings, sources),
             ),
             opts=opts(),
         )
-        own_host = service_address(leaf_service, service_host(f"{spec.name}-leaf", ns_name))
+        own_host = service_address(leaf_service, service_host(leaf_service_name, ns_name))
 
     def resolve(values: list[Any]) -> Addressing:
         urls, host = values
@@ -81,24 +98,26 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
     init_containers: list[core.ContainerArgs] = []
     volumes = [config_volume(config_map.metadata.name, files_secret.metadata.name)]
     if spec.wasmcloud_host:
-        installer, host = host_containers(spoke_connection(plan, spec.name)["washHostArgs"])
+        installer, host = host_containers(
+            settings, spoke_connection(plan, spec.name)["washHostArgs"], plan.artifact_mirror
+        )
         init_containers.append(installer)
         containers.append(host)  # no credentials volume: the host connects anonymously to 127.0.0.1
         volumes += [
-            core.VolumeArgs(name="wash", empty_dir=core.EmptyDirVolumeSourceArgs()),
             core.VolumeArgs(name="host-home", empty_dir=core.EmptyDirVolumeSourceArgs()),
+            core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
         ]
     k8s.apps.v1.StatefulSet(
         f"{name}-nats",
         metadata=object_meta(spec.name, ns, lattice, spec.name),
         spec=k8s.apps.v1.StatefulSetSpecArgs(
-            service_name=spec.name,
+            service_name=names.service(spec.name),
             replicas=1,
             selector=meta.LabelSelectorArgs(match_labels=selector),
             template=core.PodTemplateSpecArgs(
                 metadata=meta.ObjectMetaArgs(labels=labels(lattice, spec.name), annotations=rollout),
                 spec=core.PodSpecArgs(
-                    security_context=core.PodSecurityContextArgs(fs_group=UID),
+                    security_context=pod_security(),
                     init_containers=init_containers,
                     containers=containers,
                     volumes=volumes,
@@ -113,4 +132,5 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         config=config,
         files=files,
         leaf_urls=children_dial(inputs, addressing),
+        egress_cidrs=pulumi.Output.from_input(list(settings.egress_cidrs)),
     )

