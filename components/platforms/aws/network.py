@@ -68,8 +68,9 @@ class Network:
     subnet_ids: list[pulumi.Output[str]]
     zones: list[pulumi.Output[str]]
     internet_gateway: aws.ec2.InternetGateway | None = None
-    """The gateway this program attached: what reaches the internet waits for it (an NLB,
-    an Elastic IP association, an instance that downloads at boot), a known first-apply race."""
+    """The gateway this program attached (with ``vpc_id``, the attachment is part of its
+    create): what reaches the internet waits for it (an NLB, an Elastic IP association, an
+    instance that downloads at boot), a known first-apply race."""
 
     def online(self) -> list[pulumi.Resource]:
         """``depends_on`` for resources that need the VPC's internet route."""
@@ -99,8 +100,6 @@ def public_network(
     igw = aws.ec2.InternetGateway(
         f"{prefix}-igw", vpc_id=vpc.id, region=region, tags=tags(lattice, f"{prefix}-igw"), opts=opts()
     )
-    # the route's gateway_id only orders the route after the gateway's creation; its
-    # attachment to the VPC is part of the gateway resource (InternetGateway with vpc_id)
     table = aws.ec2.RouteTable(
         f"{prefix}-public",
         vpc_id=vpc.id,
