@@ -60,9 +60,9 @@ want, raw = sys.argv[1], sys.argv[2]
 try:
     info = json.loads(raw)
 except ValueError:
-    sys.exit(f"toolchain: the Go module proxy refused {want}: {raw.strip()}")
+    sys.exit(f"\ntoolchain: the Go module proxy refused {want}: {raw.strip()}")
 if info.get("Error") or not info.get("Dir"):
-    sys.exit(f"toolchain: the Go module proxy refused {want}: {info.get('Error', raw).strip()}")
+    sys.exit(f"\ntoolchain: the Go module proxy refused {want}: {info.get('Error', raw).strip()}")
 print(info["Dir"])
 PY
 }
@@ -97,6 +97,7 @@ run_go() {
   shift 2
   log="$(mktemp "$dir/.log.XXXXXX")"
   if ! (cd "$w" && "$@") >"$log" 2>&1; then
+    echo >&2
     cat "$log" >&2
     if grep -qE '403 Forbidden|404 Not Found|not available|unknown revision|invalid version' "$log"; then
       echo "toolchain: the Go module proxy refused a module while $what (see the lines above: module@version)" >&2
@@ -155,6 +156,7 @@ if ! present "$bin/pulumi"; then
     go build -trimpath -tags osusergo,grpcnotrace -o "$bin/pulumi" \
     -ldflags "$ldflags_common -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  rm -rf "$w"
   done_in
 fi
 
@@ -172,14 +174,15 @@ if ! present "$bin/pulumi-language-yaml"; then
     go build -trimpath -o "$bin/pulumi-language-yaml" \
     -ldflags "$ldflags_common -X github.com/pulumi/pulumi-yaml/pkg/version.Version=${PULUMI_YAML_VERSION#v}" \
     github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
+  rm -rf "$w"
   done_in
 fi
 
-# --- pulumi-resource-kubernetes ----------------------------------------------------------------------
+# --- pulumi-resource-kubernetes (installed into the toolchain's PULUMI_HOME, not on PATH) -------------
 k8s_mod=github.com/pulumi/pulumi-kubernetes/provider/v4
-k8s_bin="$dir/providers/pulumi-resource-kubernetes-v$PULUMI_KUBERNETES_VERSION"
+k8s_plugin="$pulumi_home/plugins/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION/pulumi-resource-kubernetes"
 begin pulumi-resource-kubernetes "$k8s_mod@$PULUMI_KUBERNETES_MODULE_VERSION"
-if ! present "$k8s_bin"; then
+if ! present "$k8s_plugin"; then
   mod="$(download "$k8s_mod@$PULUMI_KUBERNETES_MODULE_VERSION")"
   download "github.com/pulumi/pulumi-kubernetes/sdk/v4@$PULUMI_KUBERNETES_SDK_MODULE_VERSION" >/dev/null
   w="$(new_wrapper pulumi-kubernetes)"
@@ -195,20 +198,17 @@ if ! present "$k8s_bin"; then
   cp -r "$mod/cmd/pulumi-resource-kubernetes" "$w/cmd/"
   chmod -R u+w "$w/cmd"
   run_go "$w/cmd/pulumi-resource-kubernetes" "generating the kubernetes provider's embedded schema" \
-    env VERSION="$PULUMI_KUBERNETES_VERSION" CGO_ENABLED=0 go run ./generate.go
-  mkdir -p "$(dirname "$k8s_bin")"
+    env VERSION="$PULUMI_KUBERNETES_VERSION" go run ./generate.go
   run_go "$w" "building $k8s_mod/cmd/pulumi-resource-kubernetes@$PULUMI_KUBERNETES_MODULE_VERSION" \
-    go build -trimpath -o "$k8s_bin" \
+    go build -trimpath -o "$w/pulumi-resource-kubernetes" \
     -ldflags "$ldflags_common -X $k8s_mod/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
     ./cmd/pulumi-resource-kubernetes
+  # The engine's own install: plugins/resource-kubernetes-v<version>/ and its marker files.
+  run_go "$w" "installing the kubernetes provider into $pulumi_home" \
+    env PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$bin/pulumi" plugin install \
+    resource kubernetes "$PULUMI_KUBERNETES_VERSION" --file "$w/pulumi-resource-kubernetes" --non-interactive
+  rm -rf "$w"
   done_in
-fi
-
-# Install into PULUMI_HOME/plugins/resource-kubernetes-v<version>/ the way the engine expects it.
-if [ ! -x "$pulumi_home/plugins/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION/pulumi-resource-kubernetes" ]; then
-  echo "==> installing resource plugin kubernetes $PULUMI_KUBERNETES_VERSION into $pulumi_home"
-  PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$bin/pulumi" plugin install \
-    resource kubernetes "$PULUMI_KUBERNETES_VERSION" --file "$k8s_bin" --non-interactive
 fi
 
 # --- etcd ---------------------------------------------------------------------------------------------
@@ -222,6 +222,7 @@ if ! present "$bin/etcd"; then
   run_go "$w" "resolving go.etcd.io/etcd/server/v3@$ETCD_VERSION" go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   run_go "$w" "building go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
     go build -trimpath -o "$bin/etcd" -ldflags "$ldflags_common" go.etcd.io/etcd/server/v3
+  rm -rf "$w"
   done_in
 fi
 
@@ -256,5 +257,5 @@ kube_build() {
 kube_build kube-apiserver
 kube_build kube-controller-manager
 
-echo "toolchain: ready. Use it with: eval \"\$($0 --env)\""
+echo "toolchain: ready in ${SECONDS}s. Use it with: eval \"\$($0 --env)\""
 PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$bin/pulumi" plugin ls
