@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -326,7 +327,7 @@ class KubeControlPlane:
             lambda: _http_ok(f"{self.server}/api/v1/namespaces/default/serviceaccounts/default", self._ssl),
         )
 
-    def _wait(self, name: str, ready: Any) -> None:
+    def _wait(self, name: str, ready: Callable[[], bool]) -> None:
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if (rc := self.supervisor.exited().get(name)) is not None:
