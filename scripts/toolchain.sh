@@ -45,6 +45,8 @@ case "${1:-}" in
 esac
 
 command -v go >/dev/null 2>&1 || { echo "toolchain: need Go on PATH" >&2; exit 1; }
+# Static binaries; wrappers resolve their go.sum as they go; a module that needs a newer Go than this
+# machine has fails with Go's own message instead of fetching a toolchain (set GOTOOLCHAIN to allow it).
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
 die() { echo "toolchain: $*" >&2; exit 1; }
