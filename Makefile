@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: venv sandbox check test lint unit live bench graph schema snapshots clean
+.PHONY: venv sandbox check test lint unit live bench graph schema snapshots toolchain e2e clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -35,6 +35,12 @@ lint: venv node_modules/.installed
 
 test: venv lint ## the whole suite: pure core, Pulumi mocks, live servers
 	$(BIN)/python -m pytest -q
+
+toolchain: ## build the pulumi CLI, providers, etcd and kube-apiserver from pinned Go modules (scripts/toolchain.versions)
+	scripts/toolchain.sh
+
+e2e: venv toolchain ## the built engine and providers against a local kube-apiserver (not part of make test)
+	$(BIN)/python -m pytest -q -m e2e tests/e2e
 
 bench: venv ## measure the seed's promises and the program's scale (not part of make test)
 	mkdir -p bench/results

@@ -295,6 +295,26 @@ def graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def kube(args: argparse.Namespace) -> int:
+    """A local Kubernetes control plane for the kubernetes platform; its kubeconfig lives until Ctrl-C."""
+    from sandbox.kube import KubeControlPlane, KubeError
+
+    report = Reporter()
+    try:
+        with KubeControlPlane(ready_timeout=args.ready_timeout) as plane:
+            report(f"kube-apiserver ready at {plane.server}")
+            print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
+            report("running; Ctrl-C (SIGINT) or SIGTERM stops etcd, kube-apiserver and kube-controller-manager")
+            while not (dead := plane.supervisor.exited()):
+                time.sleep(1)
+            for name, rc in dead.items():
+                print(f"sandbox: {name} exited with {rc}: {plane.supervisor.log_tail(name, 3)}", file=sys.stderr)
+            return EXIT_FAILED
+    except KubeError as err:
+        print(f"sandbox: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -332,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_graph.add_argument("--format", choices=["mermaid", "svg"], default="mermaid")
     p_graph.add_argument("--out", help="write to this file instead of stdout")
     p_graph.set_defaults(func=graph)
+
+    p_kube = sub.add_parser("kube", help="run etcd, kube-apiserver and kube-controller-manager on loopback")
+    p_kube.add_argument("--ready-timeout", type=float, default=120.0, help="seconds per component (default 120)")
+    p_kube.set_defaults(func=kube)
     return parser
 
 
