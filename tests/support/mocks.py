@@ -10,17 +10,15 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import ipaddress
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pulumi
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pulumi.runtime import rpc
+
+from tests.support import tls_material
 
 GET_AMI = "aws:ec2/getAmi:getAmi"
 GET_ZONES = "aws:index/getAvailabilityZones:getAvailabilityZones"
@@ -61,66 +59,28 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
-def _load_key(pem: str) -> ec.EllipticCurvePrivateKey:
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return key
+MOCK_TLS_NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+"""Every mock certificate is valid from here (the stand-in provider of the e2e tier uses the clock)."""
 
 
 def _compute_tls(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    """Keys derived from the resource name, serials from its hash, fixed dates, RFC 6979 signatures."""
     if typ == "tls:index/privateKey:PrivateKey":
-        secret_value = int.from_bytes(hashlib.sha256(name.encode()).digest()) % (2**255)
-        key = ec.derive_private_key(secret_value + 1, ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        return {"privateKeyPem": pem, "publicKeyPem": ""}
-    if typ == "tls:index/selfSignedCert:SelfSignedCert":
-        key = _load_key(inputs["privateKeyPem"])
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, inputs["subject"]["commonName"])])
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(_hash(name))
-            .not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(hours=inputs["validityPeriodHours"]))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
-        )
-        return {"certPem": cert.public_bytes(serialization.Encoding.PEM).decode()}
+        if inputs.get("algorithm") != "ECDSA":
+            raise ValueError(f"the mocks make ECDSA keys only, not {inputs.get('algorithm')}")
+        curve = tls_material.CURVES[inputs.get("ecdsaCurve", "P224")]()
+        secret_value = int.from_bytes(hashlib.sha256(name.encode()).digest()) % (2 ** (curve.key_size - 1))
+        return tls_material.private_key_outputs(ec.derive_private_key(secret_value + 1, curve))
+    issue = {
+        "tls:index/selfSignedCert:SelfSignedCert": tls_material.self_signed_certificate,
+        "tls:index/locallySignedCert:LocallySignedCert": tls_material.locally_signed_certificate,
+    }
+    if typ in issue:
+        _, outputs = issue[typ](inputs, now=MOCK_TLS_NOW, serial=_hash(name), deterministic=True)
+        return outputs
     if typ == "tls:index/certRequest:CertRequest":
-        key = _load_key(inputs["privateKeyPem"])
-        names: list[x509.GeneralName] = [x509.DNSName(d) for d in inputs.get("dnsNames") or []]
-        names += [x509.IPAddress(ipaddress.ip_address(i)) for i in inputs.get("ipAddresses") or []]
-        csr = (
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, inputs["subject"]["commonName"])]))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
-        )
-        return {"certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
-    if typ == "tls:index/locallySignedCert:LocallySignedCert":
-        csr = x509.load_pem_x509_csr(inputs["certRequestPem"].encode())
-        ca = x509.load_pem_x509_certificate(inputs["caCertPem"].encode())
-        uses = {"server_auth": ExtendedKeyUsageOID.SERVER_AUTH, "client_auth": ExtendedKeyUsageOID.CLIENT_AUTH}
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(csr.subject)
-            .issuer_name(ca.subject)
-            .public_key(csr.public_key())
-            .serial_number(_hash(name))
-            .not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(hours=inputs["validityPeriodHours"]))
-            .add_extension(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value, critical=False)
-            .add_extension(
-                x509.ExtendedKeyUsage([uses[u] for u in inputs.get("allowedUses", []) if u in uses]), critical=False
-            )
-            .sign(_load_key(inputs["caPrivateKeyPem"]), hashes.SHA256(), ecdsa_deterministic=True)
-        )
-        return {"certPem": cert.public_bytes(serialization.Encoding.PEM).decode()}
+        _, outputs = tls_material.certificate_request(inputs, deterministic=True)
+        return outputs
     raise ValueError(f"no mock answer for {typ}")
 
 
