@@ -19,11 +19,10 @@ import yaml
 from pulumi import automation as auto
 
 from sandbox.kube import KubeControlPlane
-from tests.e2e.conftest import Toolchain
+from tests.e2e.conftest import PASSPHRASE, Toolchain, inline_workspace
 from tests.support.helpers import ROOT
 from tests.support.kube_program import SKIP_AWAIT, skip_await
 
-PASSPHRASE = "e2e-only-passphrase"
 pytestmark = pytest.mark.e2e
 
 
@@ -123,21 +122,6 @@ def test_yaml_program_through_the_cli(toolchain: Toolchain, kube: KubeControlPla
     _cli(toolchain, project, state, "stack", "rm", "--yes", "smoke")
 
 
-def _workspace(toolchain: Toolchain, tmp_path: Path, project: str) -> auto.LocalWorkspaceOptions:
-    """A Python project whose language runtime is this process (the Automation API's inline program):
-    the CLI talks to it over gRPC, so no pulumi-language-python binary is needed."""
-    state = tmp_path / "state"
-    state.mkdir(exist_ok=True)
-    return auto.LocalWorkspaceOptions(
-        work_dir=str(tmp_path),
-        pulumi_command=auto.PulumiCommand(root=str(toolchain.dir)),
-        project_settings=auto.ProjectSettings(
-            name=project, runtime="python", backend=auto.ProjectBackend(url=f"file://{state}")
-        ),
-        env_vars={"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE},
-    )
-
-
 @pytest.mark.timeout(900)
 def test_python_program_through_the_automation_api(
     toolchain: Toolchain, kube: KubeControlPlane, tmp_path: Path
@@ -159,7 +143,7 @@ def test_python_program_through_the_automation_api(
         pulumi.export("namespace", ns.metadata.name)
 
     project = "toolchain-smoke-python"
-    opts = _workspace(toolchain, tmp_path, project)
+    opts = inline_workspace(toolchain, tmp_path, project)
     stack = auto.create_or_select_stack("smoke", project_name=project, program=program, opts=opts)
     try:
         up = stack.up(color="never")
@@ -191,7 +175,9 @@ def test_random_and_tls_providers_load(toolchain: Toolchain, tmp_path: Path) -> 
     """A RandomBytes and a tls PrivateKey: the SDK pins ask the engine for their provider plugins.
 
     Until the proxy serves their modules this is an expected failure, and the engine must say the
-    plugin is missing (never download one: automatic acquisition is off)."""
+    plugin is missing (never download one: automatic acquisition is off). The stand-ins of
+    ``tests/e2e/standins`` are not in this session's ``PULUMI_HOME``: only ``standins_home`` has them
+    (tests/e2e/test_standins.py)."""
     import pulumi_random
     import pulumi_tls
 
@@ -200,7 +186,7 @@ def test_random_and_tls_providers_load(toolchain: Toolchain, tmp_path: Path) -> 
         pulumi_tls.PrivateKey("key", algorithm="ECDSA", ecdsa_curve="P256")
 
     project = "toolchain-smoke-bridged"
-    opts = _workspace(toolchain, tmp_path, project)
+    opts = inline_workspace(toolchain, tmp_path, project)
     stack = auto.create_or_select_stack("smoke", project_name=project, program=program, opts=opts)
     try:
         failure = None
