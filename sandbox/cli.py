@@ -298,11 +298,12 @@ def graph(args: argparse.Namespace) -> int:
 def kube(args: argparse.Namespace) -> int:
     """A local Kubernetes control plane for the kubernetes platform; its kubeconfig lives until Ctrl-C."""
     from sandbox.kube import KubeControlPlane, KubeError
+    from sandbox.simulated_node import NODE, SimulatedNode
 
     report = Reporter()
     try:
-        with KubeControlPlane(ready_timeout=args.ready_timeout) as plane:
-            report(f"kube-apiserver ready at {plane.server}")
+        with KubeControlPlane(ready_timeout=args.ready_timeout) as plane, SimulatedNode(plane):
+            report(f"kube-apiserver ready at {plane.server}; node {NODE} reports pods ready (nothing runs)")
             print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
             report("running; Ctrl-C (SIGINT) or SIGTERM stops etcd, kube-apiserver and kube-controller-manager")
             while not (dead := plane.supervisor.exited()):
