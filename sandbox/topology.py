@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from lattice.addressing import LOOPBACK, Ports, ServerAddress, client_url, direct_addressing, leaf_url, monitor_url
-from lattice.credentials import LatticeAuth, assemble, plan_key_names
+from lattice.credentials import LatticeAuth, assemble, binds_source, plan_key_names
 from lattice.natsconf import ServerFiles, render_lattice, render_server
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
@@ -91,7 +91,9 @@ class LocalLattice:
             hubs = frozenset(h.name for h in self.plan.hubs)
             self.addressing = replace(self.addressing, leaf_behind_balancer=hubs)
         entropy = self._given_entropy or {name: os.urandom(32) for name in plan_key_names(self.plan)}
-        self.auth: LatticeAuth = assemble(self.plan, entropy)
+        # a spoke dials from 127.0.0.1 here: its leaf user may connect from there only
+        sources = {s.name: (f"{LOOPBACK}/32",) for s in self.plan.spokes if binds_source(self.plan, s.name)}
+        self.auth: LatticeAuth = assemble(self.plan, entropy, sources)
         self.ca = PrivateCA(self.plan.lattice)
         self.tls = lattice_tls(self.plan, self.addressing, self.ca)
         self.ca_file = self.workdir / "ca.pem"
