@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import nats
 from nats.aio.client import Client
@@ -80,8 +80,10 @@ class IsolationReport:
     cross_site: Answered = field(default_factory=Answered)
     """Host commands from a spoke's local port to another site's hosts, answered."""
     cross_site_by_command: dict[str, Answered] = field(default_factory=dict)
+    cross_site_by_spoke: dict[str, Answered] = field(default_factory=dict)
     own_site: Answered = field(default_factory=Answered)
-    """The same to hosts of the spoke's own site (a store's devices): inside a site."""
+    """The same to the hosts of the spoke's own site (its own, its store's, its devices')."""
+    own_site_by_spoke: dict[str, Answered] = field(default_factory=dict)
     from_hub: Answered = field(default_factory=Answered)
     """Heartbeat requests from the cloud side to every host: the path that must work."""
     forged_heartbeats: Answered = field(default_factory=Answered)
@@ -92,9 +94,10 @@ class IsolationReport:
     """Replies to the cloud side's requests, delivered to a spoke subscribed to ``_INBOX.>``."""
 
     def as_dict(self) -> dict[str, object]:
-        return {k: (str(v) if isinstance(v, Answered) else v) for k, v in asdict(self).items()} | {
-            "cross_site_by_command": {k: str(v) for k, v in self.cross_site_by_command.items()}
-        }
+        out: dict[str, object] = {}
+        for key, value in vars(self).items():
+            out[key] = {k: str(v) for k, v in value.items()} if isinstance(value, dict) else str(value)
+        return out
 
     def lines(self) -> list[str]:
         by = ", ".join(f"{c} {a}" for c, a in self.cross_site_by_command.items())
@@ -139,15 +142,18 @@ async def measure_commands(
     for attacker in plan.spokes:
         site = site_of(plan, attacker.name)
         others = [h for s, h in host_ids.items() if site_of(plan, s) != site]
-        own = [h for s, h in host_ids.items() if site_of(plan, s) == site and s != attacker.name]
+        own = [h for s, h in host_ids.items() if site_of(plan, s) == site]
         nc = await connect_spoke(lattice, attacker.name, f"isolation-{attacker.name}")
         try:
             cross = await _commands(nc, others, attempts, timeout)
             for command, counted in cross.items():
                 report.cross_site_by_command[command] = report.cross_site_by_command.get(command, Answered()) + counted
-                report.cross_site += counted
-            for counted in (await _commands(nc, own, attempts, timeout)).values():
-                report.own_site += counted
+            report.cross_site_by_spoke[attacker.name] = sum(cross.values(), Answered())
+            report.own_site_by_spoke[attacker.name] = sum(
+                (await _commands(nc, own, attempts, timeout)).values(), Answered()
+            )
+            report.cross_site += report.cross_site_by_spoke[attacker.name]
+            report.own_site += report.own_site_by_spoke[attacker.name]
         finally:
             await nc.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,10 +21,10 @@ import pytest
 from nats.aio.msg import Msg
 
 from lattice.addressing import CertificateHosts, Ports, ServerAddress
-from lattice.credentials import leaf_user_creds
+from lattice.credentials import decode_jwt_claims, leaf_user_creds
 from lattice.natsconf import ServerFiles, render_server
 from lattice.plan import plan_lattice
-from sandbox import binaries
+from sandbox import binaries, isolation
 from sandbox.checks import connect_hub, connect_spoke, quiet_errors
 from sandbox.monitor import get_json, leaf_peers
 from sandbox.ports import free_ports
@@ -355,6 +356,80 @@ def test_a_spokes_local_traffic_outside_the_list_never_reaches_the_hub(dev_latti
     assert "secret.from-store" not in got
 
 
+# --- sites cannot act on each other --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dev_hosts(dev_lattice: LocalLattice) -> Iterator[dict[str, str]]:
+    """A real wasmCloud host beside every dev spoke: spoke -> host id (from its heartbeat)."""
+    hosts = dev_lattice.start_hosts()
+    try:
+        yield asyncio.run(isolation.wait_for_hosts(dev_lattice, hosts))
+    finally:
+        for host in hosts:
+            dev_lattice.supervisor.stop(f"host-{host}")
+
+
+def test_no_spoke_commands_another_sites_hosts(dev_lattice: LocalLattice, dev_hosts: dict[str, str]) -> None:
+    """From every spoke's anonymous local port (device-7 under store-12 included), every
+    host command to every other site's host: none is answered. The hub drives every host,
+    and inside a site (store-12 and its device-7) hosts still reach each other."""
+
+    async def run() -> isolation.IsolationReport:
+        report = isolation.IsolationReport()
+        await isolation.measure_from_hub(dev_lattice, dev_hosts, report, timeout=5)
+        await isolation.measure_commands(dev_lattice, dev_hosts, report, attempts=1, timeout=2)
+        return report
+
+    report = asyncio.run(run())
+    assert report.from_hub.answered == report.from_hub.sent == len(dev_hosts), "the cloud side drives every host"
+    assert report.cross_site.sent == 4 * 10  # 4 commands x (2 + 2 + 3 + 3) hosts of other sites
+    assert report.cross_site.answered == 0, report.lines()
+    assert set(report.cross_site_by_command) == {"heartbeat", "workload.status", "workload.stop", "workload.start"}
+    assert report.own_site.answered == report.own_site.sent > 0, "a site's own hosts still answer it"
+    assert report.own_site_by_spoke["device-7"] == isolation.Answered(8, 8), "its own host and store-12's"
+
+
+@pytest.mark.parametrize("command", ["heartbeat", "workload.start", "workload.stop"])
+def test_a_compromised_spoke_sending_a_host_command_up_is_refused(
+    dev_lattice: LocalLattice, dev_hosts: dict[str, str], command: str
+) -> None:
+    """With store-14's own credentials, a host command for store-12's host sent straight into
+    the hub: refused as a publish violation, the link closed."""
+    subject = isolation.host_subject(dev_hosts["store-12"], command)
+    log = _hub_log(dev_lattice)
+    start = log_size(log)
+    leaf = RawLeaf(dev_lattice.ports[HUB].leaf, dev_lattice.auth.leaf_creds["store-14"], dev_lattice.ca.cert_pem)
+    try:
+        leaf.read_for(0.5)
+        payload = isolation.HOST_COMMANDS[command].decode()
+        leaf.send(f"LMSG {subject} + _INBOX.rogue.1 {len(payload)}\r\n{payload}\r\nPING\r\n")
+        told = leaf.read_for(3)
+    finally:
+        leaf.close()
+    assert f"-ERR 'Permissions Violation for Publish to \"{subject}\"'" in told
+    assert wait_for_line(log, rf'Publish Violation on "{subject}"', 5, start)
+
+
+def test_what_a_spoke_can_still_do_is_the_threat_models_residual_risk(
+    dev_lattice: LocalLattice, dev_hosts: dict[str, str]
+) -> None:
+    """Measured, as README's Threat model states it: a site may still forge heartbeats for
+    hosts that do not exist, and overhear the cloud side's commands to other sites' hosts
+    and their replies (host ids are random, so nats-server cannot scope either by site).
+    If this fails, something closed a door: update the threat model."""
+
+    async def run() -> isolation.IsolationReport:
+        report = isolation.IsolationReport()
+        await isolation.measure_forged_heartbeats(dev_lattice, report)
+        await isolation.measure_overhearing(dev_lattice, dev_hosts, report)
+        return report
+
+    report = asyncio.run(run())
+    assert report.forged_heartbeats == isolation.Answered(4, 4)
+    assert report.overheard_commands == report.overheard_replies == isolation.Answered(10, 10)
+
+
 # --- a second lattice on the same hubs -------------------------------------------------------
 
 SHARED = {
@@ -504,3 +579,62 @@ def test_a_spokes_anonymous_port_is_unreachable_from_another_machine(dev_lattice
     assert spoke.startswith("REFUSED") and "Connection refused" in spoke, spoke
     varz = get_json(f"{dev_lattice.monitor_url('store-12')}/varz")
     assert varz["host"] == "127.0.0.1", "the server itself reports the loopback bind"
+
+
+# --- a stolen spoke credential is bound to its site ------------------------------------------
+
+BOUND = {
+    "name": "acme",
+    "hubs": [{"name": "use1", "platform": "aws", "region": "us-east-1", "nodes": 1}],
+    "spokes": [
+        # an AWS spoke: its Elastic IP (here 127.0.0.1) is its leaf user's only source
+        {"name": "store", "upstream": "use1", "platform": "aws", "region": "us-east-2", "wasmcloudHost": False},
+        # a Kubernetes site without egressCidrs: a dynamic address, nothing to bind
+        {"name": "roaming", "upstream": "use1", "platform": "kubernetes", "wasmcloudHost": False},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def reachable_hub() -> Iterator[LocalLattice]:
+    """A lattice whose hub listens on every interface, so another namespace can dial it."""
+    with LocalLattice(spec_from(BOUND), hub_bind_host="0.0.0.0") as lattice:
+        lattice.start_servers()
+        result = lattice.wait_converged(timeout=30)
+        assert result.ok, result.missing
+        yield lattice
+
+
+def _leaf_login_from(ns: str, lattice: LocalLattice, spoke: str, workdir: Path) -> str:
+    """What the hub tells a leaf login with ``spoke``'s genuine .creds from namespace ``ns``."""
+    creds = workdir / f"{spoke}.creds"
+    creds.write_text(lattice.auth.leaf_creds[spoke])
+    code = "import sys; from tests.live.attackers import leaf_login; print(leaf_login(*sys.argv[1:]))"
+    args = ["10.213.0.1", str(lattice.ports["use1-0"].leaf), str(creds), str(lattice.ca_file)]
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return out.stdout
+
+
+def test_a_stolen_spoke_credential_is_refused_off_its_site(
+    reachable_hub: LocalLattice, outsider: str, tmp_path: Path
+) -> None:
+    """store's own .creds, used from another machine (10.213.0.2): the hub refuses the
+    source address it carries. The real store (127.0.0.1) stays linked; a site whose
+    address is dynamic carries no src, so its .creds work from anywhere (the residual)."""
+    claims = decode_jwt_claims(reachable_hub.auth.leaf_creds["store"].split("\n")[1])
+    assert claims["nats"]["src"] == ["127.0.0.1/32"]
+    log = _hub_log(reachable_hub)
+    start = log_size(log)
+    told = _leaf_login_from(outsider, reachable_hub, "store", tmp_path)
+    assert "Authorization Violation" in told, told
+    assert wait_for_line(log, r"Bad src Ip 10\.213\.0\.2", 5, start), "the hub names the refused source"
+    assert "store" in _leaf_names(reachable_hub), "the spoke at its own address stays linked"
+    unbound = _leaf_login_from(outsider, reachable_hub, "roaming", tmp_path)
+    assert "Authorization Violation" not in unbound and "PONG" in unbound, unbound
