@@ -11,10 +11,11 @@ into the hub (an LMSG outside it is a ``Publish Violation`` and closes the link)
   (v1), the hub's JetStream API, the application's own subjects. Never a host command.
 - **down**: what the cloud sends a site: host commands, replies to the site's own
   requests (``_INBOX.>``), its JetStream domains' API, the application's subjects.
-- **replies** go up on ``_INBOX.>``: a spoke forwards a reply only where the hub
-  advertised interest in the requester's inbox, and the hub advertises only what the leaf
-  user may publish. So the ``resp`` claim (``allow_responses``), which the hub does honour
-  for a tracked reply, cannot replace it for a real spoke (tested live; README).
+- **replies** go up on ``_INBOX.>``: the ``resp`` claim (``allow_responses``) cannot
+  replace it for a leaf user. A spoke forwards a reply only where the hub advertised
+  interest in the requester's inbox, which it does only where the leaf user may publish;
+  and nats-server 2.15.1 refuses even a leaf's answer to the inbox it just delivered
+  (``Publish Violation``). Both tested live in the attack suite.
 
 A host's id is random per start (``wash host`` has no id option), so commands sent down
 cannot be scoped to one site's own hosts by subject: see README, Threat model.

@@ -8,9 +8,12 @@ protocol error it sent, or its own monitoring view, not merely a client's except
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -21,7 +24,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from lattice.addressing import CertificateHosts, Ports, ServerAddress
-from lattice.credentials import decode_jwt_claims, leaf_user_creds
+from lattice.credentials import decode_jwt_claims, format_creds, leaf_user_creds, nkey_from_entropy, user_jwt
 from lattice.natsconf import ServerFiles, render_server
 from lattice.plan import plan_lattice
 from sandbox import binaries, isolation
@@ -403,7 +406,7 @@ def test_a_compromised_spoke_sending_a_host_command_up_is_refused(
     try:
         leaf.read_for(0.5)
         payload = isolation.HOST_COMMANDS[command].decode()
-        leaf.send(f"LMSG {subject} + _INBOX.rogue.1 {len(payload)}\r\n{payload}\r\nPING\r\n")
+        leaf.send(f"LMSG {subject} _INBOX.rogue.1 {len(payload)}\r\n{payload}\r\nPING\r\n")
         told = leaf.read_for(3)
     finally:
         leaf.close()
@@ -514,6 +517,107 @@ def test_a_rotated_out_key_is_refused_and_the_new_one_is_in(shared: LocalLattice
     told, logged = _refused_leaf(shared, tmp_path, "c-old", old)
     assert "Authorization Violation" in told and "authentication error" in logged
     assert "c" in _leaf_names(shared), "the spoke with its current key stays linked"
+
+
+def _responses_only_leaf_creds(lattice: LocalLattice) -> str:
+    """A leaf user of lattice ``acme`` that may publish up only heartbeats, with the ``resp``
+    claim (``allow_responses``) for replies: what the allow-lists would be if ``resp`` could
+    carry a site's replies instead of ``_INBOX.>``."""
+    entropy = plan_entropy(lattice.plan)
+    account = nkey_from_entropy("account", entropy["account-lattice"])
+    user = nkey_from_entropy("user", hashlib.sha256(b"responses-only").digest())
+    jwt = user_jwt(
+        account,
+        user,
+        "leaf-responses-only",
+        connection_types=["LEAFNODE"],
+        allow_pub=["runtime.operator.heartbeat.*"],
+        allow_sub=["runtime.host.*.>", "_INBOX.>"],
+        response_window_ns=60 * 10**9,
+    )
+    return format_creds(jwt, user.seed)
+
+
+def _request_in_thread(lattice: LocalLattice, subject: str, timeout: float) -> tuple[threading.Thread, list[str]]:
+    out: list[str] = []
+
+    async def ask() -> None:
+        hub = await connect_hub(lattice, "use1", "resp-requester")
+        try:
+            out.append((await hub.request(subject, b"", timeout=timeout)).data.decode())
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as err:
+            out.append(type(err).__name__)
+        finally:
+            await hub.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(ask()))
+    thread.start()
+    return thread, out
+
+
+def test_reply_permissions_do_not_carry_a_spokes_replies(shared: LocalLattice, tmp_path: Path) -> None:
+    """Why a site still publishes up to ``_INBOX.>``: with only the ``resp`` claim, a real
+    leaf nats-server never sends its host's answer (the hub advertises interest in the
+    requester's inbox only where the leaf user may publish), and nats-server 2.15.1 refuses
+    even a hand-made answer to the very inbox it just delivered (``Publish Violation``).
+    If this fails, nats-server honours ``resp`` for leaf users now: revisit the lists."""
+    creds = _responses_only_leaf_creds(shared)
+    # a real leaf nats-server with a responder behind it: the request arrives, no reply crosses
+    path = tmp_path / "responses-only.creds"
+    path.write_text(creds)
+    remote = {"urls": list(shared.addressing.leaf_urls["use1"]), "tls": {"ca_file": str(shared.ca_file)}}
+    with rogue_server(
+        tmp_path, "responses-only", {"leafnodes": {"remotes": [{**remote, "credentials": str(path)}]}}
+    ) as log:
+        listening = wait_for_line(log, r"Listening for client connections on 127\.0\.0\.1:(\d+)")
+        assert listening and wait_for_line(log, r"Leafnode connection created", 10)
+        port = int(listening.rsplit(":", 1)[1])
+
+        async def serve_and_ask() -> tuple[int, str]:
+            site = await nats.connect(f"nats://127.0.0.1:{port}", error_cb=quiet_errors)
+            seen: list[Msg] = []
+
+            async def answer(msg: Msg) -> None:
+                seen.append(msg)
+                await msg.respond(b"pong")
+
+            await site.subscribe("runtime.host.SPOKEPROBE.>", cb=answer)
+            await site.flush()
+            hub = await connect_hub(shared, "use1", "resp-hub")
+            outcome = "none"
+            deadline = time.monotonic() + 10
+            while not seen and time.monotonic() < deadline:
+                try:
+                    outcome = (await hub.request("runtime.host.SPOKEPROBE.heartbeat", b"", timeout=1)).data.decode()
+                except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as err:
+                    outcome = type(err).__name__
+            await hub.close()
+            await site.close()
+            return len(seen), outcome
+
+        delivered, outcome = asyncio.run(serve_and_ask())
+    assert delivered >= 1, "the request came down to the site"
+    assert outcome == "TimeoutError", f"the site's reply never came up: {outcome}"
+    # the same credentials spoken by hand, answering the very inbox the hub delivered
+    log = _hub_log(shared)
+    start = log_size(log)
+    leaf = RawLeaf(shared.ports[HUB].leaf, creds, shared.ca.cert_pem, name="responses-raw")
+    try:
+        leaf.read_for(0.5)
+        leaf.send("LS+ runtime.host.RAWPROBE.>\r\nPING\r\n")
+        leaf.read_for(0.5)
+        thread, answer = _request_in_thread(shared, "runtime.host.RAWPROBE.heartbeat", 3)
+        request = None
+        deadline = time.monotonic() + 5
+        while request is None and time.monotonic() < deadline:
+            request = re.search(r"LMSG runtime\.host\.RAWPROBE\.heartbeat (\S+) 0\r\n", leaf.read_for(0.3))
+        assert request, "the request came down to the raw leaf"
+        leaf.send(f"LMSG {request.group(1)} 4\r\npong\r\n")
+        thread.join(10)
+    finally:
+        leaf.close()
+    assert answer == ["TimeoutError"], answer
+    assert wait_for_line(log, rf'Publish Violation on "{re.escape(request.group(1))}"', 5, start)
 
 
 # --- the spoke's anonymous local port -------------------------------------------------------
