@@ -487,8 +487,8 @@ def test_a_spoke_of_lattice_b_cannot_read_lattice_a(shared: LocalLattice) -> Non
         await service_b.flush()
         await service_a.flush()
         deadline = time.monotonic() + 10
-        while "runtime.acme.secret" not in seen_service_a and time.monotonic() < deadline:
-            await spoke_a.publish("runtime.acme.secret", b"for acme only")
+        while "runtime.operator.heartbeat.acme-secret" not in seen_service_a and time.monotonic() < deadline:
+            await spoke_a.publish("runtime.operator.heartbeat.acme-secret", b"for acme only")
             await spoke_a.flush()
             await asyncio.sleep(0.2)
         await asyncio.sleep(1)
@@ -497,9 +497,11 @@ def test_a_spoke_of_lattice_b_cannot_read_lattice_a(shared: LocalLattice) -> Non
         return seen_service_a, seen_b, seen_service_b
 
     seen_a, seen_b, seen_service_b = asyncio.run(run())
-    assert "runtime.acme.secret" in seen_a, "lattice A's own service hears it (the path works)"
-    assert "runtime.acme.secret" not in seen_b, "lattice B's spoke does not"
-    assert "runtime.acme.secret" not in seen_service_b, "nor does lattice B's service subscribed to everything"
+    assert "runtime.operator.heartbeat.acme-secret" in seen_a, "lattice A's own service hears it (the path works)"
+    assert "runtime.operator.heartbeat.acme-secret" not in seen_b, "lattice B's spoke does not"
+    assert "runtime.operator.heartbeat.acme-secret" not in seen_service_b, (
+        "nor does lattice B's service subscribed to everything"
+    )
 
 
 def test_a_retired_spokes_jwt_is_refused(shared: LocalLattice, tmp_path: Path) -> None:
