@@ -70,9 +70,12 @@ class LatticeKeys(LatticeComponent):
         """The recipe's credential from exactly its keys' entropy (a secret)."""
         return secret(pulumi.Output.all(*[self._entropy[k] for k in recipe.keys]).apply(recipe.make))
 
-    def leaf_creds(self, spoke: str) -> pulumi.Output[str]:
-        """``.creds`` of a spoke that dials a hub (a secret), with its subject allow-lists."""
-        return self._derive(leaf_creds_recipe(self._plan, spoke))
+    def leaf_creds(self, spoke: str, sources: pulumi.Input[Sequence[str]] = ()) -> pulumi.Output[str]:
+        """``.creds`` of a spoke that dials a hub (a secret), with its subject allow-lists,
+        usable only from ``sources`` (its egress CIDRs, e.g. an Elastic IP known at deploy
+        time; empty: from anywhere)."""
+        given = pulumi.Output.from_input(sources)
+        return secret(given.apply(lambda cidrs: self._derive(leaf_creds_recipe(self._plan, spoke, tuple(cidrs)))))
 
     def child_login(self, spoke: str) -> pulumi.Output[ChildLogin]:
         """The login of a spoke that dials a mid-tier spoke (a secret)."""

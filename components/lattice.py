@@ -11,6 +11,7 @@ from components.hub import HubCluster, HubClusterArgs
 from components.keys import LatticeKeys
 from components.platforms.contract import Lookups
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
+from lattice.credentials import binds_source
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.problems import LatticeSpecError
@@ -85,6 +86,9 @@ class Lattice(LatticeComponent):
             resolve(self.hub_clusters[hub_name].gateway_hosts)
 
         # A mid-tier spoke opens its leaf port to its children's addresses, known later.
+        # A spoke's leaf user is bound to its own egress address (an Elastic IP, known
+        # once the spoke is built; the credential does not feed the address, so no cycle).
+        egress = {s.name: pulumi.deferred_output() for s in plan.spokes if binds_source(plan, s.name)}  # type: ignore[var-annotated]
         self.edge_spokes: dict[str, EdgeSpoke] = {}
         spoke_specs = {s.name: s for s in spec.spokes}
         for planned in plan.spokes:
@@ -97,7 +101,7 @@ class Lattice(LatticeComponent):
             elif planned.upstream_is_hub:
                 cluster = self.hub_clusters[planned.upstream]
                 upstream_urls = cluster.websocket_urls if websocket else cluster.leaf_urls
-                creds = keys.leaf_creds(planned.name)
+                creds = keys.leaf_creds(planned.name, egress[planned.name][0] if planned.name in egress else ())
             else:
                 upstream_urls, creds = self.edge_spokes[planned.upstream].leaf_urls, None
             self.edge_spokes[planned.name] = EdgeSpoke(
@@ -117,6 +121,8 @@ class Lattice(LatticeComponent):
                 ),
                 opts=self.child(),
             )
+        for spoke_name, (_, resolve) in egress.items():
+            resolve(self.edge_spokes[spoke_name].egress_cidrs)
         for parent, (_, resolve) in child_ips.items():
             kids = plan.server(plan.group_servers(parent)[0]).leaf_children
             children = [self.edge_spokes[c].egress_cidrs for c in kids]

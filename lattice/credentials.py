@@ -130,11 +130,22 @@ def user_jwt(
     connection_types: Sequence[str] = (),
     allow_pub: Sequence[str] = (),
     allow_sub: Sequence[str] = (),
+    response_window_ns: int = 0,
+    sources: Sequence[str] = (),
 ) -> str:
-    """A user of ``account``; empty allow-lists mean no subject restriction."""
+    """A user of ``account``; empty allow-lists mean no subject restriction.
+
+    ``response_window_ns``: the ``resp`` claim (nats-server's ``allow_responses``): the
+    user may publish to the reply subject of each message delivered to it, any number of
+    times, for that long. ``sources``: the ``src`` claim, the only networks (CIDRs) it may
+    connect from; empty: anywhere."""
     nats: dict[str, Any] = {"type": "user", "version": 2, **_UNLIMITED_NATS}
     nats["pub"] = {"allow": sorted(allow_pub)} if allow_pub else {}
     nats["sub"] = {"allow": sorted(allow_sub)} if allow_sub else {}
+    if response_window_ns:
+        nats["resp"] = {"max": -1, "ttl": response_window_ns}
+    if sources:
+        nats["src"] = sorted(sources)
     if connection_types:
         nats["allowed_connection_types"] = sorted(connection_types)
     return encode_jwt(account, user.public_key, name, nats)
@@ -317,10 +328,12 @@ def leaf_user_creds(
     *,
     websocket: bool = False,
     allow: LeafAllow | None = None,
+    sources: Sequence[str] = (),
 ) -> str:
     """``.creds`` of a spoke's leaf user, signed by the account: leaf connections only, over
     the one transport the spoke uses (``LEAFNODE`` or ``LEAFNODE_WS``; nats-server tells
-    them apart), carrying only the subjects of ``allow`` (None: every subject)."""
+    them apart), carrying only the subjects of ``allow`` (None: every subject), from
+    ``sources`` only (the site's egress CIDRs; empty: from anywhere)."""
     account = nkey_from_entropy("account", account_entropy)
     user = nkey_from_entropy("user", leaf_entropy)
     kind = "LEAFNODE_WS" if websocket else "LEAFNODE"
@@ -331,6 +344,7 @@ def leaf_user_creds(
         connection_types=[kind],
         allow_pub=allow.publish if allow else (),
         allow_sub=allow.subscribe if allow else (),
+        sources=sources,
     )
     return format_creds(jwt, user.seed)
 
@@ -429,13 +443,27 @@ def _current_leaf_key(plan: LatticePlan, spoke: str) -> str:
     return leaf_user_key(spoke, plan.spoke(spoke).key_rotation)
 
 
-def leaf_creds_recipe(plan: LatticePlan, spoke: str) -> Recipe[str]:
+def leaf_creds_recipe(plan: LatticePlan, spoke: str, sources: Sequence[str] = ()) -> Recipe[str]:
     """``.creds`` of a spoke that dials a hub: its current key, in its lattice's account,
-    over its one transport, with its subject allow-lists."""
+    over its one transport, with its subject allow-lists, usable from ``sources`` only
+    (its egress CIDRs where known; see :func:`leaf_sources`)."""
     websocket = plan.spoke(spoke).leaf_transport == "websocket"
     allow = leaf_permissions(plan, spoke)
     keys = (_account_key_name(plan, plan.lattice_of(spoke)), _current_leaf_key(plan, spoke))
-    return Recipe(keys, lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket, allow=allow))
+    return Recipe(keys, lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket, allow=allow, sources=sources))
+
+
+def binds_source(plan: LatticePlan, spoke: str) -> bool:
+    """Whether a spoke's leaf user carries its egress CIDRs as ``src``: it dials a hub of
+    ours on AWS, whose network load balancer (instance targets) hands nats-server the
+    spoke's own address. A Kubernetes hub's leaf Service (``externalTrafficPolicy:
+    Cluster``) replaces it with a node's, so there only the balancer's source ranges
+    bind a site. Where the address is unknown (a Kubernetes spoke without
+    ``egressCidrs``), the caller's sources are empty and nothing binds."""
+    planned = plan.spoke(spoke)
+    if not planned.upstream_is_hub or plan.dials_external_hub(spoke):
+        return False
+    return plan.hub(planned.upstream).platform == "aws"
 
 
 def child_login_recipe(plan: LatticePlan, spoke: str) -> Recipe[ChildLogin]:
@@ -443,8 +471,11 @@ def child_login_recipe(plan: LatticePlan, spoke: str) -> Recipe[ChildLogin]:
     return Recipe((_current_leaf_key(plan, spoke),), lambda v: child_login(spoke, v[0]))
 
 
-def assemble(plan: LatticePlan, entropy: Mapping[str, bytes]) -> LatticeAuth:
-    """Every credential of a plan from stored entropy (key name -> 32 bytes).
+def assemble(
+    plan: LatticePlan, entropy: Mapping[str, bytes], sources: Mapping[str, Sequence[str]] | None = None
+) -> LatticeAuth:
+    """Every credential of a plan from stored entropy (key name -> 32 bytes); ``sources``:
+    spoke -> the CIDRs its leaf user may connect from (spokes that :func:`binds_source`).
 
     A spoke that dials a hub gets a leaf user JWT signed by its lattice's account, so
     adding one changes no hub config; a spoke that dials a mid-tier spoke gets a password
@@ -459,7 +490,7 @@ def assemble(plan: LatticePlan, entropy: Mapping[str, bytes]) -> LatticeAuth:
     spoke_spokes = [s.name for s in plan.spokes if not s.upstream_is_hub]
     return LatticeAuth(
         trust=trust_recipe(plan)(entropy),
-        leaf_creds={s: leaf_creds_recipe(plan, s)(entropy) for s in hub_spokes},
+        leaf_creds={s: leaf_creds_recipe(plan, s, (sources or {}).get(s, ()))(entropy) for s in hub_spokes},
         service_creds=services[plan.lattice],
         child_logins={s: child_login_recipe(plan, s)(entropy) for s in spoke_spokes},
         lattice_service_creds=services,

@@ -1,7 +1,7 @@
 """The component provider: hosts the package faces of the components for other languages.
 
-Pulumi launches it through ``PulumiPlugin.yaml`` at the repository root; the schema is
-inferred from ``components/package.py`` (snapshot: ``provider/schema.json``).
+Pulumi runs this directory's ``__main__.py`` as the plugin (``provider/PulumiPlugin.yaml``);
+the schema is inferred from ``components/package.py`` (snapshot: ``provider/schema.json``).
 """
 
 import sys

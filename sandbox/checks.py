@@ -35,9 +35,16 @@ def root_hub(plan: LatticePlan, spoke: str) -> str:
     return group
 
 
-PING_SUBJECT = "runtime.sandbox.ping"
-"""Inside ``runtime.>``, which every wasmCloud v2 lattice's leaf users may carry: the check
-proves the path the hosts' own traffic takes."""
+PING_SUBJECTS = {
+    "wasmcloud-v2": "runtime.operator.heartbeat.sandbox-ping-{hub}",
+    "wasmcloud-v1": "wasmbus.evt.{lattice}.sandbox_ping_{hub}",
+}
+"""Where a spoke's ping goes up: the subject its hosts' heartbeats take, the one a site may
+publish to in every lattice (the answer comes down an inbox, as replies to a site do)."""
+
+
+def ping_subject(plan: LatticePlan, lattice: str, hub: str) -> str:
+    return PING_SUBJECTS[plan.leaf_profile].format(lattice=lattice, hub=hub)
 
 
 def quiet_tls_close_warning() -> None:
@@ -103,7 +110,7 @@ async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) 
             info = nc._server_info  # the only place nats-py exposes it
             await msg.respond(str(info.get("server_name", "")).encode())
 
-        await nc.subscribe(f"{PING_SUBJECT}.{hub.name}", cb=answer)
+        await nc.subscribe(ping_subject(plan, account, hub.name), cb=answer)
         await nc.flush()
     checks = []
     try:
@@ -113,7 +120,8 @@ async def check_spokes_reach_hubs(lattice: LocalLattice, timeout: float = 10.0) 
             nc = await connect_spoke(lattice, spoke.name, f"sandbox-check-{spoke.name}")
             try:
                 start = time.monotonic()
-                reply = await request_with_retry(nc, f"{PING_SUBJECT}.{target}", b"ping", start + timeout)
+                subject = ping_subject(plan, plan.lattice_of(spoke.name), target)
+                reply = await request_with_retry(nc, subject, b"ping", start + timeout)
                 ms = (time.monotonic() - start) * 1000
                 checks.append(Check(name, True, f"answered by hub node {reply.data.decode()} in {ms:.0f} ms"))
             except TimeoutError as err:

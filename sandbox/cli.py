@@ -19,7 +19,9 @@ from typing import Any
 
 from lattice.problems import LatticeSpecError
 from lattice.stack import load_stack_file, stack_file_path
+from sandbox import isolation
 from sandbox.checks import Check, HeartbeatWatch, check_spokes_reach_hubs, quiet_tls_close_warning
+from sandbox.isolation import IsolationReport
 from sandbox.topology import LocalLattice, SandboxError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -277,6 +279,40 @@ def bench_program(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _measure_isolation(lattice: LocalLattice, attempts: int, report: Reporter) -> IsolationReport:
+    hosts = lattice.start_hosts(report)
+    host_ids = await isolation.wait_for_hosts(lattice, hosts)
+    report(f"hosts up: {', '.join(f'{s}={h}' for s, h in host_ids.items())}")
+    return await isolation.measure(lattice, host_ids, attempts=attempts)
+
+
+def isolation_cmd(args: argparse.Namespace) -> int:
+    """Bring a stack up with its hosts, measure what each site's local port can do to the
+    others' hosts. Exit 0 when sites are isolated (no cross-site command answered, every
+    host answers the cloud side), 1 otherwise."""
+    path, label = resolve_stack(args.stack, args.stack_file)
+    try:
+        spec = load_stack_file(path, label)
+    except LatticeSpecError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_INVALID
+    report = Reporter()
+    report(f"isolation: stack {label}, {len(spec.spokes)} spoke(s), {args.attempts} attempt(s) per probe")
+    with LocalLattice(spec) as lattice:
+        lattice.start_servers()
+        conv = lattice.wait_converged(timeout=args.converge_timeout)
+        if not conv.ok:
+            print(f"isolation: topology did not converge; missing: {', '.join(conv.missing)}", file=sys.stderr)
+            return EXIT_FAILED
+        result = asyncio.run(_measure_isolation(lattice, args.attempts, report))
+    for line in result.lines():
+        report(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    isolated = result.cross_site.answered == 0 and result.from_hub.answered == result.from_hub.sent
+    return EXIT_OK if isolated else EXIT_FAILED
+
+
 def graph(args: argparse.Namespace) -> int:
     from lattice import graph as pictures
     from lattice.plan import plan_lattice
@@ -298,11 +334,12 @@ def graph(args: argparse.Namespace) -> int:
 def kube(args: argparse.Namespace) -> int:
     """A local Kubernetes control plane for the kubernetes platform; its kubeconfig lives until Ctrl-C."""
     from sandbox.kube import KubeControlPlane, KubeError
+    from sandbox.simulated_node import NODE, SimulatedNode
 
     report = Reporter()
     try:
-        with KubeControlPlane(ready_timeout=args.ready_timeout) as plane:
-            report(f"kube-apiserver ready at {plane.server}")
+        with KubeControlPlane(ready_timeout=args.ready_timeout) as plane, SimulatedNode(plane):
+            report(f"kube-apiserver ready at {plane.server}; node {NODE} reports pods ready (nothing runs)")
             print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
             report("running; Ctrl-C (SIGINT) or SIGTERM stops etcd, kube-apiserver and kube-controller-manager")
             while not (dead := plane.supervisor.exited()):
@@ -344,6 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_prog.add_argument("--sizes", default="10,100,1000", help="comma-separated spoke counts")
     p_prog.add_argument("--json", help="write the figures to this file")
     p_prog.set_defaults(func=bench_program)
+
+    p_iso = sub.add_parser("isolation", help="measure what one site's local port can do to other sites' hosts")
+    which = p_iso.add_mutually_exclusive_group()
+    which.add_argument("--stack", help="stack name (default: dev)")
+    which.add_argument("--stack-file", help="path to a Pulumi.<stack>.yaml")
+    p_iso.add_argument("--attempts", type=int, default=1, help="requests per host, command and spoke (default 1)")
+    p_iso.add_argument("--json", help="write the counts to this file")
+    p_iso.add_argument("--converge-timeout", type=float, default=60.0, help="seconds (default 60)")
+    p_iso.set_defaults(func=isolation_cmd)
 
     p_graph = sub.add_parser("graph", help="draw a stack's topology (Mermaid or SVG)")
     which = p_graph.add_mutually_exclusive_group()

@@ -339,12 +339,13 @@ class KubeControlPlane:
 
     # -- a small client for checks --------------------------------------------------------------------
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        """One API call as the admin (status, decoded JSON body); no client library needed."""
+        """One API call as the admin (status, decoded JSON body); no client library needed.
+        A PATCH is a JSON merge patch."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(f"{self.server}{path}", data=data, method=method)  # noqa: S310 (https only)
         req.add_header("Accept", "application/json")
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", "application/merge-patch+json" if method == "PATCH" else "application/json")
         try:
             with urllib.request.urlopen(req, context=self._ssl, timeout=30) as resp:  # noqa: S310
                 return resp.status, json.loads(resp.read() or b"{}")

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from lattice.addressing import LOOPBACK, Ports, ServerAddress, client_url, direct_addressing, leaf_url, monitor_url
-from lattice.credentials import LatticeAuth, assemble, plan_key_names
+from lattice.credentials import LatticeAuth, assemble, binds_source, plan_key_names
 from lattice.natsconf import ServerFiles, render_lattice, render_server
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
@@ -53,12 +53,15 @@ class LocalLattice:
         workdir: Path | None = None,
         entropy: Mapping[str, bytes] | None = None,
         wan_delay: float | None = None,
+        hub_bind_host: str = LOOPBACK,
     ):
         """``entropy`` (key name -> 32 bytes) defaults to fresh random keys. With
         ``wan_delay`` (seconds, one way) every spoke dials its upstream through its own
         emulated WAN links (:mod:`sandbox.wan`), one per upstream server, named
-        ``<spoke>-><server>``."""
+        ``<spoke>-><server>``. ``hub_bind_host``: where hubs listen (``0.0.0.0`` lets a
+        test reach them from another network namespace); they are dialed on loopback."""
         self.spec = spec
+        self.hub_bind_host = hub_bind_host
         self._given_entropy = entropy
         self.wan_delay = wan_delay
         self.wan: Wan | None = None
@@ -83,7 +86,14 @@ class LocalLattice:
         flat = free_ports(per * len(names))
         self.reserved_ports = set(flat)
         self.ports = {n: Ports(*flat[per * i : per * i + per]) for i, n in enumerate(names)}
-        addresses = {n: ServerAddress(dial_host=LOOPBACK, bind_host=LOOPBACK, ports=self.ports[n]) for n in names}
+        addresses = {
+            s.name: ServerAddress(
+                dial_host=LOOPBACK,
+                bind_host=self.hub_bind_host if s.role == "hub" else LOOPBACK,
+                ports=self.ports[s.name],
+            )
+            for s in self.plan.servers
+        }
         self.addressing = direct_addressing(self.plan, addresses)
         if self.wan_delay is not None:
             # The WAN proxies stand where a balancer would: hubs must not gossip their direct
@@ -91,7 +101,14 @@ class LocalLattice:
             hubs = frozenset(h.name for h in self.plan.hubs)
             self.addressing = replace(self.addressing, leaf_behind_balancer=hubs)
         entropy = self._given_entropy or {name: os.urandom(32) for name in plan_key_names(self.plan)}
-        self.auth: LatticeAuth = assemble(self.plan, entropy)
+        # Every spoke dials from 127.0.0.1 here: where the program knows a site's address
+        # (an AWS spoke's Elastic IP, a Kubernetes spoke's egressCidrs), this stands for it.
+        sources = {
+            s.name: (f"{LOOPBACK}/32",)
+            for s in self.plan.spokes
+            if binds_source(self.plan, s.name) and (s.platform == "aws" or s.egress_cidrs)
+        }
+        self.auth: LatticeAuth = assemble(self.plan, entropy, sources)
         self.ca = PrivateCA(self.plan.lattice)
         self.tls = lattice_tls(self.plan, self.addressing, self.ca)
         self.ca_file = self.workdir / "ca.pem"

@@ -34,6 +34,7 @@ export PULUMI_HOME="$pulumi_home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+export PULUMI_PYTHON_CMD="$(cd "$here/.." && pwd)/.venv/bin/python"
 EOF
 }
 
@@ -127,7 +128,6 @@ present() {
 probe() {
   local m rc=0
   for m in \
-    github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3@latest \
     github.com/pulumi/pulumi-random/provider/v4@latest \
     github.com/pulumi/pulumi-tls/provider/v5@latest; do
     if download "$m" >/dev/null; then echo "served now: $m"; else rc=1; fi
@@ -161,6 +161,33 @@ if ! present "$bin/pulumi"; then
   rm -rf "$w"
   done_in
 fi
+
+# --- pulumi-language-python (next to pulumi), with the exec script of the CLI's sdk/v3 release ------------
+# The host itself is pulumi-language-python-<version>; pulumi-language-python is our adapter in front of
+# it (scripts/python_host_adapter.py: where the new CLI says a plugin is, in the words the old host reads).
+python_host="$bin/pulumi-language-python-$PULUMI_PYTHON_HOST_VERSION"
+begin pulumi-language-python "github.com/pulumi/pulumi/sdk/v3@$PULUMI_PYTHON_HOST_VERSION"
+if ! present "$python_host"; then
+  download "github.com/pulumi/pulumi/sdk/v3@$PULUMI_PYTHON_HOST_VERSION" >/dev/null
+  sdk="$(download "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION")"
+  w="$(new_wrapper pulumi-language-python)"
+  run_go "$w" "resolving github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python@$PULUMI_PYTHON_HOST_VERSION" \
+    go get "github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python@$PULUMI_PYTHON_HOST_VERSION"
+  run_go "$w" "building github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python@$PULUMI_PYTHON_HOST_VERSION" \
+    go build -trimpath -o "$python_host" \
+    -ldflags "$ldflags_common -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_PYTHON_HOST_VERSION" \
+    github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
+  rm -rf "$w"
+  done_in
+fi
+install -m 0644 "$here/python_host_adapter.py" "$bin/python_host_adapter.py"
+cat >"$bin/pulumi-language-python" <<LAUNCHER
+#!/usr/bin/env bash
+export WASMCLOUD_LATTICE_PYTHON_HOST="$python_host"
+exec "\${PULUMI_PYTHON_CMD:-python3}" "$bin/python_host_adapter.py" "\$@"
+LAUNCHER
+chmod 0755 "$bin/pulumi-language-python"
 
 # --- pulumi-language-yaml (next to pulumi: the engine looks there for language plugins) --------------
 begin pulumi-language-yaml "github.com/pulumi/pulumi-yaml@$PULUMI_YAML_VERSION"

@@ -51,10 +51,16 @@ def test_the_package_version_is_the_projects() -> None:
     assert project["version"] == VERSION
 
 
-def test_the_plugin_manifest_points_at_the_provider() -> None:
-    manifest = yaml.safe_load((ROOT / "PulumiPlugin.yaml").read_text())
-    assert manifest["runtime"]["name"] == "python"
-    main = ROOT / manifest["main"] / "__main__.py"
+def test_the_plugin_directory_runs_the_provider_not_the_program() -> None:
+    """The engine runs a plugin directory's own ``__main__.py`` (it ignores a ``main`` key):
+    the package lives in ``provider/``, apart from the root's Pulumi program (before, the
+    root held the manifest and the engine ran the program as the provider; found by the
+    e2e tier)."""
+    assert not (ROOT / "PulumiPlugin.yaml").exists()
+    manifest = yaml.safe_load((ROOT / "provider" / "PulumiPlugin.yaml").read_text())
+    assert manifest["runtime"]["name"] == "python" and "main" not in manifest
+    assert (ROOT / "provider" / manifest["runtime"]["options"]["virtualenv"]).resolve() == ROOT / ".venv"
+    main = ROOT / "provider" / "__main__.py"
     source = main.read_text()
     compile(source, str(main), "exec")
     assert "component_provider_host(COMPONENTS, PACKAGE, version=VERSION)" in source

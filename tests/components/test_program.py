@@ -23,7 +23,8 @@ from cryptography import x509
 from pulumi.output import Unknown
 
 from lattice.addressing import PORTS
-from lattice.credentials import LatticeAuth, assemble, decode_jwt_claims, plan_key_names
+from lattice.allowlists import host_cidr
+from lattice.credentials import LatticeAuth, assemble, binds_source, decode_jwt_claims, plan_key_names
 from lattice.outputs import spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.rules import secret_names
@@ -60,10 +61,18 @@ def by_name(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:
     return {r.name: r.inputs for r in run.mocks.of_type(typ)}
 
 
-def mock_auth(plan: LatticePlan) -> LatticeAuth:
-    """The credentials the program minted: the mocks' entropy is sha256 of the resource name."""
+def mock_auth(plan: LatticePlan, run: ProgramRun) -> LatticeAuth:
+    """The credentials the program minted: the mocks' entropy is sha256 of the resource
+    name; a bound spoke's sources are its Elastic IP (the mocks' answer) or its egressCidrs."""
     entropy = {key: hashlib.sha256(f"{plan.lattice}-keys-{key}".encode()).digest() for key in plan_key_names(plan)}
-    return assemble(plan, entropy)
+    sources: dict[str, tuple[str, ...]] = {}
+    for spoke in (s for s in plan.spokes if binds_source(plan, s.name)):
+        if spoke.platform == "aws":
+            eip = run.mocks.outputs[("aws:ec2/eip:Eip", f"{plan.lattice}-{spoke.name}-eip")]
+            sources[spoke.name] = (host_cidr(eip["publicIp"]),)
+        else:
+            sources[spoke.name] = spoke.egress_cidrs
+    return assemble(plan, entropy, sources)
 
 
 # --- what gets built ---------------------------------------------------------------------
@@ -243,7 +252,7 @@ def test_every_instance_requires_imdsv2_and_every_volume_is_encrypted(stack: str
 @pytest.mark.parametrize("stack", STACK_NAMES)
 def test_no_seed_password_or_creds_outside_a_secret(stack: str) -> None:
     run, plan = stack_run(stack), plan_of(stack)
-    auth = mock_auth(plan)
+    auth = mock_auth(plan, run)
     secrets = (*auth.secret_values(), *(fake_secret(n) for n in secret_names(load_stack(stack))))
     markers = ("SUFAKESEED", "FAKETOKEN")
     # the program minted exactly these: a spoke's exported creds are one of them

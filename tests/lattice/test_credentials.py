@@ -14,9 +14,11 @@ from lattice.credentials import (
     REVOKED_BEFORE,
     CredentialError,
     assemble,
+    binds_source,
     decode_jwt_claims,
     nkey_from_entropy,
 )
+from lattice.permissions import leaf_permissions
 from lattice.plan import plan_lattice
 from tests.support.helpers import fixed_entropy, load_stack, plan_entropy, spec_from
 
@@ -189,24 +191,56 @@ def test_rotated_and_retired_keys_are_revoked_in_their_own_account_only() -> Non
     assert _creds_claims(auth.leaf_creds["b"])["sub"] == current and current not in globex["revocations"]
 
 
-def test_leaf_users_carry_only_their_allow_lists() -> None:
+def test_leaf_users_carry_directional_allow_lists() -> None:
+    """Up: heartbeats, replies, the hub's JetStream, the application's subjects; down: host
+    commands, replies, its own subtree's JetStream domains, the application's subjects."""
     plan = plan_lattice(load_stack("dev"))
     auth = assemble(plan, plan_entropy(plan))
     nats = _creds_claims(auth.leaf_creds["store-12"])["nats"]
     assert isinstance(nats, dict)
-    expected = sorted(
-        {
-            "runtime.>",
-            "_INBOX.>",
-            "orders.>",
-            "svc.>",
-            "cloud.>",
-            "$JS.hub.API.>",
-            "$JS.store-12.API.>",
-            "$JS.device-7.API.>",  # its child's domain: the link carries the child's traffic
-        }
-    )
-    assert nats["pub"] == {"allow": expected} and nats["sub"] == {"allow": expected}
+    app = {"orders.>", "svc.>", "cloud.>"}
+    up = {"runtime.operator.heartbeat.*", "_INBOX.>", "$JS.hub.API.>", *app}
+    down = {
+        "runtime.host.*.>",
+        "_INBOX.>",
+        "$JS.store-12.API.>",
+        "$JS.device-7.API.>",  # its child's domain: the link carries the child's traffic
+        *app,
+    }
+    assert nats["pub"] == {"allow": sorted(up)} and nats["sub"] == {"allow": sorted(down)}
+    assert not any(s.startswith("runtime.host") for s in nats["pub"]["allow"]), "no site sends host commands up"
     assert nats["allowed_connection_types"] == ["LEAFNODE"]
+    assert "src" not in nats and "resp" not in nats, "no sources given: usable from anywhere"
     store14 = _creds_claims(auth.leaf_creds["store-14"])["nats"]
-    assert isinstance(store14, dict) and "$JS.device-7.API.>" not in store14["pub"]["allow"]
+    assert isinstance(store14, dict) and "$JS.device-7.API.>" not in store14["sub"]["allow"]
+
+
+def test_the_v1_profile_sends_control_down_and_events_up() -> None:
+    hubs = [{"name": "use1", "platform": "aws", "region": "us-east-1", "nodes": 1}]
+    spokes = [{"name": "a", "upstream": "use1", "platform": "aws", "region": "us-east-2"}]
+    spec = {"name": "acme", "hubs": hubs, "spokes": spokes, "leafPermissions": {"profile": "wasmcloud-v1"}}
+    plan = plan_lattice(spec_from(spec))
+    allow = leaf_permissions(plan, "a")
+    assert "wasmbus.ctl.v1.acme.>" in allow.subscribe and not any("wasmbus.ctl" in s for s in allow.publish)
+    assert {"wasmbus.evt.acme", "wasmbus.evt.acme.>"} <= set(allow.publish)
+    assert not any(s.startswith("wadm.api") for s in (*allow.publish, *allow.subscribe)), "wadm stays cloud-side"
+
+
+def test_a_leaf_user_is_bound_to_its_sources_and_the_jwt_stays_deterministic() -> None:
+    plan = plan_lattice(load_stack("dev"))
+    entropy = plan_entropy(plan)
+    bound = assemble(plan, entropy, {"store-12": ("198.51.100.7/32",)})
+    store12, store14 = (_creds_claims(bound.leaf_creds[s])["nats"] for s in ("store-12", "store-14"))
+    assert isinstance(store12, dict) and isinstance(store14, dict)
+    assert store12["src"] == ["198.51.100.7/32"] and "src" not in store14
+    assert bound == assemble(plan, entropy, {"store-12": ("198.51.100.7/32",)}), "same inputs, same bytes"
+
+
+def test_only_spokes_whose_hub_sees_their_address_are_bound() -> None:
+    """An AWS hub's balancer keeps the client's address; a Kubernetes hub's Service does not."""
+    plan = plan_lattice(load_stack("prod"))
+    assert binds_source(plan, "store-12") and binds_source(plan, "dc-berlin")
+    assert not binds_source(plan, "pos-12a"), "a mid-tier's child logs in with a password"
+    edge = plan_lattice(load_stack("edge-k8s"))
+    on_kubernetes = [s.name for s in edge.spokes if s.upstream_is_hub and edge.hub(s.upstream).platform == "kubernetes"]
+    assert on_kubernetes and not any(binds_source(edge, s) for s in on_kubernetes)

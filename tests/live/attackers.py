@@ -115,8 +115,9 @@ class RawLeaf:
     """A leaf connection spoken by hand: a compromised spoke that sends whatever it likes,
     whatever interest the hub announced. It authenticates with real ``.creds``."""
 
-    def __init__(self, port: int, creds: str, ca_pem: str, name: str = "rogue"):
-        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    def __init__(self, port: int, creds: str, ca_pem: str, name: str = "rogue", host: str = "127.0.0.1"):
+        """``host``: where to dial the hub (its certificate names 127.0.0.1, checked as such)."""
+        raw = socket.create_connection((host, port), timeout=5)
         info = json.loads(raw.makefile("rb").readline()[5:])
         context = ssl.create_default_context(cadata=ca_pem)
         self.sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
@@ -174,3 +175,13 @@ def present_certificate(port: int, files: Mapping[str, str]) -> str:
                 return f"answered {sock.recv(100)!r}"
         except (ssl.SSLError, OSError) as err:
             return f"refused: {err}"
+
+
+def leaf_login(host: str, port: int, creds_file: str, ca_file: str, seconds: float = 2.0) -> str:
+    """Log in to a hub's leaf port as ``creds_file`` and return what the hub said (run from
+    another network namespace: ``python -c`` with this module on the path)."""
+    leaf = RawLeaf(port, Path(creds_file).read_text(), Path(ca_file).read_text(), "netns-leaf", host)
+    try:
+        return leaf.read_for(seconds)
+    finally:
+        leaf.close()

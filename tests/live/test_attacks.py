@@ -8,8 +8,12 @@ protocol error it sent, or its own monitoring view, not merely a client's except
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 import shutil
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,10 +24,10 @@ import pytest
 from nats.aio.msg import Msg
 
 from lattice.addressing import CertificateHosts, Ports, ServerAddress
-from lattice.credentials import leaf_user_creds
+from lattice.credentials import decode_jwt_claims, format_creds, leaf_user_creds, nkey_from_entropy, user_jwt
 from lattice.natsconf import ServerFiles, render_server
 from lattice.plan import plan_lattice
-from sandbox import binaries
+from sandbox import binaries, isolation
 from sandbox.checks import connect_hub, connect_spoke, quiet_errors
 from sandbox.monitor import get_json, leaf_peers
 from sandbox.ports import free_ports
@@ -355,6 +359,80 @@ def test_a_spokes_local_traffic_outside_the_list_never_reaches_the_hub(dev_latti
     assert "secret.from-store" not in got
 
 
+# --- sites cannot act on each other --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dev_hosts(dev_lattice: LocalLattice) -> Iterator[dict[str, str]]:
+    """A real wasmCloud host beside every dev spoke: spoke -> host id (from its heartbeat)."""
+    hosts = dev_lattice.start_hosts()
+    try:
+        yield asyncio.run(isolation.wait_for_hosts(dev_lattice, hosts))
+    finally:
+        for host in hosts:
+            dev_lattice.supervisor.stop(f"host-{host}")
+
+
+def test_no_spoke_commands_another_sites_hosts(dev_lattice: LocalLattice, dev_hosts: dict[str, str]) -> None:
+    """From every spoke's anonymous local port (device-7 under store-12 included), every
+    host command to every other site's host: none is answered. The hub drives every host,
+    and inside a site (store-12 and its device-7) hosts still reach each other."""
+
+    async def run() -> isolation.IsolationReport:
+        report = isolation.IsolationReport()
+        await isolation.measure_from_hub(dev_lattice, dev_hosts, report, timeout=5)
+        await isolation.measure_commands(dev_lattice, dev_hosts, report, attempts=1, timeout=2)
+        return report
+
+    report = asyncio.run(run())
+    assert report.from_hub.answered == report.from_hub.sent == len(dev_hosts), "the cloud side drives every host"
+    assert report.cross_site.sent == 4 * 10  # 4 commands x (2 + 2 + 3 + 3) hosts of other sites
+    assert report.cross_site.answered == 0, report.lines()
+    assert set(report.cross_site_by_command) == {"heartbeat", "workload.status", "workload.stop", "workload.start"}
+    assert report.own_site.answered == report.own_site.sent > 0, "a site's own hosts still answer it"
+    assert report.own_site_by_spoke["device-7"] == isolation.Answered(8, 8), "its own host and store-12's"
+
+
+@pytest.mark.parametrize("command", ["heartbeat", "workload.start", "workload.stop"])
+def test_a_compromised_spoke_sending_a_host_command_up_is_refused(
+    dev_lattice: LocalLattice, dev_hosts: dict[str, str], command: str
+) -> None:
+    """With store-14's own credentials, a host command for store-12's host sent straight into
+    the hub: refused as a publish violation, the link closed."""
+    subject = isolation.host_subject(dev_hosts["store-12"], command)
+    log = _hub_log(dev_lattice)
+    start = log_size(log)
+    leaf = RawLeaf(dev_lattice.ports[HUB].leaf, dev_lattice.auth.leaf_creds["store-14"], dev_lattice.ca.cert_pem)
+    try:
+        leaf.read_for(0.5)
+        payload = isolation.HOST_COMMANDS[command].decode()
+        leaf.send(f"LMSG {subject} _INBOX.rogue.1 {len(payload)}\r\n{payload}\r\nPING\r\n")
+        told = leaf.read_for(3)
+    finally:
+        leaf.close()
+    assert f"-ERR 'Permissions Violation for Publish to \"{subject}\"'" in told
+    assert wait_for_line(log, rf'Publish Violation on "{subject}"', 5, start)
+
+
+def test_what_a_spoke_can_still_do_is_the_threat_models_residual_risk(
+    dev_lattice: LocalLattice, dev_hosts: dict[str, str]
+) -> None:
+    """Measured, as README's Threat model states it: a site may still forge heartbeats for
+    hosts that do not exist, and overhear the cloud side's commands to other sites' hosts
+    and their replies (host ids are random, so nats-server cannot scope either by site).
+    If this fails, something closed a door: update the threat model."""
+
+    async def run() -> isolation.IsolationReport:
+        report = isolation.IsolationReport()
+        await isolation.measure_forged_heartbeats(dev_lattice, report)
+        await isolation.measure_overhearing(dev_lattice, dev_hosts, report)
+        return report
+
+    report = asyncio.run(run())
+    assert report.forged_heartbeats == isolation.Answered(4, 4)
+    assert report.overheard_commands == report.overheard_replies == isolation.Answered(10, 10)
+
+
 # --- a second lattice on the same hubs -------------------------------------------------------
 
 SHARED = {
@@ -409,8 +487,8 @@ def test_a_spoke_of_lattice_b_cannot_read_lattice_a(shared: LocalLattice) -> Non
         await service_b.flush()
         await service_a.flush()
         deadline = time.monotonic() + 10
-        while "runtime.acme.secret" not in seen_service_a and time.monotonic() < deadline:
-            await spoke_a.publish("runtime.acme.secret", b"for acme only")
+        while "runtime.operator.heartbeat.acme-secret" not in seen_service_a and time.monotonic() < deadline:
+            await spoke_a.publish("runtime.operator.heartbeat.acme-secret", b"for acme only")
             await spoke_a.flush()
             await asyncio.sleep(0.2)
         await asyncio.sleep(1)
@@ -419,9 +497,11 @@ def test_a_spoke_of_lattice_b_cannot_read_lattice_a(shared: LocalLattice) -> Non
         return seen_service_a, seen_b, seen_service_b
 
     seen_a, seen_b, seen_service_b = asyncio.run(run())
-    assert "runtime.acme.secret" in seen_a, "lattice A's own service hears it (the path works)"
-    assert "runtime.acme.secret" not in seen_b, "lattice B's spoke does not"
-    assert "runtime.acme.secret" not in seen_service_b, "nor does lattice B's service subscribed to everything"
+    assert "runtime.operator.heartbeat.acme-secret" in seen_a, "lattice A's own service hears it (the path works)"
+    assert "runtime.operator.heartbeat.acme-secret" not in seen_b, "lattice B's spoke does not"
+    assert "runtime.operator.heartbeat.acme-secret" not in seen_service_b, (
+        "nor does lattice B's service subscribed to everything"
+    )
 
 
 def test_a_retired_spokes_jwt_is_refused(shared: LocalLattice, tmp_path: Path) -> None:
@@ -439,6 +519,107 @@ def test_a_rotated_out_key_is_refused_and_the_new_one_is_in(shared: LocalLattice
     told, logged = _refused_leaf(shared, tmp_path, "c-old", old)
     assert "Authorization Violation" in told and "authentication error" in logged
     assert "c" in _leaf_names(shared), "the spoke with its current key stays linked"
+
+
+def _responses_only_leaf_creds(lattice: LocalLattice) -> str:
+    """A leaf user of lattice ``acme`` that may publish up only heartbeats, with the ``resp``
+    claim (``allow_responses``) for replies: what the allow-lists would be if ``resp`` could
+    carry a site's replies instead of ``_INBOX.>``."""
+    entropy = plan_entropy(lattice.plan)
+    account = nkey_from_entropy("account", entropy["account-lattice"])
+    user = nkey_from_entropy("user", hashlib.sha256(b"responses-only").digest())
+    jwt = user_jwt(
+        account,
+        user,
+        "leaf-responses-only",
+        connection_types=["LEAFNODE"],
+        allow_pub=["runtime.operator.heartbeat.*"],
+        allow_sub=["runtime.host.*.>", "_INBOX.>"],
+        response_window_ns=60 * 10**9,
+    )
+    return format_creds(jwt, user.seed)
+
+
+def _request_in_thread(lattice: LocalLattice, subject: str, timeout: float) -> tuple[threading.Thread, list[str]]:
+    out: list[str] = []
+
+    async def ask() -> None:
+        hub = await connect_hub(lattice, "use1", "resp-requester")
+        try:
+            out.append((await hub.request(subject, b"", timeout=timeout)).data.decode())
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as err:
+            out.append(type(err).__name__)
+        finally:
+            await hub.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(ask()))
+    thread.start()
+    return thread, out
+
+
+def test_reply_permissions_do_not_carry_a_spokes_replies(shared: LocalLattice, tmp_path: Path) -> None:
+    """Why a site still publishes up to ``_INBOX.>``: with only the ``resp`` claim, a real
+    leaf nats-server never sends its host's answer (the hub advertises interest in the
+    requester's inbox only where the leaf user may publish), and nats-server 2.15.1 refuses
+    even a hand-made answer to the very inbox it just delivered (``Publish Violation``).
+    If this fails, nats-server honours ``resp`` for leaf users now: revisit the lists."""
+    creds = _responses_only_leaf_creds(shared)
+    # a real leaf nats-server with a responder behind it: the request arrives, no reply crosses
+    path = tmp_path / "responses-only.creds"
+    path.write_text(creds)
+    remote = {"urls": list(shared.addressing.leaf_urls["use1"]), "tls": {"ca_file": str(shared.ca_file)}}
+    with rogue_server(
+        tmp_path, "responses-only", {"leafnodes": {"remotes": [{**remote, "credentials": str(path)}]}}
+    ) as log:
+        listening = wait_for_line(log, r"Listening for client connections on 127\.0\.0\.1:(\d+)")
+        assert listening and wait_for_line(log, r"Leafnode connection created", 10)
+        port = int(listening.rsplit(":", 1)[1])
+
+        async def serve_and_ask() -> tuple[int, str]:
+            site = await nats.connect(f"nats://127.0.0.1:{port}", error_cb=quiet_errors)
+            seen: list[Msg] = []
+
+            async def answer(msg: Msg) -> None:
+                seen.append(msg)
+                await msg.respond(b"pong")
+
+            await site.subscribe("runtime.host.SPOKEPROBE.>", cb=answer)
+            await site.flush()
+            hub = await connect_hub(shared, "use1", "resp-hub")
+            outcome = "none"
+            deadline = time.monotonic() + 10
+            while not seen and time.monotonic() < deadline:
+                try:
+                    outcome = (await hub.request("runtime.host.SPOKEPROBE.heartbeat", b"", timeout=1)).data.decode()
+                except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as err:
+                    outcome = type(err).__name__
+            await hub.close()
+            await site.close()
+            return len(seen), outcome
+
+        delivered, outcome = asyncio.run(serve_and_ask())
+    assert delivered >= 1, "the request came down to the site"
+    assert outcome == "TimeoutError", f"the site's reply never came up: {outcome}"
+    # the same credentials spoken by hand, answering the very inbox the hub delivered
+    log = _hub_log(shared)
+    start = log_size(log)
+    leaf = RawLeaf(shared.ports[HUB].leaf, creds, shared.ca.cert_pem, name="responses-raw")
+    try:
+        leaf.read_for(0.5)
+        leaf.send("LS+ runtime.host.RAWPROBE.>\r\nPING\r\n")
+        leaf.read_for(0.5)
+        thread, answer = _request_in_thread(shared, "runtime.host.RAWPROBE.heartbeat", 3)
+        request = None
+        deadline = time.monotonic() + 5
+        while request is None and time.monotonic() < deadline:
+            request = re.search(r"LMSG runtime\.host\.RAWPROBE\.heartbeat (\S+) 0\r\n", leaf.read_for(0.3))
+        assert request, "the request came down to the raw leaf"
+        leaf.send(f"LMSG {request.group(1)} 4\r\npong\r\n")
+        thread.join(10)
+    finally:
+        leaf.close()
+    assert answer == ["TimeoutError"], answer
+    assert wait_for_line(log, rf'Publish Violation on "{re.escape(request.group(1))}"', 5, start)
 
 
 # --- the spoke's anonymous local port -------------------------------------------------------
@@ -504,3 +685,62 @@ def test_a_spokes_anonymous_port_is_unreachable_from_another_machine(dev_lattice
     assert spoke.startswith("REFUSED") and "Connection refused" in spoke, spoke
     varz = get_json(f"{dev_lattice.monitor_url('store-12')}/varz")
     assert varz["host"] == "127.0.0.1", "the server itself reports the loopback bind"
+
+
+# --- a stolen spoke credential is bound to its site ------------------------------------------
+
+BOUND = {
+    "name": "acme",
+    "hubs": [{"name": "use1", "platform": "aws", "region": "us-east-1", "nodes": 1}],
+    "spokes": [
+        # an AWS spoke: its Elastic IP (here 127.0.0.1) is its leaf user's only source
+        {"name": "store", "upstream": "use1", "platform": "aws", "region": "us-east-2", "wasmcloudHost": False},
+        # a Kubernetes site without egressCidrs: a dynamic address, nothing to bind
+        {"name": "roaming", "upstream": "use1", "platform": "kubernetes", "wasmcloudHost": False},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def reachable_hub() -> Iterator[LocalLattice]:
+    """A lattice whose hub listens on every interface, so another namespace can dial it."""
+    with LocalLattice(spec_from(BOUND), hub_bind_host="0.0.0.0") as lattice:
+        lattice.start_servers()
+        result = lattice.wait_converged(timeout=30)
+        assert result.ok, result.missing
+        yield lattice
+
+
+def _leaf_login_from(ns: str, lattice: LocalLattice, spoke: str, workdir: Path) -> str:
+    """What the hub tells a leaf login with ``spoke``'s genuine .creds from namespace ``ns``."""
+    creds = workdir / f"{spoke}.creds"
+    creds.write_text(lattice.auth.leaf_creds[spoke])
+    code = "import sys; from tests.live.attackers import leaf_login; print(leaf_login(*sys.argv[1:]))"
+    args = ["10.213.0.1", str(lattice.ports["use1-0"].leaf), str(creds), str(lattice.ca_file)]
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return out.stdout
+
+
+def test_a_stolen_spoke_credential_is_refused_off_its_site(
+    reachable_hub: LocalLattice, outsider: str, tmp_path: Path
+) -> None:
+    """store's own .creds, used from another machine (10.213.0.2): the hub refuses the
+    source address it carries. The real store (127.0.0.1) stays linked; a site whose
+    address is dynamic carries no src, so its .creds work from anywhere (the residual)."""
+    claims = decode_jwt_claims(reachable_hub.auth.leaf_creds["store"].split("\n")[1])
+    assert claims["nats"]["src"] == ["127.0.0.1/32"]
+    log = _hub_log(reachable_hub)
+    start = log_size(log)
+    told = _leaf_login_from(outsider, reachable_hub, "store", tmp_path)
+    assert "Authorization Violation" in told, told
+    assert wait_for_line(log, r"Bad src Ip 10\.213\.0\.2", 5, start), "the hub names the refused source"
+    assert "store" in _leaf_names(reachable_hub), "the spoke at its own address stays linked"
+    unbound = _leaf_login_from(outsider, reachable_hub, "roaming", tmp_path)
+    assert "Authorization Violation" not in unbound and "PONG" in unbound, unbound
