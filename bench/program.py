@@ -117,7 +117,7 @@ def time_typed_floor(spokes: int) -> dict[str, Any]:
             aws.ec2.Instance(
                 f"{n}-i", ami="ami-1", instance_type="t3.small", user_data="#!/bin/sh\n", region="us-east-1"
             )
-            random.RandomBytes(f"{n}-key", length=32)
+            random.RandomPassword(f"{n}-key", length=64, special=False)
 
     seconds = _run(mocks, body)
     return {"spokes": spokes, "resources": mocks.count, "seconds": seconds}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import hashlib
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -11,7 +11,6 @@ import pulumi_random as random
 
 from components.base import LatticeComponent, secret
 from lattice.credentials import (
-    KEY_ENTROPY_BYTES,
     ChildLogin,
     Recipe,
     child_login_recipe,
@@ -27,12 +26,26 @@ TYPE = "wasmcloud-lattice:index:LatticeKeys"
 T = TypeVar("T")
 
 
-class LatticeKeys(LatticeComponent):
-    """One ``random.RandomBytes`` (32 bytes) per key: the operator, the SYS account, an
-    account and a service user per lattice on the hubs, and one leaf user per spoke and
-    key generation, retired spokes included.
+KEY_SOURCE_CHARS = 64
+"""Characters of each key's stored random string (letters and digits: 64 x log2(62), about
+381 bits), hashed to the key's 32 bytes of entropy."""
 
-    Entropy lives only in Pulumi's encrypted state, so keys are stable across runs;
+
+def key_entropy(stored: str) -> bytes:
+    """A key's 32 bytes of entropy from its stored random string."""
+    return hashlib.sha256(stored.encode()).digest()
+
+
+class LatticeKeys(LatticeComponent):
+    """One ``random.RandomPassword`` per key: the operator, the SYS account, an account and
+    a service user per lattice on the hubs, and one leaf user per spoke and key generation,
+    retired spokes included.
+
+    A RandomPassword, not a RandomBytes: pulumi-random makes a RandomBytes' id its
+    ``base64`` value (``computeRandomBytesID``), and a resource id is never encrypted, so
+    every key's entropy would sit in the state in clear. A RandomPassword's id is ``none``
+    and its ``result`` a secret. Entropy lives only in Pulumi's encrypted state, so keys
+    are stable across runs;
     nkeys, JWTs and ``.creds`` come from it through the recipes of
     :mod:`lattice.credentials`, the ones the sandbox assembles from. Each credential is
     derived from just the keys its recipe names, so a spoke's secrets depend on its own
@@ -51,8 +64,8 @@ class LatticeKeys(LatticeComponent):
         self._plan = plan
         self._entropy: dict[str, pulumi.Output[bytes]] = {}
         for key in plan_key_names(plan):
-            stored = random.RandomBytes(f"{name}-{key}", length=KEY_ENTROPY_BYTES, opts=self.child())
-            self._entropy[key] = secret(stored.base64).apply(base64.b64decode)
+            stored = random.RandomPassword(f"{name}-{key}", length=KEY_SOURCE_CHARS, special=False, opts=self.child())
+            self._entropy[key] = secret(stored.result).apply(key_entropy)
 
         # JWTs and public keys only: the hygiene tests check it carries no seed.
         self.trust_conf = pulumi.Output.unsecret(self._derive(trust_recipe(plan)).apply(render_trust))

@@ -204,7 +204,7 @@ def entropy_names(
     are the further lattices on the same hubs: an account and a service user each.
 
     Per-spoke keys are separate entries so adding or rotating one spoke's key touches
-    nothing else (the program stores each as its own ``random.RandomBytes``).
+    nothing else (the program stores each as its own ``random.RandomPassword``).
     """
     rotations = rotations or {}
     fixed = (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, LATTICE_ACCOUNT_KEY, SERVICE_USER_KEY)

@@ -849,6 +849,15 @@ def random_bytes_length(value: int) -> Problems:
     return [] if value >= 1 else [f"must be at least 1, is {value}"]
 
 
+@rule(
+    Origin.TERRAFORM_RANDOM,
+    "internal/provider/resource_password.go (shared string attributes) length: int64validator.AtLeast(1), "
+    "and at least the sum of min_upper, min_lower, min_numeric and min_special",
+)
+def random_password_length(value: int) -> Problems:
+    return [] if value >= 1 else [f"must be at least 1, is {value}"]
+
+
 # --- Auto-naming ----------------------------------------------------------------------------
 
 HEX = "0123456789abcdef"

@@ -8,7 +8,6 @@ what it must; a bad stack fails before any resource with the sandbox's message.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 from collections import Counter
@@ -22,6 +21,7 @@ import yaml
 from cryptography import x509
 from pulumi.output import Unknown
 
+from components.keys import key_entropy
 from lattice.addressing import PORTS
 from lattice.allowlists import host_cidr
 from lattice.credentials import LatticeAuth, assemble, binds_source, decode_jwt_claims, plan_key_names
@@ -61,10 +61,15 @@ def by_name(run: ProgramRun, typ: str) -> dict[str, dict[str, Any]]:
     return {r.name: r.inputs for r in run.mocks.of_type(typ)}
 
 
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
 def mock_auth(plan: LatticePlan, run: ProgramRun) -> LatticeAuth:
-    """The credentials the program minted: the mocks' entropy is sha256 of the resource
-    name; a bound spoke's sources are its Elastic IP (the mocks' answer) or its egressCidrs."""
-    entropy = {key: hashlib.sha256(f"{plan.lattice}-keys-{key}".encode()).digest() for key in plan_key_names(plan)}
+    """The credentials the program minted: each key's entropy from the random string the
+    mocks stored for it; a bound spoke's sources are its Elastic IP (the mocks' answer) or
+    its egressCidrs."""
+    stored = {name: out for (typ, name), out in run.mocks.outputs.items() if typ == RANDOM_PASSWORD}
+    entropy = {key: key_entropy(stored[f"{plan.lattice}-keys-{key}"]["result"]) for key in plan_key_names(plan)}
     sources: dict[str, tuple[str, ...]] = {}
     for spoke in (s for s in plan.spokes if binds_source(plan, s.name)):
         if spoke.platform == "aws":
@@ -108,7 +113,7 @@ def test_every_stack_builds_the_resources_its_spec_asks_for(stack: str) -> None:
     assert counts["kubernetes:policy/v1:PodDisruptionBudget"] == len(split["hubs"]["kubernetes"])
     external_spokes = [s for s in plan.spokes if s.upstream in {h.name for h in split["hubs"]["external"]}]
     keys = 4 + len(plan.spokes) - len(external_spokes) + len(plan.retired_spokes)
-    assert counts["random:index/randomBytes:RandomBytes"] == keys
+    assert counts["random:index/randomPassword:RandomPassword"] == keys
     mid_tiers = len([s for s in plan.spokes if s.is_mid_tier])
     listeners = aws_nodes + len(split["hubs"]["kubernetes"]) + mid_tiers
     assert counts["tls:index/locallySignedCert:LocallySignedCert"] == listeners, "a certificate per listening server"

@@ -317,6 +317,7 @@ CHECKS: dict[str, list[Check]] = {
         Check("earlyRenewalHours", r.tls_hours, _number),
     ],
     "random:index/randomBytes:RandomBytes": [Check("length", r.random_bytes_length, _number)],
+    "random:index/randomPassword:RandomPassword": [Check("length", r.random_password_length, _number)],
 }
 
 REFERENCES: dict[str, tuple[str, ...]] = {
@@ -611,6 +612,7 @@ RULE_CASES: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {
     "tls_key_usage": ([("server_auth",), ("cert_signing",)], [("serverAuth",), ("signing",)]),
     "tls_hours": ([(0,), (87600,)], [(-1,)]),
     "tls_ip_address": ([("203.0.113.29",), ("::1",)], [("203.0.113",), ("host.example",)]),
+    "random_password_length": ([(64,), (1,)], [(0,), (-1,)]),
     "random_bytes_length": ([(1,), (32,)], [(0,)]),
     "pulumi_auto_name_length": (
         [("aws:lb/targetGroup:TargetGroup", A * 24), ("aws:iam/role:Role", A * 56), ("aws:ec2/vpc:Vpc", A * 300)],

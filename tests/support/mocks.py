@@ -7,10 +7,10 @@ name, so two runs compare; in a preview they answer nothing, as a first preview 
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import json
+import string
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -132,8 +132,11 @@ class LatticeMocks(pulumi.runtime.Mocks):
         h = _hash(args.name)
         if args.typ.startswith("tls:index/"):
             outputs.update(_tls_answer(args))
-        elif args.typ == "random:index/randomBytes:RandomBytes":
-            outputs["base64"] = base64.b64encode(hashlib.sha256(args.name.encode()).digest()).decode()
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            alphabet = string.ascii_letters + string.digits
+            digest = hashlib.sha512(args.name.encode()).digest()
+            outputs["result"] = "".join(alphabet[b % len(alphabet)] for b in digest)[: int(args.inputs["length"])]
+            return "none", outputs  # pulumi-random's id for a password: never the value
         elif args.typ == "aws:ec2/networkInterface:NetworkInterface":
             outputs["privateIp"] = f"10.{h % 256}.{(h >> 8) % 256}.{(h >> 16) % 250 + 4}"
         elif args.typ == "aws:ec2/eip:Eip":

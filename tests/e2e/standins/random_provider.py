@@ -1,9 +1,12 @@
-"""Stand-in for pulumi-random v4.21.4: ``random:index/randomBytes:RandomBytes`` only."""
+"""Stand-in for pulumi-random v4.21.4: ``RandomBytes`` and ``RandomPassword`` only."""
 
 from __future__ import annotations
 
 import base64
 import secrets
+import string
+
+import bcrypt
 
 from tests.e2e.standins.server import Properties, ResourceKind, StandinProvider
 
@@ -37,4 +40,43 @@ RANDOM_BYTES = ResourceKind(
     validate=_validate,
 )
 
-PROVIDER = StandinProvider(name="random", version=VERSION, kinds={RANDOM_BYTES.token: RANDOM_BYTES})
+PASSWORD_CLASSES = {
+    "upper": string.ascii_uppercase,
+    "lower": string.ascii_lowercase,
+    "numeric": string.digits,
+    "special": "!@#$%&*()-_=+[]{}<>:?",
+}
+"""terraform-provider-random's character classes (its default special characters)."""
+
+
+def _validate_password(inputs: Properties) -> list[tuple[str, str]]:
+    problems = _validate(inputs)
+    length = inputs.get("length")
+    minimums = sum(int(inputs.get(f"min{c.capitalize()}", 0) or 0) for c in PASSWORD_CLASSES)
+    if isinstance(length, int | float) and length < minimums:
+        problems.append(("length", f"length ({length:g}) must be at least the sum of the minimums ({minimums})"))
+    return problems
+
+
+def _create_password(inputs: Properties) -> tuple[str, Properties]:
+    alphabet = "".join(chars for name, chars in PASSWORD_CLASSES.items() if inputs.get(name, True))
+    result = "".join(secrets.choice(alphabet) for _ in range(int(inputs["length"])))
+    bcrypt_hash = bcrypt.hashpw(result.encode(), bcrypt.gensalt(rounds=10)).decode()
+    # pulumi-random's id for a password is "none": the value lives only in `result`, a secret
+    return "none", {"result": result, "bcryptHash": bcrypt_hash}
+
+
+RANDOM_PASSWORD = ResourceKind(
+    token="random:index/randomPassword:RandomPassword",
+    create=_create_password,
+    computed=("result", "bcryptHash"),
+    required=("length",),
+    defaults={"special": True, "upper": True, "lower": True, "numeric": True},
+    validate=_validate_password,
+)
+
+PROVIDER = StandinProvider(
+    name="random",
+    version=VERSION,
+    kinds={RANDOM_BYTES.token: RANDOM_BYTES, RANDOM_PASSWORD.token: RANDOM_PASSWORD},
+)
