@@ -40,7 +40,7 @@ toolchain: ## build the pulumi CLI, providers, etcd and kube-apiserver from pinn
 	scripts/toolchain.sh
 
 e2e: venv toolchain ## the built engine and providers against a local kube-apiserver (not part of make test)
-	$(BIN)/python -m pytest -q -m e2e tests/e2e
+	$(BIN)/python -m pytest -q -x -m e2e tests/e2e
 
 bench: venv ## measure the seed's promises and the program's scale (not part of make test)
 	mkdir -p bench/results

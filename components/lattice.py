@@ -1,7 +1,7 @@
 """Lattice: a whole validated spec as resources: keys, every hub region, every spoke."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 
@@ -12,13 +12,31 @@ from components.keys import LatticeKeys
 from components.platforms.contract import Lookups
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 from lattice.credentials import binds_source
-from lattice.outputs import spoke_connection
+from lattice.outputs import SpokeConnection, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.problems import LatticeSpecError
 from lattice.rules import deployment_problems
 from lattice.spec import LatticeSpec
 
 TYPE = "wasmcloud-lattice:index:Lattice"
+
+
+class HubOutputs(TypedDict):
+    """One hub region's outputs (stack output ``hubs.<hub>``). Typed, so other languages get
+    typed fields (Pulumi YAML drops values nested in an untyped ``Any``)."""
+
+    leafUrls: pulumi.Input[list[str]]
+    websocketUrls: pulumi.Input[list[str]]
+    gatewayUrls: pulumi.Input[list[str]]
+    clientUrls: pulumi.Input[list[str]]
+    jsDomain: pulumi.Input[str]
+
+
+class SpokeOutputs(SpokeConnection):
+    """One spoke's outputs (stack output ``spokes.<spoke>``): what the wasmCloud host beside it
+    needs (:func:`lattice.outputs.spoke_connection`) and ``creds`` (a secret)."""
+
+    creds: pulumi.Input[str]
 
 
 class Lattice(LatticeComponent):
@@ -29,9 +47,9 @@ class Lattice(LatticeComponent):
 
     # Class-level annotations are the component's outputs (the package schema reads them);
     # ``plan``, ``keys``, ``ca``, ``hub_clusters`` and ``edge_spokes`` are Python-only handles.
-    hubs: dict[str, dict[str, Any]]
-    """Per hub region: ``leafUrls``, ``websocketUrls``, ``gatewayUrls``, ``clientUrls``, ``jsDomain``."""
-    spokes: dict[str, dict[str, Any]]
+    hubs: dict[str, HubOutputs]
+    """Per hub region: where spokes, other regions and cloud-side services reach it."""
+    spokes: dict[str, SpokeOutputs]
     """Per spoke: its connection outputs, and ``creds`` (a secret)."""
     service_creds: pulumi.Output[str]
     lattice_service_creds: dict[str, pulumi.Output[str]]
@@ -149,7 +167,7 @@ class Lattice(LatticeComponent):
                 "clientUrls": c.client_urls,
                 "jsDomain": c.jetstream_domain,
             }
-        self.spokes = {s: {**spoke_connection(plan, s), "creds": e.creds} for s, e in self.edge_spokes.items()}
+        self.spokes = {s: SpokeOutputs(**spoke_connection(plan, s), creds=e.creds) for s, e in self.edge_spokes.items()}
         self.service_creds = keys.service_creds
         self.lattice_service_creds = keys.lattice_service_creds
         self.ca_cert = ca.cert_pem

@@ -5,7 +5,7 @@ the platform the spec names and exposes what that platform resolved.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
 import pulumi
 
@@ -16,7 +16,7 @@ from components.platforms.contract import IssueCertificate, Lookups, SpokeInputs
 from lattice.addressing import CertificateHosts
 from lattice.credentials import ChildLogin
 from lattice.natsconf import CREDS_FILE, UPSTREAM_AUTH_INCLUDE, ServerTls
-from lattice.outputs import spoke_connection
+from lattice.outputs import SpokeConnection, spoke_connection
 from lattice.plan import LatticePlan, needs_ca, presents_certificate
 from lattice.rules import cluster_access_problem
 from lattice.spec import SpokeSpec
@@ -78,7 +78,7 @@ class EdgeSpoke(LatticeComponent):
     platform: see :mod:`components.platforms.aws.spoke` and
     :mod:`components.platforms.kubernetes.spoke`."""
 
-    connection: pulumi.Output[dict[str, Any]]
+    connection: pulumi.Output[SpokeConnection]
     """What the wasmCloud host beside the leaf needs (``natsUrl``, ``washHostArgs``, ...)."""
     creds: pulumi.Output[str]
     """The leaf's credential (a secret): its ``.creds``, or its upstream-auth include."""

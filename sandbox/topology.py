@@ -15,12 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from lattice.addressing import LOOPBACK, Ports, ServerAddress, client_url, direct_addressing, leaf_url, monitor_url
 from lattice.credentials import LatticeAuth, assemble, binds_source, plan_key_names
 from lattice.natsconf import ServerFiles, render_lattice, render_server
-from lattice.outputs import spoke_connection
+from lattice.outputs import SpokeConnection, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.spec import LatticeSpec
 from sandbox import binaries
@@ -172,7 +171,7 @@ class LocalLattice:
     def hub_client_urls(self, hub: str) -> list[str]:
         return [self.client_url(s) for s in self.plan.hub(hub).servers]
 
-    def connection(self, spoke: str) -> dict[str, Any]:
+    def connection(self, spoke: str) -> SpokeConnection:
         return spoke_connection(self.plan, spoke, self.ports[spoke].client)
 
     # --- lifecycle -------------------------------------------------------------------------

@@ -24,12 +24,22 @@ def cluster_provider(
     prefix: str, settings: KubernetesSettings, kubeconfig: pulumi.Input[str] | None, opts: ChildOpts
 ) -> k8s.Provider:
     """The explicit provider for one cluster: its kubeconfig (a secret), never the ambient
-    one unless ``ambientKubeconfig`` asks for it."""
-    if kubeconfig is not None:
-        return k8s.Provider(f"{prefix}-k8s", kubeconfig=secret(kubeconfig), opts=opts())
-    if not settings.ambient_kubeconfig:
+    one unless ``ambientKubeconfig`` asks for it.
+
+    A changed config or trust (a revocation) updates its ConfigMap or Secret in place. By
+    default the provider replaces them, and replacing the Secret a hub's pods mount made the
+    engine replace the hub's whole StatefulSet, every pod of the region at once (seen in the
+    e2e tier on retiring a spoke); in place, only the pods' checksum annotation changes, and
+    they roll one at a time."""
+    if kubeconfig is None and not settings.ambient_kubeconfig:
         raise ValueError(f"{prefix}: no kubeconfig given and ambientKubeconfig is off")
-    return k8s.Provider(f"{prefix}-k8s", opts=opts())
+    return k8s.Provider(
+        f"{prefix}-k8s",
+        kubeconfig=None if kubeconfig is None else secret(kubeconfig),
+        enable_config_map_mutable=True,
+        enable_secret_mutable=True,
+        opts=opts(),
+    )
 
 
 @dataclass(frozen=True)
