@@ -10,6 +10,7 @@ import pytest
 
 from lattice.addressing import LOOPBACK
 from lattice.natsconf import ServerFiles, render_server_config
+from lattice.natsconf.blocks import LEAF_RECONNECT_DELAY_MS, leaf_reconnect_delay
 from lattice.plan import ServerPlan, plan_lattice
 from tests.support.helpers import (
     EXTREME_STACKS,
@@ -94,7 +95,7 @@ def test_role_rules(stack: str) -> None:
             assert f'http: "{LOOPBACK}:' in config
             assert 'no_auth_user: "local"' in config
             assert f'domain: "{server.jetstream_domain}"' in config
-            assert 'ping_interval: "7s"' in config
+            assert 'ping_interval: "3s"' in config
             assert "cluster" not in keys and "gateway" not in keys
             upstream = server.upstream or ""
             if plan.is_hub(upstream) and plan.hub(upstream).external_urls:
@@ -129,6 +130,23 @@ def test_adding_a_spoke_leaves_every_hub_config_byte_identical() -> None:
     for hub_server in plan_a.hub("use1").servers:
         assert before[hub_server].config == after[hub_server].config
     assert before["a"].config == after["a"].config
+
+
+def test_spokes_that_lose_one_hub_node_redial_it_spread_out_not_at_once() -> None:
+    """nats-server redials a lost leaf after exactly ``reconnect_delay`` (no jitter on that
+    path), so the jitter is in the rendering: each spoke's delay is its own, from its name."""
+    low, high = LEAF_RECONNECT_DELAY_MS
+    delays = [int(leaf_reconnect_delay(f"store-{i}").removesuffix("ms")) for i in range(1000)]
+    assert all(low <= d < high for d in delays)
+    assert len(set(delays)) > (high - low) * 0.9, "nearly every millisecond of the range is used"
+    quarter = (high - low) // 4
+    buckets = [sum(low + q * quarter <= d < low + (q + 1) * quarter for d in delays) for q in range(4)]
+    assert min(buckets) > 200, f"spread evenly over the range: {buckets}"
+    assert leaf_reconnect_delay("store-12") == leaf_reconnect_delay("store-12")
+    spec = load_stack("dev")
+    _, _, rendered = render_stack("dev")
+    for spoke in spec.spokes:
+        assert f'reconnect_delay: "{leaf_reconnect_delay(spoke.name)}"' in rendered[spoke.name].config
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
