@@ -176,8 +176,18 @@ def up(args: argparse.Namespace) -> int:
 
 def bench(args: argparse.Namespace) -> int:
     from sandbox import bench as benchmarks
+    from sandbox import fleet
+    from sandbox.binaries import MissingBinary
 
     report = Reporter()
+    try:
+        fleet_sizes = [int(x) for x in args.fleet.split(",")] if args.fleet else []
+    except ValueError:
+        print(f"--fleet: expected comma-separated spoke counts, got {args.fleet!r}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.fleet_only and not fleet_sizes:
+        print("--fleet-only needs --fleet SIZES", file=sys.stderr)
+        return EXIT_INVALID
     try:
         if args.stack or args.stack_file:
             path, label = resolve_stack(args.stack, args.stack_file)
@@ -192,22 +202,30 @@ def bench(args: argparse.Namespace) -> int:
     settings = benchmarks.BenchSettings(wan_delay_ms=args.wan_delay_ms).scaled(args.scale)
     report(f"bench: topology {spec.name!r}, WAN delay {settings.wan_delay_ms:g} ms one way, scale {args.scale:g}")
     try:
-        metrics = asyncio.run(benchmarks.run_bench(spec, converge_spec, settings, report))
-    except SandboxError as err:
+        metrics = {} if args.fleet_only else asyncio.run(benchmarks.run_bench(spec, converge_spec, settings, report))
+        fleet_figures = fleet.run_fleet(fleet_sizes, settings.wan_delay_ms / 1000, report) if fleet_sizes else None
+    except (SandboxError, MissingBinary) as err:
         print(f"bench: {err}", file=sys.stderr)
         return EXIT_FAILED
-    print()
-    print(benchmarks.table(metrics))
-    missed = benchmarks.missed_targets(metrics)
+    missed = benchmarks.missed_targets(metrics) if metrics else []
+    if metrics:
+        print()
+        print(benchmarks.table(metrics))
+    if fleet_figures is not None:
+        print()
+        print(fleet.table(fleet_figures))
+        missed += fleet.missed_targets(fleet_figures)
     print("\ntargets: " + ("all met" if not missed else "missed: " + "; ".join(missed)))
     if args.json:
-        document = {
+        document: dict[str, Any] = {
             "topology": spec.name,
             "convergeStack": converge_spec.name,
             "settings": vars(settings),
             "metrics": metrics,
             "missedTargets": missed,
         }
+        if fleet_figures is not None:
+            document["fleet"] = fleet_figures
         Path(args.json).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         report(f"wrote {args.json}")
     return EXIT_OK
@@ -375,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--wan-delay-ms", type=float, default=20.0, help="one-way delay of each spoke link")
     p_bench.add_argument("--scale", type=float, default=1.0, help="multiply every iteration count (0.05: a smoke run)")
     p_bench.add_argument("--converge-stack", default="dev", help="stack whose convergence is timed (default dev)")
+    p_bench.add_argument(
+        "--fleet", help="also bring up a 3-node hub with each of these many spokes, e.g. 25,50,100,200 (sandbox.fleet)"
+    )
+    p_bench.add_argument("--fleet-only", action="store_true", help="measure only the fleet (with --fleet)")
     p_bench.set_defaults(func=bench)
 
     p_prog = sub.add_parser("bench-program", help="time the Pulumi program under mocks at 10, 100, 1000 spokes")

@@ -29,6 +29,12 @@ after a failed dial (leafnode.go ``reConnectToRemoteLeafNode`` vs ``connectToRem
 So each server's delay is spread over this range by a hash of its name: spokes that lose the
 same hub node do not all redial it in the same millisecond, and the rendering stays
 deterministic. The default 1 s made re-attachment take 1.1 s over a 20 ms WAN."""
+LEAF_COMPRESSION = "s2_fast"
+"""Leaf links compress with S2's fast level whatever the RTT. The default, s2_auto, moves to
+s2_better above 50 ms and s2_best above 100 ms (server.go ``selectS2AutoModeBasedOnRTT``),
+and each level keeps its encoder per connection: the fleet bench measured a hub holding
+1.7 MiB per leaf under s2_auto over a 20 ms WAN and 0.55 MiB with s2_fast, and spending a
+third of a reconnect storm's CPU in the best-level encoder. Reloadable (reload.go)."""
 TLS_MIN_VERSION = "1.2"
 TLS_TIMEOUT = 5
 """Seconds for a TLS handshake; generous for leaf links over slow or lossy edge WANs."""
@@ -161,6 +167,7 @@ def _leaf_listener(plan: LatticePlan, server: ServerPlan, addressing: Addressing
     own = addressing.servers[server.name]
     listener: dict[str, Any] = {"listen": host_port(own.bind_host, own.ports.leaf)}
     listener["tls"] = listener_tls(files, handshake_first=plan.tls_handshake_first)
+    listener["compression"] = LEAF_COMPRESSION
     if server.role == "hub":
         # Operator mode: the leaf listener authenticates JWTs against the operator, so an
         # anonymous leaf is refused. (Config users are not allowed here in operator mode.)
@@ -197,6 +204,7 @@ def leafnodes_block(
             # The URL carries a password: it lives in a secret file this config includes.
             remote = {INCLUDE: UPSTREAM_AUTH_INCLUDE, "account": LOCAL_ACCOUNT}
             remote["tls"] = remote_tls(files, handshake_first=plan.tls_handshake_first)
+        remote["compression"] = LEAF_COMPRESSION
         block["reconnect_delay"] = leaf_reconnect_delay(server.name)
         block["remotes"] = [remote]
     return {"leafnodes": block} if block else {}
