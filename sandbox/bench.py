@@ -522,6 +522,9 @@ ROWS = [
     ("spoke_local_ratio_go", "x", "  spoke / bare server: the lattice's server config alone"),
     ("leaf_msgs_per_s_go", "msg/s", "Go client: publish on a spoke -> subscriber at its hub node (TLS, WAN)"),
     ("leaf_throughput_ratio_go", "x", "leaf / bare server throughput, Go client (target >= 0.8)"),
+    ("baseline_cpu_us_per_msg_go", "us", "CPU per message, every process on the path: bare server"),
+    ("spoke_local_cpu_us_per_msg_go", "us", "  one spoke"),
+    ("leaf_cpu_us_per_msg_go", "us", "  spoke -> leaf link -> hub node (with the WAN emulator)"),
     ("wan_proxy_msgs_per_s", "msg/s", "the WAN emulator alone (no servers), leaf-framed messages"),
 ]
 

@@ -8,12 +8,14 @@ links, memory-capped with ``GOMEMLIMIT``, no wasmCloud hosts) and measures:
 - ``converge_ms``: the hub running, start every spoke -> every spoke attached and healthy;
 - ``hub_rss_kib_per_leaf``: the hub nodes' resident memory with the fleet attached, less
   what they held before it, per leaf connection;
-- ``idle_bytes_per_s_per_spoke``: bytes the WAN links carry with no traffic (leaf pings and
-  pongs, inside TLS: no TCP/IP headers), per spoke;
+- ``idle_bytes_per_s_per_spoke``, ``idle_segments_per_s_per_spoke``: what the WAN links
+  carry with no traffic (leaf pings and pongs, inside TLS: no TCP/IP headers), per spoke;
 - the storm: the hub node most spokes are attached to is killed (SIGKILL); for each spoke
   that was on it, the time until a surviving node has it again (``storm_reattach_ms``
   p50/p99/max), how many never came back within the deadline (``left_out``), and the
-  surviving nodes' CPU per re-attachment (TLS handshake, JWT check, interest exchange);
+  surviving nodes' CPU per re-attachment (TLS handshake, JWT check, interest exchange, and
+  whatever else the node's loss costs them: route redials, JetStream's new leaders), less
+  the CPU the same polling costs them afterwards;
 - once per run, ``tls_burst``: K TLS handshakes opened at once against one hub node's leaf
   port: the node's CPU per handshake and how many it completed per second.
 
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import resource
 import ssl
 import statistics
@@ -39,6 +40,7 @@ from typing import Any
 from lattice.stack import parse_lattice
 from sandbox import binaries
 from sandbox.monitor import get_json, healthy, route_peers
+from sandbox.processes import cpu_seconds
 from sandbox.topology import LocalLattice, SandboxError
 
 HUB = "hub"
@@ -95,12 +97,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise SandboxError(f"no VmRSS for pid {pid}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -170,13 +166,27 @@ class Fleet:
     def hub_rss(self) -> int:
         return sum(rss_kib(self.lattice.supervisor.pid(n)) for n in self.hub_nodes)
 
-    def idle_bytes_per_s(self) -> float:
-        """Bytes all WAN links carry per second per spoke with no application traffic."""
-        assert self.lattice.wan is not None
-        before, started = self.lattice.wan.bytes_carried(), time.monotonic()
+    def idle_traffic(self) -> dict[str, float]:
+        """Bytes (inside TLS) and chunks (about one TCP segment each) all WAN links carry
+        per second per spoke with no application traffic: the leaf pings and pongs."""
+        wan = self.lattice.wan
+        assert wan is not None
+        nbytes, reads, started = wan.bytes_carried(), wan.reads_carried(), time.monotonic()
         time.sleep(IDLE_WINDOW)
-        carried = self.lattice.wan.bytes_carried() - before
-        return carried / (time.monotonic() - started) / len(self.spokes)
+        per = (time.monotonic() - started) * len(self.spokes)
+        return {
+            "idle_bytes_per_s_per_spoke": (wan.bytes_carried() - nbytes) / per,
+            "idle_segments_per_s_per_spoke": (wan.reads_carried() - reads) / per,
+        }
+
+    def poll_cpu(self, nodes: tuple[str, ...], seconds: float) -> float:
+        """CPU seconds ``nodes`` spend while polled as the storm polls them, nothing else."""
+        before = {n: cpu_seconds(self.lattice.supervisor.pid(n)) for n in nodes}
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.attached(nodes)
+            time.sleep(POLL)
+        return sum(cpu_seconds(self.lattice.supervisor.pid(n)) - before[n] for n in nodes)
 
     def storm(self) -> dict[str, Any]:
         """Kill the busiest hub node; per displaced spoke, ms until a survivor has it."""
@@ -196,7 +206,9 @@ class Fleet:
                 if spoke in now_attached:
                     back[spoke] = (seen - killed) * 1000
             time.sleep(POLL)
+        storm_seconds = time.monotonic() - killed
         cpu = sum(cpu_seconds(self.lattice.supervisor.pid(n)) - cpu_before[n] for n in survivors)
+        cpu -= self.poll_cpu(survivors, storm_seconds)  # the same polling, after the storm
         times = list(back.values()) or [float("nan")]
         return {
             "killed": victim,
@@ -207,7 +219,7 @@ class Fleet:
                 "max": max(times),
             },
             "left_out": len(displaced) - len(back),
-            "hub_cpu_ms_per_reattach": cpu * 1000 / max(1, len(back)),
+            "hub_cpu_ms_per_reattach": max(0.0, cpu) * 1000 / max(1, len(back)),
         }
 
 
@@ -272,13 +284,12 @@ def measure_fleet(spokes: int, wan_delay: float, progress: Callable[[str], None]
         progress(f"fleet of {spokes}: converged in {converge_ms:.0f} ms")
         time.sleep(1)
         rss_after = fleet.hub_rss()
-        idle = fleet.idle_bytes_per_s()
         figures: dict[str, Any] = {
             "spokes": spokes,
             "converge_ms": converge_ms,
             "hub_rss_kib_per_leaf": (rss_after - rss_before) / spokes,
             "hub_rss_kib": rss_after,
-            "idle_bytes_per_s_per_spoke": idle,
+            **fleet.idle_traffic(),
         }
         figures.update(fleet.storm())
         storm = figures["storm_reattach_ms"]

@@ -1,7 +1,9 @@
 """Throughput measured with a Go client (natscli's ``nats bench``), and the WAN emulator's own
 ceiling, so the leaf figure says what the servers and the link carry, not what nats-py does.
 
-Three paths, in alternating rounds so machine drift hits each alike:
+Three paths, in alternating rounds so machine drift hits each alike (and for each, the CPU
+time every process on the path spent per message: the servers, both clients, and this
+process, which runs the WAN emulator):
 
 - ``baseline``: publisher and subscriber on one bare nats-server (plaintext, no accounts);
 - ``spoke_local``: both on one spoke (the lattice's config: its account, JetStream domain);
@@ -11,6 +13,7 @@ Three paths, in alternating rounds so machine drift hits each alike:
 
 from __future__ import annotations
 
+import resource
 import socket
 import statistics
 import threading
@@ -22,7 +25,7 @@ from sandbox import binaries
 from sandbox.monitor import leaf_attachment
 from sandbox.natscli import Endpoint, interest_at_client, interest_at_leaf, pub_sub
 from sandbox.ports import free_ports
-from sandbox.processes import Supervisor
+from sandbox.processes import Supervisor, cpu_seconds
 from sandbox.topology import LocalLattice, SandboxError
 from sandbox.wan import Wan
 
@@ -54,6 +57,10 @@ class BareServer:
         self.supervisor.stop_all()
 
     @property
+    def pid(self) -> int:
+        return self.supervisor.pid("bare")
+
+    @property
     def endpoint(self) -> Endpoint:
         return Endpoint((client_url(LOOPBACK, self.port),))
 
@@ -73,7 +80,13 @@ async def go_throughput(
     at_hub = Endpoint((lattice.client_url(node),), str(lattice.service_creds), str(lattice.ca_file))
     spoke_monitor = lattice.monitor_url(spoke)
     rates: dict[str, list[float]] = {path: [] for path in PATHS}
+    cpu: dict[str, list[float]] = {path: [] for path in PATHS}
     with BareServer(workdir) as bare:
+        servers = {
+            "baseline": [bare.pid],
+            "spoke_local": [lattice.supervisor.pid(spoke)],
+            "leaf": [lattice.supervisor.pid(spoke), lattice.supervisor.pid(node)],
+        }
         for n in range(rounds):
             order = PATHS if n % 2 == 0 else tuple(reversed(PATHS))
             for path in order:
@@ -84,12 +97,29 @@ async def go_throughput(
                     pub, sub, ready = at_spoke, at_spoke, interest_at_client(spoke_monitor, subject)
                 else:
                     pub, sub, ready = at_spoke, at_hub, interest_at_leaf(spoke_monitor, subject)
+                before = _cpu(servers[path])
                 rate = await pub_sub(workdir, f"{path}-{n}", pub, sub, subject, messages, size, ready)
+                cpu[path].append((_cpu(servers[path]) - before) / messages * 1e6)
                 rates[path].append(rate)
     metrics = {f"{path}_msgs_per_s_go": statistics.median(values) for path, values in rates.items()}
+    metrics.update({f"{path}_cpu_us_per_msg_go": statistics.median(values) for path, values in cpu.items()})
     metrics["leaf_throughput_ratio_go"] = metrics["leaf_msgs_per_s_go"] / metrics["baseline_msgs_per_s_go"]
     metrics["spoke_local_ratio_go"] = metrics["spoke_local_msgs_per_s_go"] / metrics["baseline_msgs_per_s_go"]
     return metrics
+
+
+def _cpu(server_pids: list[int]) -> float:
+    """CPU seconds so far of the servers on a path, of the reaped children (the ``nats
+    bench`` processes, once they exit) and of this process (the WAN emulator's thread)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return (
+        sum(cpu_seconds(pid) for pid in server_pids)
+        + children.ru_utime
+        + children.ru_stime
+        + own.ru_utime
+        + own.ru_stime
+    )
 
 
 def wan_proxy_ceiling(delay: float, messages: int, size: int) -> float:

@@ -106,3 +106,9 @@ class Supervisor:
         tb: TracebackType | None,
     ) -> None:
         self.stop_all()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a running process has used so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

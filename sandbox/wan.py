@@ -70,6 +70,7 @@ class _Side(asyncio.Protocol):
         if self.link.state == "silent":
             return  # black hole: bytes vanish, nobody is told
         setattr(self.link, self.count, getattr(self.link, self.count) + len(data))
+        self.link.reads += 1
         self.pending.append((time.monotonic() + self.link.delay, data))
         self.held += len(data)
         if self.held > HIGH_WATER and self.transport is not None:
@@ -148,7 +149,8 @@ class _Side(asyncio.Protocol):
 
 class WanLink:
     """Listens on ``listen_port`` and forwards to ``target``, ``delay`` seconds each way.
-    ``bytes_up`` / ``bytes_down``: bytes carried towards the target / back (as they arrived)."""
+    ``bytes_up`` / ``bytes_down``: bytes carried towards the target / back (as they arrived);
+    ``reads``: chunks read, both ways (an idle link's small writes arrive one per segment)."""
 
     def __init__(self, name: str, host: str, listen_port: int, target_port: int, delay: float):
         self.name = name
@@ -159,6 +161,7 @@ class WanLink:
         self.state = "up"  # up | cut | silent
         self.bytes_up = 0
         self.bytes_down = 0
+        self.reads = 0
         self._server: asyncio.Server | None = None
         self._sides: set[_Side] = set()
         self._connecting: set[asyncio.Task[None]] = set()
@@ -246,6 +249,10 @@ class Wan:
     def bytes_carried(self) -> int:
         """Bytes every link carried so far, both ways (a snapshot from another thread)."""
         return sum(link.bytes_up + link.bytes_down for link in list(self.links.values()))
+
+    def reads_carried(self) -> int:
+        """Chunks every link read so far, both ways."""
+        return sum(link.reads for link in list(self.links.values()))
 
     def close(self) -> None:
         for link in self.links.values():
