@@ -172,6 +172,20 @@ def direct_addressing(
     )
 
 
+def balanced_leaf_urls(leaf_host: str) -> tuple[str, ...]:
+    """Where spokes dial a balanced hub region: its balancer, nothing else. Apart from
+    :func:`balanced_hub_addressing` so a spoke's inputs depend on the balancer's address
+    alone, not on every node's (at 1000 spokes that dependency fan-in cost the program)."""
+    return (leaf_url(leaf_host),)
+
+
+def balanced_websocket_urls(plan: LatticePlan, hub: str, leaf_host: str, websocket_host: str | None) -> tuple[str, ...]:
+    """Where WebSocket spokes dial a balanced hub region (none unless it has a listener)."""
+    if not plan.server(plan.hub(hub).servers[0]).websocket:
+        return ()
+    return (websocket_url(websocket_host or leaf_host),)
+
+
 def balanced_hub_addressing(
     plan: LatticePlan,
     hub: str,
@@ -196,14 +210,14 @@ def balanced_hub_addressing(
         raise ValueError(f"hub {hub}: {len(advertise_hosts)} gateway addresses for {len(servers)} nodes")
     gateway_urls = {peer: tuple(gateway_url(h) for h in hosts) for peer, hosts in peer_gateway_hosts.items()}
     gateway_urls[hub] = tuple(gateway_url(h) for h in advertise_hosts)
-    websocket = plan.server(servers[0]).websocket
+    websocket = balanced_websocket_urls(plan, hub, leaf_host, websocket_host)
     return Addressing(
         servers={s: ServerAddress(dial_host=h) for s, h in zip(servers, dial_hosts, strict=True)},
-        leaf_urls={hub: (leaf_url(leaf_host),)},
+        leaf_urls={hub: balanced_leaf_urls(leaf_host)},
         gateway_urls=gateway_urls,
         gateway_advertise={s: host_port(h, PORTS.gateway) for s, h in zip(servers, advertise_hosts, strict=False)},
         leaf_behind_balancer=frozenset({hub}),
-        websocket_urls={hub: (websocket_url(websocket_host or leaf_host),)} if websocket else {},
+        websocket_urls={hub: websocket} if websocket else {},
     )
 
 

@@ -106,7 +106,7 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass
 class Fleet:
-    lattice: FleetLattice
+    lattice: LocalLattice
     pool: ThreadPoolExecutor
 
     @property
@@ -119,6 +119,7 @@ class Fleet:
 
     def attached(self, nodes: tuple[str, ...]) -> dict[str, str]:
         """Spoke -> the hub node whose ``/leafz`` lists it (one request per node)."""
+
         def leafs(node: str) -> list[str]:
             with contextlib.suppress(OSError, ValueError):
                 data = get_json(self.lattice.monitor_url(node) + "/leafz", timeout=5)

@@ -34,7 +34,7 @@ from components.platforms.aws.node import NodeAddress, ami, node_address, node_i
 from components.platforms.contract import BuiltHub, HubInputs
 from components.platforms.files import hub_files
 from lattice import provider_rules
-from lattice.addressing import PORTS, Addressing, balanced_hub_addressing, certificate_hosts
+from lattice.addressing import PORTS, Addressing, balanced_hub_addressing, balanced_leaf_urls, certificate_hosts
 from lattice.allowlists import gateway_sources, leaf_sources, open_leaf_mark
 from lattice.names import auto_named
 from lattice.natsconf import ServerFiles, render_server_config
@@ -115,7 +115,7 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
 
     return BuiltHub(
         configs=configs,
-        leaf_urls=addressing.apply(lambda a: list(a.leaf_urls[hub.name])),
+        leaf_urls=balancer_dns.apply(lambda dns: list(balanced_leaf_urls(dns))),  # the balancer only
         websocket_urls=pulumi.Output.from_input([]),
         gateway_hosts=public_ips.apply(list),
         gateway_urls=addressing.apply(lambda a: list(a.gateway_urls[hub.name])),

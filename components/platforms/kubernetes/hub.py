@@ -39,6 +39,8 @@ from lattice.addressing import (
     PORTS,
     Addressing,
     balanced_hub_addressing,
+    balanced_leaf_urls,
+    balanced_websocket_urls,
     certificate_hosts,
     client_url,
     merge_hosts,
@@ -205,8 +207,11 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
     )
     return BuiltHub(
         configs=configs,
-        leaf_urls=addressing.apply(lambda a: list(a.leaf_urls[hub.name])),
-        websocket_urls=addressing.apply(lambda a: list(a.websocket_urls.get(hub.name, ()))),
+        # from the balancer's address only: spokes need nothing else of the hub
+        leaf_urls=leaf_host.apply(lambda h: list(balanced_leaf_urls(h))),
+        websocket_urls=leaf_host.apply(
+            lambda h: list(balanced_websocket_urls(plan, hub.name, h, settings.websocket.host))
+        ),
         gateway_hosts=hosts,
         gateway_urls=addressing.apply(lambda a: list(a.gateway_urls[hub.name])),
         # per pod: each name is on the certificate the client verifies (known before any pod is)
