@@ -112,6 +112,7 @@ async def _run_checks(lattice: LocalLattice, workloads: EdgeWorkloads, report: R
         checks += await workloads.deploy(host_ids)
         checks += await workloads.check_served_locally()
         checks += await workloads.check_local_first()
+        checks += await workloads.check_partitions()
         await workloads.refresh()
     finally:
         await watch.close()

@@ -25,7 +25,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import nats
 from nats.aio.client import Client
@@ -140,7 +140,8 @@ class PartitionResult:
     heal_ms: float | None
     """Links healed -> the hub gets the host's heartbeat and the workload's status again."""
     state_after: str
-    extra: dict[str, str] = field(default_factory=dict)
+    hub_reached_during: bool
+    """Whether the hub's heartbeat request got through while cut (it must not)."""
 
     @property
     def success(self) -> float:
@@ -458,6 +459,49 @@ class EdgeWorkloads:
             checks.append(Check(name, ok, detail))
         return checks
 
+    async def check_partitions(self) -> list[Check]:
+        """With WAN links: one site cut loudly, then silently; then its host restarted in a
+        partition, straight from the cloud registry and through its mirror."""
+        site = next((s for s in self.placements if self.plan.spoke(s).upstream_is_hub), None)
+        if site is None or self.lattice.wan is None:
+            return []
+        checks = []
+        for silent in (False, True):
+            kind = "silent" if silent else "loud"
+            result = await self.partition(site, silent=silent, count=50)
+            ok = result.success == 1.0 and not result.hub_reached_during and result.state_after.endswith("RUNNING")
+            heal = "never" if result.heal_ms is None else f"{result.heal_ms:.0f} ms after the heal"
+            detail = (
+                f"every upstream link cut ({kind}): {result.served_locally}/{result.sent} local requests served by "
+                f"{site}'s host; hub reached the host during the cut: {result.hub_reached_during}; the hub saw its "
+                f"heartbeat and {result.state_after} {heal}"
+            )
+            checks.append(Check(f"workload-partition-{kind}:{site}", ok, detail))
+        direct = await self.restart_in_partition(site, via_mirror=False, silent=False)
+        await self.restore(site)
+        checks.append(
+            Check(
+                f"restart-in-partition-registry:{site}",
+                not direct.came_back,
+                f"host restarted with its site cut, pulling from the cloud registry (warm cache): came back "
+                f"{'yes' if direct.came_back else 'no'}: {direct.state} {direct.message}",
+            )
+        )
+        for silent in (False, True):
+            mirrored = await self.restart_in_partition(site, via_mirror=True, silent=silent)
+            await self.restore(site)
+            kind = "silent" if silent else "loud"
+            when = "" if mirrored.serve_ms is None else f", serving {mirrored.serve_ms:.0f} ms after the host started"
+            checks.append(
+                Check(
+                    f"restart-in-partition-mirror-{kind}:{site}",
+                    mirrored.came_back,
+                    f"host restarted with its site cut ({kind}), pulling by digest from its mirror: came back "
+                    f"{'yes' if mirrored.came_back else 'no'}: {mirrored.state}{when} {mirrored.message}".rstrip(),
+                )
+            )
+        return checks
+
     # --- partitions --------------------------------------------------------------------------------
 
     def cut(self, spoke: str, *, silent: bool) -> None:
@@ -488,6 +532,15 @@ class EdgeWorkloads:
                 await asyncio.sleep(0.2)
         return None, "unanswered"
 
+    async def hub_reaches(self, spoke: str) -> bool:
+        """One heartbeat request from the hub to the site's host (1 s)."""
+        control = HostControl(await self.hub_client(self.plan.lattice_of(spoke)), timeout=1.0)
+        try:
+            await control.heartbeat(self.placements[spoke].host_id)
+        except HostControlError:
+            return False
+        return True
+
     async def partition(self, spoke: str, *, silent: bool, count: int = 50) -> PartitionResult:
         """Every upstream link of the site cut; local requests; heal; the hub sees it again."""
         nc = await connect_spoke(self.lattice, spoke, f"edge-echo-partition-{spoke}")
@@ -496,13 +549,14 @@ class EdgeWorkloads:
             try:
                 await asyncio.sleep(0.3)
                 served = await self.requests_on(nc, spoke, count, timeout=2.0)
+                reached = await self.hub_reaches(spoke)
             finally:
                 self.heal(spoke)
                 healed = time.monotonic()
             heal_ms, state = await self.hub_sees(spoke)
             if heal_ms is not None:
                 heal_ms = (time.monotonic() - healed) * 1000
-            return PartitionResult(silent, served.sent, served.local, heal_ms, state)
+            return PartitionResult(silent, served.sent, served.local, heal_ms, state, reached)
         finally:
             await nc.close()
 
