@@ -353,6 +353,12 @@ def isolation_cmd(args: argparse.Namespace) -> int:
     return EXIT_OK if isolated else EXIT_FAILED
 
 
+def schedule_cmd(args: argparse.Namespace) -> int:
+    from sandbox.schedule import schedule
+
+    return asyncio.run(schedule(Path(args.json), args.spoke, args.hub))
+
+
 def graph(args: argparse.Namespace) -> int:
     from lattice import graph as pictures
     from lattice.plan import plan_lattice
@@ -430,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_iso.add_argument("--json", help="write the counts to this file")
     p_iso.add_argument("--converge-timeout", type=float, default=60.0, help="seconds (default 60)")
     p_iso.set_defaults(func=isolation_cmd)
+
+    p_sched = sub.add_parser("schedule", help="drive one edge host from the hub, against a running sandbox")
+    p_sched.add_argument("--json", required=True, help="the --json file of a running `sandbox up`")
+    p_sched.add_argument("--spoke", required=True, help="the site whose host to drive")
+    p_sched.add_argument("--hub", help="the hub region the scheduler connects to (default: the first)")
+    p_sched.set_defaults(func=schedule_cmd)
 
     p_graph = sub.add_parser("graph", help="draw a stack's topology (Mermaid or SVG)")
     which = p_graph.add_mutually_exclusive_group()
