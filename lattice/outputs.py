@@ -8,6 +8,7 @@ from typing import NotRequired, TypedDict
 
 from lattice.addressing import LOOPBACK, PORTS, spoke_client_url
 from lattice.plan import LatticePlan
+from lattice.registry import HOST_CA_FILE, mirror_host
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,11 @@ class OciMirror:
     """``127.0.0.1:<port>``: the registry part of the references the host pulls."""
     ca_file: str
     """Where the host finds the CA that signed the mirror's certificate (``--oci-ca-path``)."""
+
+
+def oci_mirror(plan: LatticePlan, spoke: str) -> OciMirror | None:
+    """A spoke platform's mirror beside its host (``workloads.edgeMirror``), or None."""
+    return OciMirror(mirror_host(), HOST_CA_FILE) if plan.mirrors(spoke) else None
 
 
 def wash_host_args(nats_url: str, host_name: str, mirror: OciMirror | None = None) -> list[str]:

@@ -18,6 +18,13 @@ from lattice.addressing import LOOPBACK
 
 MIRROR_PORT = 5443
 """The mirror's TLS port on a spoke's loopback (outside the NATS ports)."""
+MIRROR_CERT_FILE = "registry-mirror-cert.pem"
+MIRROR_KEY_FILE = "registry-mirror-key.pem"
+"""The mirror's certificate (127.0.0.1 and localhost, from the lattice CA) among the
+spoke's secret files."""
+MIRROR_CONFIG_FILE = "registry-mirror.yml"
+HOST_CA_FILE = "/etc/wasmcloud/ca.pem"
+"""Where a spoke's wasmCloud host finds the lattice CA (``--oci-ca-path``), on both platforms."""
 
 
 def registry_config(
@@ -44,6 +51,12 @@ def registry_config(
     if upstream is not None:
         config["proxy"] = {"remoteurl": upstream}
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def node_mirror_config(upstream: str, config_dir: str, storage_dir: str) -> str:
+    """A spoke platform's mirror: ``<config_dir>/`` holds its certificate and key."""
+    cert, key = f"{config_dir}/{MIRROR_CERT_FILE}", f"{config_dir}/{MIRROR_KEY_FILE}"
+    return registry_config(MIRROR_PORT, storage_dir, cert, key, upstream=upstream)
 
 
 def mirror_host(port: int = MIRROR_PORT) -> str:

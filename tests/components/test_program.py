@@ -25,7 +25,7 @@ from components.keys import key_entropy
 from lattice.addressing import PORTS
 from lattice.allowlists import host_cidr
 from lattice.credentials import LatticeAuth, assemble, binds_source, decode_jwt_claims, plan_key_names
-from lattice.outputs import spoke_connection
+from lattice.outputs import oci_mirror, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.rules import secret_names
 from tests.support.helpers import STACK_NAMES, load_stack
@@ -139,7 +139,8 @@ def test_exports_describe_hubs_and_spokes_with_the_sandbox_field_names(stack: st
     for spoke in plan.spokes:
         exported = dict(run.exports["spokes"][spoke.name])
         creds = exported.pop("creds")
-        assert exported == spoke_connection(plan, spoke.name), "the sandbox's JSON uses the same function"
+        expected = spoke_connection(plan, spoke.name, mirror=oci_mirror(plan, spoke.name))
+        assert exported == expected, "the sandbox's JSON uses the same function"
         assert exported["natsUrl"] == "nats://127.0.0.1:4222"
         assert ("BEGIN NATS USER JWT" in creds) == spoke.upstream_is_hub
 
