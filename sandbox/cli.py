@@ -169,6 +169,8 @@ def up(args: argparse.Namespace) -> int:
             report(f"every spoke dials through an emulated WAN link ({args.wan_delay_ms:g} ms one way)")
         for hub in lattice.stand_ins:
             report(f"external hub {hub}: a local stand-in with its own operator (JWT auth) replaces its urls")
+        if spec.workloads.registry:
+            report(f"workloads.registry {spec.workloads.registry}: a local registry (TLS, the lattice CA) stands in")
         started = time.monotonic()
         lattice.start_servers(report)
         report("waiting for routes, gateways and leaf links (/routez, /gatewayz, /leafz) ...")

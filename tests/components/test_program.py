@@ -115,8 +115,12 @@ def test_every_stack_builds_the_resources_its_spec_asks_for(stack: str) -> None:
     keys = 4 + len(plan.spokes) - len(external_spokes) + len(plan.retired_spokes)
     assert counts["random:index/randomPassword:RandomPassword"] == keys
     mid_tiers = len([s for s in plan.spokes if s.is_mid_tier])
-    listeners = aws_nodes + len(split["hubs"]["kubernetes"]) + mid_tiers
-    assert counts["tls:index/locallySignedCert:LocallySignedCert"] == listeners, "a certificate per listening server"
+    mirrors = len([s for s in plan.spokes if plan.mirrors(s.name)])
+    listeners = aws_nodes + len(split["hubs"]["kubernetes"]) + mid_tiers + mirrors
+    assert counts["tls:index/locallySignedCert:LocallySignedCert"] == listeners, "a certificate per listener"
+    k8s_mirrors = len([s for s in split["spokes"]["kubernetes"] if plan.mirrors(s.name)])
+    config_maps = len(split["hubs"]["kubernetes"]) + len(split["spokes"]["kubernetes"]) + k8s_mirrors
+    assert counts["kubernetes:core/v1:ConfigMap"] == config_maps, "a config per group, and one per registry mirror"
     assert counts["tls:index/selfSignedCert:SelfSignedCert"] == 1, "one CA per lattice"
 
 
