@@ -25,10 +25,14 @@ from components.platforms.kubernetes.scope import (
 )
 from components.platforms.kubernetes.workloads import (
     FILES,
+    MIRROR_DIR,
+    MIRROR_STORAGE,
     checksum,
     config_volume,
     data_claim,
     host_containers,
+    mirror_container,
+    mirror_volumes,
     nats_container,
     pod_security,
     service_port,
@@ -37,7 +41,8 @@ from lattice import names
 from lattice.addressing import LOOPBACK, PORTS, Addressing, service_host, spoke_addressing
 from lattice.allowlists import leaf_sources, open_leaf_mark
 from lattice.natsconf import CONFIG_FILE, render_server_config
-from lattice.outputs import spoke_connection
+from lattice.outputs import oci_mirror, spoke_connection
+from lattice.registry import MIRROR_CONFIG_FILE, node_mirror_config
 
 
 def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
@@ -91,15 +96,23 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
     )
     # a digest of 256-bit secrets reveals nothing; unsecret it, or the whole pod spec would
     # turn secret and vanish from preview diffs
+    mirrored = plan.mirrors(spec.name) and plan.workload_registry is not None
+    mirror_text = (
+        node_mirror_config(plan.workload_registry, MIRROR_DIR, MIRROR_STORAGE)
+        if mirrored and plan.workload_registry is not None
+        else None
+    )
+    rolled: list[Any] = [config, files] if mirror_text is None else [config, files, mirror_text]
     rollout = pulumi.Output.unsecret(
-        pulumi.Output.all(config, files).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+        pulumi.Output.all(*rolled).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
     )
     containers = [nats_container(settings, FILES.config_file, websocket=False, loopback_monitor=True)]
     init_containers: list[core.ContainerArgs] = []
     volumes = [config_volume(config_map.metadata.name, files_secret.metadata.name)]
     if spec.wasmcloud_host:
+        connection = spoke_connection(plan, spec.name, mirror=oci_mirror(plan, spec.name))
         installer, host = host_containers(
-            settings, spoke_connection(plan, spec.name)["washHostArgs"], plan.artifact_mirror
+            settings, connection["washHostArgs"], plan.artifact_mirror, lattice_ca=mirrored
         )
         init_containers.append(installer)
         containers.append(host)  # no credentials volume: the host connects anonymously to 127.0.0.1
@@ -107,6 +120,15 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
             core.VolumeArgs(name="host-home", empty_dir=core.EmptyDirVolumeSourceArgs()),
             core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
         ]
+    if mirror_text is not None:
+        mirror_config = core.ConfigMap(
+            f"{name}-registry-mirror",
+            metadata=object_meta(f"{spec.name}-registry-mirror", ns, lattice, spec.name),
+            data={MIRROR_CONFIG_FILE: mirror_text},
+            opts=opts(),
+        )
+        containers.append(mirror_container(settings))
+        volumes += mirror_volumes(mirror_config.metadata.name, files_secret.metadata.name)
     k8s.apps.v1.StatefulSet(
         f"{name}-nats",
         metadata=object_meta(spec.name, ns, lattice, spec.name),
