@@ -45,7 +45,7 @@ e2e: venv toolchain ## the built engine and providers against a local kube-apise
 
 bench: venv ## measure the seed's promises and the program's scale (not part of make test)
 	mkdir -p bench/results
-	$(BIN)/python -m sandbox bench --json bench/results/lattice.json
+	$(BIN)/python -m sandbox bench --fleet 25,50,100,200 --json bench/results/lattice.json
 	$(BIN)/python -m sandbox bench-program --json bench/results/program.json
 
 schema: venv ## regenerate provider/schema.json, the package schema other languages see (a test keeps it current)

@@ -45,3 +45,23 @@ def test_bench_program_reports_each_size_against_the_floors(tmp_path: Path) -> N
     for row in document["sizes"]:
         assert row["resources"] > 100 and row["seconds"] > 0 and row["floor_ratio"] > 0
     assert document["per_spoke_growth"] > 0
+
+
+def test_bench_fleet_reports_each_size_and_the_storm(tmp_path: Path) -> None:
+    """``--fleet``: per size, the keys issue 17 names; every displaced spoke comes back."""
+    out = tmp_path / "fleet.json"
+    argv = [sys.executable, "-m", "sandbox", "bench", "--fleet", "3,6", "--fleet-only", "--wan-delay-ms", "5"]
+    argv += ["--json", str(out)]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    fleet = json.loads(out.read_text())["fleet"]
+    assert set(fleet) == {"3", "6", "tls_burst"}
+    for size in (3, 6):
+        row = fleet[str(size)]
+        assert row["spokes"] == size and row["converge_ms"] > 0 and math.isfinite(row["hub_rss_kib_per_leaf"])
+        storm = row["storm_reattach_ms"]
+        assert 1 <= row["displaced"] <= size and row["left_out"] == 0
+        assert 0 < storm["p50"] <= storm["p99"] <= storm["max"]
+        assert row["idle_bytes_per_s_per_spoke"] > 0  # the leaf pings cross the WAN links
+    assert fleet["tls_burst"]["failed"] == 0 and fleet["tls_burst"]["handshakes_per_s"] > 0
+    assert "targets:" in done.stdout and "Traceback" not in done.stderr
