@@ -177,6 +177,12 @@ def up(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from sandbox import bench as benchmarks
 
+    only = frozenset(args.only.split(",")) if args.only else None
+    unknown = sorted((only or frozenset()) - set(benchmarks.SCENARIOS))
+    if unknown:
+        choices = ", ".join(benchmarks.SCENARIOS)
+        print(f"bench: --only: unknown scenario(s) {', '.join(unknown)}; choose from {choices}", file=sys.stderr)
+        return EXIT_INVALID
     report = Reporter()
     try:
         if args.stack or args.stack_file:
@@ -192,7 +198,7 @@ def bench(args: argparse.Namespace) -> int:
     settings = benchmarks.BenchSettings(wan_delay_ms=args.wan_delay_ms).scaled(args.scale)
     report(f"bench: topology {spec.name!r}, WAN delay {settings.wan_delay_ms:g} ms one way, scale {args.scale:g}")
     try:
-        metrics = asyncio.run(benchmarks.run_bench(spec, converge_spec, settings, report))
+        metrics = asyncio.run(benchmarks.run_bench(spec, converge_spec, settings, report, only))
     except SandboxError as err:
         print(f"bench: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -203,6 +209,7 @@ def bench(args: argparse.Namespace) -> int:
     if args.json:
         document = {
             "topology": spec.name,
+            "scenarios": sorted(only) if only else list(benchmarks.SCENARIOS),
             "convergeStack": converge_spec.name,
             "settings": vars(settings),
             "metrics": metrics,
@@ -375,6 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--wan-delay-ms", type=float, default=20.0, help="one-way delay of each spoke link")
     p_bench.add_argument("--scale", type=float, default=1.0, help="multiply every iteration count (0.05: a smoke run)")
     p_bench.add_argument("--converge-stack", default="dev", help="stack whose convergence is timed (default dev)")
+    p_bench.add_argument(
+        "--only",
+        metavar="NAMES",
+        help="comma-separated scenarios to run (latency,queue,cross,partition,kill,silent,throughput,converge)",
+    )
     p_bench.set_defaults(func=bench)
 
     p_prog = sub.add_parser("bench-program", help="time the Pulumi program under mocks at 10, 100, 1000 spokes")

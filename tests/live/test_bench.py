@@ -43,3 +43,16 @@ def test_bench_program_reports_each_size_against_the_floors(tmp_path: Path) -> N
     for row in document["sizes"]:
         assert row["resources"] > 100 and row["seconds"] > 0 and row["floor_ratio"] > 0
     assert document["per_spoke_growth"] > 0
+
+
+def test_bench_runs_only_the_named_scenarios(tmp_path: Path) -> None:
+    out = tmp_path / "converge.json"
+    argv = [sys.executable, "-m", "sandbox", "bench", "--only", "converge", "--converge-stack", "staging"]
+    argv += ["--json", str(out)]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(out.read_text())
+    assert set(document["metrics"]) == {"converge_ms"} and document["scenarios"] == ["converge"]
+    bad = [*argv[:4], "--only", "partition,nonsense"]
+    wrong = subprocess.run(bad, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert wrong.returncode == 2 and "unknown scenario(s) nonsense" in wrong.stderr, wrong.stderr
