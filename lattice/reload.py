@@ -303,6 +303,9 @@ class Rule:
     key names (its value, a path, unchanged)."""
     action: Action
     why: str
+    inert: bool = False
+    """nats-server accepts the change on reload but the running server does not act on it
+    (so it is a restart all the same)."""
 
     def matches(self, path: Path, file_change: bool) -> bool:
         pattern, _, marker = self.pattern.partition("#")
@@ -351,7 +354,13 @@ RULES: tuple[Rule, ...] = (
     Rule("gateway", RESTART, 'diffOptions: gateway: any other change -> "config reload not supported for Gateway"'),
     # leafnodes: getLeafNodeOptionsChanges
     Rule("leafnodes.remotes=", RELOAD, "getLeafNodeOptionsChanges: remotes are added and removed (2.14+)"),
-    Rule("leafnodes.remotes.credentials#file", RELOAD, "the .creds file is read at every connect"),
+    Rule(
+        "leafnodes.remotes.credentials#file",
+        RESTART,
+        "a reload accepts it, but the .creds are read only when the link connects: the running link keeps"
+        " its old JWT (its key, its permissions) until it redials",
+        inert=True,
+    ),
     Rule("leafnodes.remotes.tls.*#file", RELOAD, "getLeafNodeOptionsChanges: a remote's TLSConfig is re-applied"),
     Rule("leafnodes.remotes.tls.ca_file", RELOAD, "getLeafNodeOptionsChanges: a remote's TLSConfig is re-applied"),
     Rule("leafnodes.remotes.tls.handshake_first", RELOAD, "getLeafNodeOptionsChanges: TLSHandshakeFirst reloads"),
@@ -404,23 +413,35 @@ def _get(tree: Any, path: Path) -> Any:
     return tree
 
 
-def classify(before: Mapping[str, str], after: Mapping[str, str]) -> ConfigChange:
-    """What moving a running server from ``before`` to ``after`` takes. Both map a file
-    name (or its path on the server) to its text: ``nats-server.conf`` and the files it
-    includes or names (``trust.conf``, ``leaf.creds``, certificates, ...)."""
+@dataclass(frozen=True)
+class Decision:
+    """One changed key path and the rule that decided it."""
+
+    path: Path
+    rule: Rule
+    action: Action
+    reason: str
+
+
+def decide(before: Mapping[str, str], after: Mapping[str, str]) -> list[Decision]:
+    """Every changed key path between two renderings of a server, with its rule."""
     old_tree, old_sources = parse_server(before)
     new_tree, new_sources = parse_server(after)
     sources = {**old_sources, **new_sources}
-    reasons: list[tuple[Action, str]] = []
+    out: list[Decision] = []
+
+    def add(path: Path, rule: Rule, action: Action, label: str) -> None:
+        verb = "reloadable" if action is RELOAD else "needs restart"
+        out.append(Decision(path, rule, action, f"{label}: {verb} ({rule.why})"))
+
     for diff in _diff(old_tree, new_tree, ()):
         bare = _pattern(diff.path)
         rule = rule_for(bare)
         action = rule.action
         if bare[0] == "jetstream" and bare[-1] in ("max_memory_store", "max_file_store"):
             action = _jetstream_limit(_get(old_tree, bare), _get(new_tree, bare)) or action
-        verb = "reloadable" if action is RELOAD else "needs restart"
-        reasons.append((action, f"{_label(diff.path, sources, diff.detail)}: {verb} ({rule.why})"))
-    # a file the config names (not includes) changed under the same path
+        add(bare, rule, action, _label(diff.path, sources, diff.detail))
+    # a file the config names (not includes) changed while the key naming it did not
     old_files, new_files = _by_name(before), _by_name(after)
     names = set(old_files) | set(new_files)
     included = set(old_sources.values()) | set(new_sources.values())
@@ -430,14 +451,21 @@ def classify(before: Mapping[str, str], after: Mapping[str, str]) -> ConfigChang
             continue
         seen.add((path, name))
         if _get_value_paths(old_tree, path) != _get_value_paths(new_tree, path):
-            continue  # the key itself changed: already decided above
+            continue  # the key itself changed: decided above
         rule = rule_for(_pattern(path), file_change=True)
-        verb = "reloadable" if rule.action is RELOAD else "needs restart"
-        reasons.append((rule.action, f"{'.'.join(_pattern(path))} ({name} changed): {verb} ({rule.why})"))
-    if not reasons:
+        add(_pattern(path), rule, rule.action, f"{'.'.join(_pattern(path))} ({name} changed)")
+    return out
+
+
+def classify(before: Mapping[str, str], after: Mapping[str, str]) -> ConfigChange:
+    """What moving a running server from ``before`` to ``after`` takes. Both map a file
+    name (or its path on the server) to its text: ``nats-server.conf`` and the files it
+    includes or names (``trust.conf``, ``leaf.creds``, certificates, ...)."""
+    decisions = decide(before, after)
+    if not decisions:
         return ConfigChange(Action.NONE, ())
-    action = max((a for a, _ in reasons), key=lambda a: a.rank)
-    return ConfigChange(action, tuple(dict.fromkeys(r for _, r in reasons)))
+    action = max((d.action for d in decisions), key=lambda a: a.rank)
+    return ConfigChange(action, tuple(dict.fromkeys(d.reason for d in decisions)))
 
 
 def _get_value_paths(tree: Any, path: Path) -> list[Any]:
@@ -459,7 +487,7 @@ def restart_fingerprint(files: Mapping[str, str]) -> str:
     rules above: equal fingerprints mean no restart is needed (a reload, at most). It
     may differ for a change that would reload (a JetStream limit raised: the rules know
     the direction, a digest cannot), never the other way round."""
-    tree, _ = parse_server(files)
+    tree, sources = parse_server(files)
     kept: list[tuple[str, Any]] = []
 
     def walk(node: Any, path: Path, key_path: Path) -> None:
@@ -482,4 +510,8 @@ def restart_fingerprint(files: Mapping[str, str]) -> str:
             kept.append((".".join(key_path), node))
 
     walk(tree, (), ())
+    named = _by_name(files)
+    for path, name in _referenced_files(tree, (), set(named) - set(sources.values())):
+        if rule_for(_pattern(path), file_change=True).action is RESTART:
+            kept.append((f"{'.'.join(path)}#{name}", hashlib.sha256(named[name].encode()).hexdigest()))
     return hashlib.sha256(json.dumps(sorted(kept, key=lambda kv: kv[0])).encode()).hexdigest()

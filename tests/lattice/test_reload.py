@@ -151,7 +151,9 @@ def test_unknown_keys_restart() -> None:
     assert rule_for(("cluster", "name")).action is Action.RELOAD
     assert rule_for(("leafnodes", "remotes")).action is Action.RELOAD
     assert rule_for(("leafnodes", "remotes", "tls", "timeout")).action is Action.RESTART
-    assert rule_for(("leafnodes", "remotes", "credentials"), file_change=True).action is Action.RELOAD
+    creds = rule_for(("leafnodes", "remotes", "credentials"), file_change=True)
+    assert creds.action is Action.RESTART
+    assert creds.inert
     assert rule_for(("websocket", "tls", "cert_file"), file_change=True).action is Action.RELOAD
     assert rule_for(("websocket", "listen")).action is Action.RESTART
 
@@ -164,5 +166,7 @@ def test_the_fingerprint_moves_with_restart_class_changes_only(server: str) -> N
     pings = edit(files, CONFIG_FILE, 'listen: "', 'listen: "1')  # a listener moves: restart
     assert restart_fingerprint(pings) != restart_fingerprint(files)
     for name in files:
-        if name.endswith((".pem", ".creds")):
+        if name.endswith(".pem"):  # certificates are re-read on reload
             assert restart_fingerprint({**files, name: "new"}) == restart_fingerprint(files)
+        if name.endswith(".creds"):  # read only when the link connects
+            assert restart_fingerprint({**files, name: "new"}) != restart_fingerprint(files)
