@@ -5,6 +5,7 @@ the exact binaries the tests run, and nats-sync delivers files the way the nodes
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shlex
@@ -267,7 +268,10 @@ def _sync(bin_dir: Path, config_dir: Path, program_dir: Path) -> subprocess.Comp
 def test_nats_sync_writes_private_files_and_its_programs_before_the_server_runs(tmp_path: Path) -> None:
     bin_dir, config_dir, programs, calls = tmp_path / "bin", tmp_path / "etc", tmp_path / "lib", tmp_path / "calls"
     config_dir.mkdir()
-    secret = {"files": {CONFIG_FILE: 'server_name: "a"\n', "leaf.creds": "one"}, "programs": sync_programs()}
+    secret: dict[str, object] = {
+        "files": {CONFIG_FILE: 'server_name: "a"\n', "leaf.creds": "one"},
+        "programs": sync_programs(),
+    }
     _fake_tools(bin_dir, secret, calls)
 
     first = _sync(bin_dir, config_dir, programs)
@@ -304,7 +308,7 @@ def test_turns_never_let_two_nodes_of_a_cluster_restart_together(slots: int) -> 
             start = notice + node * 13 + nats_sync.seconds_until_turn(notice + node * 13, node, slots, slot)
             windows.append((start, start + slot * 3 / 4))
         windows.sort()
-        for (_, end), (next_start, _) in zip(windows, windows[1:], strict=False):
+        for (_, end), (next_start, _) in itertools.pairwise(windows):
             assert end <= next_start + 1e-9, (notice, windows)
 
 
