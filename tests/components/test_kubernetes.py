@@ -304,7 +304,8 @@ def test_a_reloader_watches_every_file_of_the_config_and_signals_nats_server(
 def test_hub_pods_stop_in_lame_duck_mode_within_their_grace_period(stack: str, runs: dict[str, ProgramRun]) -> None:
     spec, run = load_stack(stack), runs[stack]
     statefulsets = _of(run, "kubernetes:apps/v1:StatefulSet")
-    for entry in [*spec.hubs, *spec.spokes]:
+    entries: list[HubSpec | SpokeSpec] = [*spec.hubs, *spec.spokes]
+    for entry in entries:
         if entry.platform != "kubernetes":
             continue
         pod = _pod(statefulsets[f"{spec.name}-{entry.name}-nats"])
