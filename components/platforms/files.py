@@ -14,7 +14,14 @@ import pulumi
 from components.base import secret
 from components.platforms.contract import SpokeInputs
 from lattice.addressing import Addressing, certificate_hosts
-from lattice.natsconf import TRUST_INCLUDE, ServerFiles, ServerTls, render_server_files, render_tls_files
+from lattice.natsconf import (
+    CONFIG_FILE,
+    TRUST_INCLUDE,
+    ServerFiles,
+    ServerTls,
+    render_server_files,
+    render_tls_files,
+)
 from lattice.plan import LatticePlan, needs_ca, presents_certificate
 
 
@@ -71,6 +78,13 @@ def spoke_files(
     return secret(
         pulumi.Output.all(addressing, inputs.leaf_creds, inputs.upstream_login, inputs.child_logins, tls).apply(render)
     )
+
+
+def with_config(files: pulumi.Output[dict[str, str]], config: pulumi.Input[str]) -> pulumi.Output[dict[str, str]]:
+    """A node's files with its rendered config among them (``nats-server.conf``): on a VM
+    the config travels with its files, so a new config reaches the node without touching
+    the instance, and the node decides between reload and restart (a secret: the files are)."""
+    return secret(pulumi.Output.all(files, config).apply(lambda v: {**v[0], CONFIG_FILE: v[1]}))
 
 
 def children_dial(inputs: SpokeInputs, addressing: pulumi.Output[Addressing]) -> pulumi.Output[list[str]]:

@@ -25,12 +25,14 @@ from components.platforms.kubernetes.scope import (
 )
 from components.platforms.kubernetes.workloads import (
     FILES,
-    checksum,
     config_volume,
     data_claim,
     host_containers,
     nats_container,
+    pid_volume,
     pod_security,
+    reloader_container,
+    restart_checksum,
     service_port,
 )
 from lattice import names
@@ -89,14 +91,23 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         string_data=files,
         opts=opts(),
     )
-    # a digest of 256-bit secrets reveals nothing; unsecret it, or the whole pod spec would
-    # turn secret and vanish from preview diffs
+    # Only a restart-class change rolls the pod (the reloader applies the rest in place). A
+    # digest of 256-bit secrets reveals nothing; unsecret it, or the whole pod spec would
+    # turn secret and vanish from preview diffs.
     rollout = pulumi.Output.unsecret(
-        pulumi.Output.all(config, files).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+        pulumi.Output.all(config, files).apply(
+            lambda v: {"wasmcloud-lattice/restart": restart_checksum({spec.name: v[0]}, v[1])}
+        )
     )
-    containers = [nats_container(settings, FILES.config_file, websocket=False, loopback_monitor=True)]
+    watched = pulumi.Output.unsecret(
+        files.apply(lambda f: [FILES.config_file, *(f"{FILES.config_dir}/{n}" for n in sorted(f))])
+    )
+    containers = [
+        nats_container(settings, FILES.config_file, websocket=False, loopback_monitor=True, lame_duck=False),
+        reloader_container(settings, watched),
+    ]
     init_containers: list[core.ContainerArgs] = []
-    volumes = [config_volume(config_map.metadata.name, files_secret.metadata.name)]
+    volumes = [config_volume(config_map.metadata.name, files_secret.metadata.name), pid_volume()]
     if spec.wasmcloud_host:
         installer, host = host_containers(
             settings, spoke_connection(plan, spec.name)["washHostArgs"], plan.artifact_mirror
@@ -118,6 +129,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
                 metadata=meta.ObjectMetaArgs(labels=labels(lattice, spec.name), annotations=rollout),
                 spec=core.PodSpecArgs(
                     security_context=pod_security(),
+                    share_process_namespace=True,  # the reloader signals nats-server
                     init_containers=init_containers,
                     containers=containers,
                     volumes=volumes,
