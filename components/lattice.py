@@ -12,7 +12,7 @@ from components.keys import LatticeKeys
 from components.platforms.contract import Lookups
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
 from lattice.credentials import binds_source
-from lattice.outputs import SpokeConnection, spoke_connection
+from lattice.outputs import SpokeConnection, oci_mirror, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.problems import LatticeSpecError
 from lattice.rules import deployment_problems
@@ -167,7 +167,10 @@ class Lattice(LatticeComponent):
                 "clientUrls": c.client_urls,
                 "jsDomain": c.jetstream_domain,
             }
-        self.spokes = {s: SpokeOutputs(**spoke_connection(plan, s), creds=e.creds) for s, e in self.edge_spokes.items()}
+        self.spokes = {
+            s: SpokeOutputs(**spoke_connection(plan, s, mirror=oci_mirror(plan, s)), creds=e.creds)
+            for s, e in self.edge_spokes.items()
+        }
         self.service_creds = keys.service_creds
         self.lattice_service_creds = keys.lattice_service_creds
         self.ca_cert = ca.cert_pem

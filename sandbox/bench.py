@@ -29,11 +29,20 @@ from lattice.addressing import LOOPBACK, client_url
 from lattice.spec import LatticeSpec
 from lattice.stack import load_stack_file, parse_lattice
 from sandbox import binaries
-from sandbox.checks import connect_hub, connect_spoke, quiet_errors, request_with_retry, root_hub, synced
+from sandbox.checks import (
+    HeartbeatWatch,
+    connect_hub,
+    connect_spoke,
+    quiet_errors,
+    request_with_retry,
+    root_hub,
+    synced,
+)
 from sandbox.monitor import leaf_attachment
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
 from sandbox.topology import LocalLattice, SandboxError
+from sandbox.workloads import CLOUD_HOST, SUBJECT_PREFIX, EdgeWorkloads, edge_subject, wait_for_hosts
 
 T = TypeVar("T")
 ROUNDS = 4
@@ -55,6 +64,10 @@ BENCH_TOPOLOGY: dict[str, Any] = {
 }
 
 TARGETS = {
+    "wasm_local_first_share": (">=", 1.0),
+    "wasm_failover_failed_requests": ("<=", 0),
+    "wasm_partition_success": (">=", 1.0),
+    "wasm_restart_in_partition": (">=", 1),
     "local_rr_ratio": ("<=", 1.3),
     "local_first_share": (">=", 1.0),
     "failover_failed_requests": ("<=", 0),
@@ -74,6 +87,7 @@ class BenchSettings:
     partition_requests: int = 500
     throughput_messages: int = 100_000
     payload_bytes: int = 128
+    wasm_rr_iterations: int = 1000
 
     def scaled(self, factor: float) -> BenchSettings:
         return BenchSettings(
@@ -84,6 +98,7 @@ class BenchSettings:
             partition_requests=max(20, int(self.partition_requests * factor)),
             throughput_messages=max(1000, int(self.throughput_messages * factor)),
             payload_bytes=self.payload_bytes,
+            wasm_rr_iterations=max(20, int(self.wasm_rr_iterations * factor)),
         )
 
 
@@ -219,6 +234,60 @@ class Bench:
         self.metrics["local_rr_p50_us"] = statistics.median(local)
         self.metrics["local_rr_p99_us"] = percentile(local, 0.99)
         self.metrics["local_rr_ratio"] = self.metrics["local_rr_p50_us"] / self.metrics["baseline_rr_p50_us"]
+
+    async def wasm(self) -> None:
+        """The edge-echo component on real wasmCloud hosts: at the measured spoke and in the
+        cloud, scheduled from the hub, pulled through the spoke's mirror."""
+        s = self.settings
+        workloads = EdgeWorkloads(self.lattice)
+        await asyncio.to_thread(workloads.start_artifacts)
+        workloads.start_cloud_host()
+        watch = HeartbeatWatch(self.lattice)
+        await watch.start()
+        try:
+            self.lattice.start_hosts()
+            host_ids = await wait_for_hosts(watch.seen, [*workloads.spokes, CLOUD_HOST])
+            failed = [c for c in await workloads.deploy(host_ids) if not c.ok]
+            if failed or self.site not in workloads.placements:
+                raise SandboxError(f"edge-echo did not start: {failed}")
+            requester = await connect_spoke(self.lattice, self.site, "bench-wasm-requester")
+            try:
+                samples = await round_trips(requester, edge_subject(self.site), s.wasm_rr_iterations, self.payload)
+            finally:
+                await requester.close()
+            self.metrics["wasm_local_rr_p50_us"] = statistics.median(samples)
+            self.metrics["wasm_local_rr_p99_us"] = percentile(samples, 0.99)
+            served = await workloads.requests(self.site, s.queue_requests)
+            self.metrics["wasm_local_first_share"] = served.local_share
+            times, lost = [], 0
+            for _ in range(REPEATS):
+                _before, during, failover_ms, _after = await workloads.local_first_and_failover(self.site, 10)
+                if during.cloud == 0:
+                    raise SandboxError(f"no request reached the cloud host after the edge workload stopped: {during}")
+                times.append(failover_ms)
+                lost += during.failed
+            self.metrics["wasm_failover_ms"] = statistics.median(times)
+            self.metrics["wasm_failover_max_ms"] = max(times)
+            self.metrics["wasm_failover_failed_requests"] = lost
+            loud = await workloads.partition(self.site, silent=False, count=s.partition_requests)
+            silent = await workloads.partition(self.site, silent=True, count=s.partition_requests)
+            self.metrics["wasm_partition_success"] = min(loud.success, silent.success)
+            self.progress(
+                f"partition: loud {loud.served_locally}/{loud.sent}, silent {silent.served_locally}/{silent.sent}; "
+                f"hub reached the host during the cuts: {loud.hub_reached_during or silent.hub_reached_during}"
+            )
+            direct = await workloads.restart_in_partition(self.site, via_mirror=False, silent=False)
+            await workloads.restore(self.site)
+            mirrored = await workloads.restart_in_partition(self.site, via_mirror=True, silent=True)
+            await workloads.restore(self.site)
+            self.progress(f"restart in partition, from the cloud registry: {direct.state} {direct.message}")
+            self.progress(f"restart in partition, through the site's mirror: {mirrored.state} {mirrored.message}")
+            self.metrics["wasm_restart_without_mirror"] = int(direct.came_back)
+            self.metrics["wasm_restart_in_partition"] = int(mirrored.came_back)
+            self.metrics["wasm_restart_serve_ms"] = mirrored.serve_ms if mirrored.serve_ms is not None else -1.0
+        finally:
+            await watch.close()
+            await workloads.close()
 
     async def cross_spoke_latency(self) -> None:
         responder = await connect_spoke(self.lattice, self.other, "bench-cross-responder")
@@ -437,6 +506,7 @@ def converge_time(spec: LatticeSpec, timeout: float = 60) -> float:
 SCENARIOS: dict[str, str] = {
     "latency": "same-spoke request/reply (rounds with the baseline)",
     "queue": "local-first queue group and failover",
+    "wasm": "wasmCloud: edge-echo at the spoke and in the cloud",
     "cross": "spoke -> spoke through the hubs",
     "partition": "partition: local traffic, heal",
     "kill": "hub node killed",
@@ -489,6 +559,7 @@ async def _measure(
     work: dict[str, Callable[[], Awaitable[None]]] = {
         "latency": lambda: bench.local_latency(baseline),
         "queue": bench.queue_groups,
+        "wasm": bench.wasm,
         "cross": bench.cross_spoke_latency,
         "partition": bench.partition,
         "kill": bench.hub_node_loss,
@@ -518,6 +589,20 @@ ROWS = [
     ("local_rr_p99_us", "us", "  p99"),
     ("local_rr_ratio", "x", "same-spoke p50 / baseline p50 (target <= 1.3)"),
     ("local_first_share", "", "queue requests served by the spoke's own member (target 1.0)"),
+    ("wasm_local_rr_p50_us", "us", "request/reply p50 to the edge-echo component on the spoke's own host"),
+    ("wasm_local_rr_p99_us", "us", "  p99"),
+    ("wasm_local_first_share", "", "edge-echo requests served by the spoke's host, cloud host running (target 1.0)"),
+    ("wasm_failover_ms", "ms", "edge workload stopped from the hub -> first reply by the cloud host (median)"),
+    ("wasm_failover_max_ms", "ms", "  slowest of the repeats"),
+    ("wasm_failover_failed_requests", "", "edge-echo requests failed after one retry during failover (target 0)"),
+    ("wasm_partition_success", "", "edge-echo requests served locally, every link cut loudly / silently (target 1.0)"),
+    ("wasm_restart_without_mirror", "", "host restarted in a partition, pulling from the cloud registry: came back"),
+    (
+        "wasm_restart_in_partition",
+        "",
+        "host restarted in a partition, pulling via its mirror: came back (target 1)",
+    ),
+    ("wasm_restart_serve_ms", "ms", "  restarted host started -> first request served (-1: never)"),
     ("cross_spoke_rr_p50_us", "us", "request/reply p50, spoke -> spoke through the hubs"),
     ("cross_spoke_rr_p99_us", "us", "  p99"),
     ("failover_ms", "ms", "local member leaves -> first reply from the hub's member (median)"),
@@ -550,27 +635,30 @@ def missed_targets(metrics: dict[str, float]) -> list[str]:
 
 
 def table(metrics: dict[str, float]) -> str:
-    lines = [f"{'metric':<26} {'value':>12}  {'unit':<6} meaning"]
+    lines = [f"{'metric':<30} {'value':>12}  {'unit':<6} meaning"]
     for key, unit, meaning in ROWS:
         if key not in metrics:
             continue
         value = metrics[key]
         shown = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3f}"
-        lines.append(f"{key:<26} {shown:>12}  {unit:<6} {meaning}")
+        lines.append(f"{key:<30} {shown:>12}  {unit:<6} {meaning}")
     return "\n".join(lines)
 
 
-BENCH_SUBJECTS = "bench.>"
+BENCH_SUBJECTS = ("bench.>", f"{SUBJECT_PREFIX}.>")
 
 
 def with_bench_subjects(spec: LatticeSpec) -> LatticeSpec:
     """The bench's own subjects cross leaf links, so its lattice's leaf users allow them
-    (added here, not to the stack: the stack's allow-lists stay what it deploys)."""
+    (added here, not to the stack: the stack's allow-lists stay what it deploys); the
+    measured spoke (the first that dials a hub) gets a wasmCloud host, the others none."""
     permissions = spec.leaf_permissions
-    if BENCH_SUBJECTS in permissions.subjects:
-        return spec
-    extended = permissions.model_copy(update={"subjects": (*permissions.subjects, BENCH_SUBJECTS)})
-    return spec.model_copy(update={"leaf_permissions": extended})
+    missing = tuple(s for s in BENCH_SUBJECTS if s not in permissions.subjects)
+    extended = permissions.model_copy(update={"subjects": (*permissions.subjects, *missing)})
+    hubs = {h.name for h in spec.hubs}
+    measured = next(s.name for s in spec.spokes if s.upstream in hubs)
+    spokes = [s.model_copy(update={"wasmcloud_host": s.name == measured}) for s in spec.spokes]
+    return spec.model_copy(update={"leaf_permissions": extended, "spokes": spokes})
 
 
 def bench_spec(stack_path: Path | None, label: str | None) -> LatticeSpec:

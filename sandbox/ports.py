@@ -25,6 +25,8 @@ def _ephemeral_low() -> int:
 def free_ports(count: int, host: str = "127.0.0.1", exclude: Collection[int] = ()) -> list[int]:
     """``count`` distinct ports that were bindable on ``host`` a moment ago, none in
     ``exclude`` (ports already handed out but not yet listened on)."""
+    if count == 0:
+        return []
     high = _ephemeral_low()
     ports: list[int] = []
     with ExitStack() as stack:

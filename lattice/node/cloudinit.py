@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lattice.natsconf import ServerFiles
-from lattice.node.artifacts import NATS_SERVER, WASH, Artifact
+from lattice.node.artifacts import DOCKER_REGISTRY, NATS_SERVER, WASH, Artifact
+from lattice.registry import HOST_CA_FILE, MIRROR_CERT_FILE, MIRROR_CONFIG_FILE, MIRROR_KEY_FILE
 
 EOF_MARK = "WASMCLOUD_LATTICE_EOF"
 SYNC_PATH = "/usr/local/sbin/nats-sync"
@@ -30,6 +31,10 @@ DRAIN_TIMEOUT = 300
 peers, then lame duck (``lame_duck_duration`` 30 s plus its 10 s grace) until exit."""
 SYNC_INTERVAL = "60s"
 DATA_MOUNT = "/var/lib/nats"
+WASMCLOUD_DIR = "/etc/wasmcloud"
+MIRROR_STATE = "/var/lib/registry-mirror"
+"""The mirror's blobs (systemd StateDirectory): what it keeps through a WAN outage."""
+MIRROR_RUN = "/run/registry-mirror"
 NATS_UID = 4222
 """Fixed, so a replacement node (another AMI, another order of package installs) owns the
 JetStream volume it inherits; outside the system range (below 1000) packages draw from."""
@@ -57,6 +62,9 @@ class NodeBoot:
     slots: int = 1
     """A hub node's index and its cluster's size: its turn to restart (``nats-sync``), and
     with more than one node, lame duck behind a health gate when it stops."""
+    registry_mirror: str | None = None
+    """The OCI registry mirror's config beside the host (:func:`lattice.registry.node_mirror_config`
+    with ``MIRROR_RUN`` as its directory), or None."""
 
 
 def sync_programs() -> dict[str, str]:
@@ -78,7 +86,8 @@ def _heredoc(path: str, text: str, mode: str) -> str:
 
 def _install(artifact: Artifact, mirror: str | None) -> str:
     args = [artifact.name, artifact.url_from(mirror), artifact.sha256, artifact.member, artifact.binary_sha256]
-    return f"install_binary {shlex.join(args)} {artifact.install_path}\n"
+    function = "install_deb_binary" if artifact.kind == "deb" else "install_binary"
+    return f"{function} {shlex.join(args)} {artifact.install_path}\n"
 
 
 _FUNCTIONS = """\
@@ -142,6 +151,33 @@ mount_data_volume() {  # volume-id mount-point
   mountpoint -q "$2" || mount "$2"
 }
 """
+
+_ZIP_MEMBER = (
+    "python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))'"
+)
+_DEB_MEMBER = """python3 -c '
+import io, sys, tarfile
+data = open(sys.argv[1], "rb").read()
+assert data.startswith(b"!<arch>\\n"), "not a Debian package"
+pos = 8
+while pos + 60 <= len(data):
+    name, size = data[pos:pos + 16].decode().strip().rstrip("/"), int(data[pos + 48:pos + 58])
+    body, pos = data[pos + 60:pos + 60 + size], pos + 60 + size + size % 2
+    if name.startswith("data.tar"):
+        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+            sys.stdout.buffer.write(tar.extractfile(sys.argv[2]).read())
+        sys.exit(0)
+sys.exit("no data.tar in " + sys.argv[1])
+'"""
+
+
+def _deb_function() -> str:
+    """``install_binary`` for a Debian package (an ar archive; the binary in its data.tar.*),
+    only in the boot scripts that install one, so every other node's script stays as it was."""
+    start = _FUNCTIONS.index("install_binary() {")
+    body = _FUNCTIONS[start : _FUNCTIONS.index("\n}\n", start) + 3]
+    assert _ZIP_MEMBER in body
+    return body.replace("install_binary() {", "install_deb_binary() {").replace(_ZIP_MEMBER, _DEB_MEMBER)
 
 
 def _clustered(boot: NodeBoot) -> bool:
@@ -209,14 +245,50 @@ WantedBy=timers.target
     return service, timer
 
 
+def _mirror_unit(boot: NodeBoot) -> str:
+    """CNCF distribution in proxy mode on 127.0.0.1, under a dynamic user. Before it starts,
+    root copies its certificate and key (nats-sync wrote them, 0600, for the nats user) into
+    its runtime directory, and the lattice CA where it and the host read it. It panics at
+    start while its upstream is unreachable, so systemd retries it until the WAN is back."""
+    conf, run = boot.files.config_dir, MIRROR_RUN
+    copy = (
+        f"install -d -m 0755 {run}/ca {WASMCLOUD_DIR}"
+        f" && install -m 0644 {boot.files.ca_file} {run}/ca/ca.pem"
+        f" && install -m 0644 {boot.files.ca_file} {HOST_CA_FILE}"
+        f" && install -m 0644 {conf}/{MIRROR_CERT_FILE} {run}/{MIRROR_CERT_FILE}"
+        f" && install -m 0600 -o registry-mirror {conf}/{MIRROR_KEY_FILE} {run}/{MIRROR_KEY_FILE}"
+    )
+    return f"""[Unit]
+Description=OCI registry mirror beside {boot.server} (pull-through, 127.0.0.1, TLS)
+Wants=network-online.target nats-sync.service
+After=network-online.target nats-server.service
+
+[Service]
+DynamicUser=yes
+User=registry-mirror
+StateDirectory=registry-mirror
+RuntimeDirectory=registry-mirror
+RuntimeDirectoryPreserve=yes
+Environment=SSL_CERT_DIR={run}/ca
+ExecStartPre=+/bin/sh -c '{copy}'
+ExecStart={DOCKER_REGISTRY.install_path} serve {WASMCLOUD_DIR}/{MIRROR_CONFIG_FILE}
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
 def _host_unit(boot: NodeBoot, args: Sequence[str]) -> str:
     bad = [a for a in args if not _SAFE_ARG.match(a)]
     if bad:
         raise ValueError(f"unsafe wash host argument(s): {bad}")
+    after = "nats-server.service registry-mirror.service" if boot.registry_mirror else "nats-server.service"
     return f"""[Unit]
 Description=wasmCloud host beside {boot.server} (anonymous on the local leaf)
-Wants=nats-server.service
-After=nats-server.service
+Wants={after}
+After={after}
 
 [Service]
 DynamicUser=yes
@@ -252,6 +324,8 @@ def render_user_data(boot: NodeBoot) -> str:
     ]
     if boot.wasmcloud_host_args is not None:
         parts.append(_install(WASH, boot.artifact_mirror))
+    if boot.registry_mirror is not None:
+        parts += [_deb_function(), _install(DOCKER_REGISTRY, boot.artifact_mirror)]
     if boot.data_volume_id is not None:
         if not _SAFE_ID.match(boot.data_volume_id):
             raise ValueError(f"unsafe volume id: {boot.data_volume_id!r}")
@@ -273,6 +347,13 @@ def render_user_data(boot: NodeBoot) -> str:
             _heredoc("/etc/systemd/system/wasmcloud-host.service", _host_unit(boot, boot.wasmcloud_host_args), "0644")
         )
         units.append("wasmcloud-host.service")
+    if boot.registry_mirror is not None:
+        parts += [
+            f"install -d -m 0755 {WASMCLOUD_DIR}\n",
+            _heredoc(f"{WASMCLOUD_DIR}/{MIRROR_CONFIG_FILE}", boot.registry_mirror, "0644"),
+            _heredoc("/etc/systemd/system/registry-mirror.service", _mirror_unit(boot), "0644"),
+        ]
+        units.insert(-1 if boot.wasmcloud_host_args is not None else len(units), "registry-mirror.service")
     parts += [
         "\n# first fetch before the server starts: its config and the files it includes\n",
         f"NATS_SYNC_SECRET_ID={boot.secret_id} NATS_SYNC_REGION={boot.region} "

@@ -99,13 +99,29 @@ def test_the_host_sidecar_connects_to_the_pods_loopback_and_never_sees_the_crede
     for spoke in (s for s in spec.spokes if s.platform == "kubernetes"):
         pod = _pod(statefulsets[f"{spec.name}-{spoke.name}-nats"])
         names = [c["name"] for c in pod["containers"]]
-        assert names == (["nats", "reloader", "wasmcloud-host"] if spoke.wasmcloud_host else ["nats", "reloader"])
+        mirrored = spec.workloads.registry is not None and spoke.wasmcloud_host
+        with_host = ["nats", "reloader", "wasmcloud-host", *(["registry-mirror"] if mirrored else [])]
+        assert names == (with_host if spoke.wasmcloud_host else ["nats", "reloader"])
         assert {m["name"] for m in _container(pod, "nats")["volumeMounts"]} == {"config", "data", "pid"}
         if spoke.wasmcloud_host:
             host = _container(pod, "wasmcloud-host")
             command = " ".join(host["command"])
             assert "--scheduler-nats-url nats://127.0.0.1:4222 --data-nats-url nats://127.0.0.1:4222" in command
             assert "config" not in {m["name"] for m in host["volumeMounts"]}, "credentials stay in the leaf container"
+            if mirrored:  # the host gets the lattice CA alone; the mirror its own key, not the leaf's
+                assert command.endswith("--oci-ca-path /etc/wasmcloud/ca.pem")
+                volumes = {v["name"]: v for v in pod["volumes"]}
+                only_ca = volumes["lattice-ca"]["projected"]["sources"]
+                assert [i["key"] for src in only_ca for i in src["secret"]["items"]] == ["ca.pem"]
+                mirror_items = [
+                    i["key"]
+                    for s in volumes["registry-mirror"]["projected"]["sources"]
+                    if "secret" in s
+                    for i in s["secret"]["items"]
+                ]
+                assert sorted(mirror_items) == ["ca.pem", "registry-mirror-cert.pem", "registry-mirror-key.pem"]
+                mirror = _container(pod, "registry-mirror")
+                assert {m["name"] for m in mirror["volumeMounts"]} == {"registry-mirror", "data"}
             installer = pod["initContainers"][0]["command"][-1]
             assert WASH.sha256 in installer and WASH.binary_sha256 in installer
             checked += 1
@@ -145,6 +161,8 @@ def test_every_config_in_a_config_map_passes_nats_server_check(
     secrets = {n: s["stringData"]["value"] for n, s in _of(run, "kubernetes:core/v1:Secret").items()}
     checked = 0
     for name, config_map in _of(run, "kubernetes:core/v1:ConfigMap").items():
+        if name.endswith("-registry-mirror"):  # not a nats-server config (test_registry_mirror_configs)
+            continue
         files = {f"{FILES.config_dir}/{k}": v for k, v in secrets[name.replace("-config", "-files")].items()}
         files[FILES.ws_cert_file], files[FILES.ws_key_file] = cert.cert_pem, cert.key_pem  # the TLS Secret's items
         for key, config in config_map["data"].items():
@@ -259,13 +277,16 @@ def test_memory_limits_set_gomemlimit_and_the_jetstream_stores(stack: str, runs:
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)
-def test_images_are_pinned_the_nats_image_and_the_reloader(stack: str, runs: dict[str, ProgramRun]) -> None:
+def test_images_are_pinned_the_nats_image_the_reloader_and_the_mirror(stack: str, runs: dict[str, ProgramRun]) -> None:
     """Before: the installer and the host floated on python:3.11-slim and debian:bookworm-slim.
-    Every container runs the pinned nats image but the config reloader, pinned too."""
+    Every container runs the pinned nats image but the config reloader and, where a stack asks
+    for one, the registry mirror (CNCF distribution), each pinned too."""
     for name, sts in _of(runs[stack], "kubernetes:apps/v1:StatefulSet").items():
         pod = _pod(sts)
         images = {c["name"]: c["image"] for c in [*pod.get("initContainers", []), *pod["containers"]]}
         assert images.pop("reloader") == RELOADER_IMAGE, name
+        if "registry-mirror" in images:
+            assert images.pop("registry-mirror") == "registry:2.8.3", name
         assert set(images.values()) == {"nats:2.15.1-alpine"}, name
 
 
@@ -407,6 +428,9 @@ def test_adding_a_k3s_spoke_changes_only_its_hubs_leaf_source_ranges(runs: dict[
         "acme-edge-site-c-files",
         "acme-edge-site-c-nats",
         "acme-edge-keys-leaf-site-c",
+        # the stack's workloads.registry: a mirror beside its host, with a certificate for it
+        "acme-edge-site-c-registry-mirror",
+        "acme-edge-site-c-mirror-tls",
     }
 
 

@@ -25,7 +25,7 @@ from components.keys import key_entropy
 from lattice.addressing import PORTS
 from lattice.allowlists import host_cidr
 from lattice.credentials import LatticeAuth, assemble, binds_source, decode_jwt_claims, plan_key_names
-from lattice.outputs import spoke_connection
+from lattice.outputs import oci_mirror, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.rules import secret_names
 from tests.support.helpers import STACK_NAMES, load_stack
@@ -115,8 +115,12 @@ def test_every_stack_builds_the_resources_its_spec_asks_for(stack: str) -> None:
     keys = 4 + len(plan.spokes) - len(external_spokes) + len(plan.retired_spokes)
     assert counts["random:index/randomPassword:RandomPassword"] == keys
     mid_tiers = len([s for s in plan.spokes if s.is_mid_tier])
-    listeners = aws_nodes + len(split["hubs"]["kubernetes"]) + mid_tiers
-    assert counts["tls:index/locallySignedCert:LocallySignedCert"] == listeners, "a certificate per listening server"
+    mirrors = len([s for s in plan.spokes if plan.mirrors(s.name)])
+    listeners = aws_nodes + len(split["hubs"]["kubernetes"]) + mid_tiers + mirrors
+    assert counts["tls:index/locallySignedCert:LocallySignedCert"] == listeners, "a certificate per listener"
+    k8s_mirrors = len([s for s in split["spokes"]["kubernetes"] if plan.mirrors(s.name)])
+    config_maps = len(split["hubs"]["kubernetes"]) + len(split["spokes"]["kubernetes"]) + k8s_mirrors
+    assert counts["kubernetes:core/v1:ConfigMap"] == config_maps, "a config per group, and one per registry mirror"
     assert counts["tls:index/selfSignedCert:SelfSignedCert"] == 1, "one CA per lattice"
 
 
@@ -139,7 +143,8 @@ def test_exports_describe_hubs_and_spokes_with_the_sandbox_field_names(stack: st
     for spoke in plan.spokes:
         exported = dict(run.exports["spokes"][spoke.name])
         creds = exported.pop("creds")
-        assert exported == spoke_connection(plan, spoke.name), "the sandbox's JSON uses the same function"
+        expected = spoke_connection(plan, spoke.name, mirror=oci_mirror(plan, spoke.name))
+        assert exported == expected, "the sandbox's JSON uses the same function"
         assert exported["natsUrl"] == "nats://127.0.0.1:4222"
         assert ("BEGIN NATS USER JWT" in creds) == spoke.upstream_is_hub
 

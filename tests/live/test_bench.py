@@ -29,6 +29,8 @@ def test_bench_produces_every_metric_on_a_tiny_topology(tmp_path: Path) -> None:
     assert set(metrics) == {key for key, _, _ in ROWS}
     assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in metrics.values()), metrics
     assert 0 <= metrics["local_first_share"] <= 1 and 0 <= metrics["partition_local_success"] <= 1
+    assert metrics["wasm_restart_in_partition"] in (0, 1) and metrics["wasm_restart_without_mirror"] in (0, 1)
+    assert 0 <= metrics["wasm_local_first_share"] <= 1 and metrics["wasm_local_rr_p50_us"] > 0
     assert "targets:" in done.stdout and "leaf_throughput_ratio" in done.stdout
     assert "Traceback" not in done.stderr
 

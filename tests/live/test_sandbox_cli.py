@@ -91,7 +91,25 @@ def test_json_has_the_documented_shape(staging_run: tuple[int, str, dict[str, An
     assert kiosk["washHostArgs"][:2] == ["--scheduler-nats-url", kiosk["natsUrl"]]
     names = {c["name"] for c in doc["checks"]}
     assert {"spoke-reaches-hub:kiosk-1", "host-heartbeat:kiosk-1", "host-heartbeat:store-2"} <= names
+    assert {"workload-running:kiosk-1", "workload-serves-locally:kiosk-1", "workload-running:cloud"} <= names
     assert all(c["ok"] for c in doc["checks"])
+
+
+def test_json_has_the_registry_and_each_spokes_workloads(staging_run: tuple[int, str, dict[str, Any]]) -> None:
+    _, _, doc = staging_run
+    assert doc["registry"]["url"].startswith("https://127.0.0.1:")
+    assert doc["registry"]["caFile"] == doc["hubs"]["use1"]["caFile"]
+    digest = doc["registry"]["image"].split("@", 1)[1]
+    for name, spoke in doc["spokes"].items():
+        (workload,) = spoke["workloads"]
+        assert set(workload) >= {"hostId", "workloadId", "subject", "state"}
+        assert workload["state"] == "WORKLOAD_STATE_RUNNING", (name, workload)
+        assert workload["subject"] == f"svc.edge-echo.{name}"
+        assert workload["image"] == f"{spoke['ociMirror']}/lattice/edge-echo@{digest}", "pulled through its mirror"
+        assert spoke["washHostArgs"][-2:] == ["--oci-ca-path", doc["registry"]["caFile"]]
+    # staging's leaf links carry no application subject: failover to the cloud is not measured
+    local_first = [c for c in doc["checks"] if c["name"].startswith("workload-local-first:")]
+    assert local_first and all("failover not measured" in c["detail"] for c in local_first)
 
 
 def test_no_process_or_credential_outlives_a_check_run(staging_run: tuple[int, str, dict[str, Any]]) -> None:
@@ -121,7 +139,7 @@ def test_stopping_the_sandbox_stops_every_child(sig: signal.Signals, expected_co
     try:
         _wait_for_line(proc, "running; Ctrl-C")
         children = child_pids(proc.pid)
-        assert len(children) >= 6 + 3, "six servers and three wasmCloud hosts"
+        assert len(children) >= 6 + 3 + 1 + 3 + 2, "servers, hosts, the registry, mirrors, the cloud leaf and host"
         proc.send_signal(sig)
         assert proc.wait(30) == expected_code
         assert wait_gone(children) == []

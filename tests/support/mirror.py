@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
+import tarfile
 import threading
 import time
 import zipfile
@@ -37,6 +39,34 @@ class FlakyMirror:
         with zipfile.ZipFile(wheel, "w") as archive:
             archive.writestr(artifact.member, data)
         return replace(artifact, sha256=hashlib.sha256(wheel.read_bytes()).hexdigest())
+
+    def holding_deb(self, artifact: Artifact, binary: str | Path) -> Artifact:
+        """Put a Debian package (ar: debian-binary, control.tar.xz, data.tar.xz) with
+        ``binary`` at ``artifact``'s member under its file name; the artifact as pinned for it."""
+        data = Path(binary).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == artifact.binary_sha256, "the pinned binary"
+
+        def tar_xz(members: dict[str, bytes]) -> bytes:
+            out = io.BytesIO()
+            with tarfile.open(fileobj=out, mode="w:xz") as tar:
+                for name, body in members.items():
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode = len(body), 0o755
+                    tar.addfile(info, io.BytesIO(body))
+            return out.getvalue()
+
+        entries = {
+            "debian-binary": b"2.0\n",
+            "control.tar.xz": tar_xz({"./control": b"Package: docker-registry\n"}),
+            "data.tar.xz": tar_xz({artifact.member: data}),
+        }
+        archive = b"!<arch>\n"
+        for name, body in entries.items():
+            header = f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(body):<10}`\n".encode()
+            archive += header + body + (b"\n" if len(body) % 2 else b"")
+        deb = self.directory / artifact.file_name
+        deb.write_bytes(archive)
+        return replace(artifact, sha256=hashlib.sha256(archive).hexdigest())
 
     @contextmanager
     def serving_after(self, seconds: float) -> Iterator[None]:

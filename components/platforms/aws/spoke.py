@@ -30,8 +30,9 @@ from components.platforms.files import children_dial, spoke_files, with_config
 from lattice.addressing import PORTS, Addressing, spoke_addressing
 from lattice.allowlists import host_cidr, leaf_sources, open_leaf_mark
 from lattice.natsconf import ServerFiles, render_server_config
-from lattice.node.cloudinit import NodeBoot, render_user_data
-from lattice.outputs import spoke_connection
+from lattice.node.cloudinit import MIRROR_RUN, MIRROR_STATE, NodeBoot, render_user_data
+from lattice.outputs import oci_mirror, spoke_connection
+from lattice.registry import node_mirror_config
 
 NODE_FILES = ServerFiles()
 
@@ -75,7 +76,13 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
     files_out = spoke_files(inputs, addressing, NODE_FILES)
     stored = node_secret(name, lattice=lattice, region=region, files=with_config(files_out, config), opts=inputs.child)
     profile = node_profile(name, lattice=lattice, secret_arn=stored.arn, opts=inputs.child)
-    host_args = spoke_connection(plan, spec.name)["washHostArgs"] if spec.wasmcloud_host else None
+    connection = spoke_connection(plan, spec.name, mirror=oci_mirror(plan, spec.name))
+    host_args = connection["washHostArgs"] if spec.wasmcloud_host else None
+    mirror_config = (
+        node_mirror_config(plan.workload_registry, MIRROR_RUN, MIRROR_STATE)
+        if plan.mirrors(spec.name) and plan.workload_registry
+        else None
+    )
 
     def boot(arn: str) -> str:
         return render_user_data(
@@ -87,6 +94,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
                 files=NODE_FILES,
                 artifact_mirror=inputs.plan.artifact_mirror,
                 wasmcloud_host_args=host_args,
+                registry_mirror=mirror_config,
             )
         )
 

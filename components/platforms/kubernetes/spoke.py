@@ -25,9 +25,14 @@ from components.platforms.kubernetes.scope import (
 )
 from components.platforms.kubernetes.workloads import (
     FILES,
+    MIRROR_DIR,
+    MIRROR_STORAGE,
+    checksum,
     config_volume,
     data_claim,
     host_containers,
+    mirror_container,
+    mirror_volumes,
     nats_container,
     pid_volume,
     pod_security,
@@ -39,7 +44,8 @@ from lattice import names
 from lattice.addressing import LOOPBACK, PORTS, Addressing, service_host, spoke_addressing
 from lattice.allowlists import leaf_sources, open_leaf_mark
 from lattice.natsconf import CONFIG_FILE, render_server_config
-from lattice.outputs import spoke_connection
+from lattice.outputs import oci_mirror, spoke_connection
+from lattice.registry import MIRROR_CERT_FILE, MIRROR_CONFIG_FILE, MIRROR_KEY_FILE, node_mirror_config
 
 
 def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
@@ -91,14 +97,25 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         string_data=files,
         opts=opts(),
     )
-    # Only a restart-class change rolls the pod (the reloader applies the rest in place). A
-    # digest of 256-bit secrets reveals nothing; unsecret it, or the whole pod spec would
-    # turn secret and vanish from preview diffs.
-    rollout = pulumi.Output.unsecret(
-        pulumi.Output.all(config, files).apply(
-            lambda v: {"wasmcloud-lattice/restart": restart_checksum({spec.name: v[0]}, v[1])}
-        )
+    # Only a restart-class change rolls the pod (the reloader applies the rest in place to
+    # nats-server); the registry mirror reads its config and certificate at start only, so
+    # any change to them rolls it too. A digest of 256-bit secrets reveals nothing; unsecret
+    # it, or the whole pod spec would turn secret and vanish from preview diffs.
+    mirrored = plan.mirrors(spec.name) and plan.workload_registry is not None
+    mirror_text = (
+        node_mirror_config(plan.workload_registry, MIRROR_DIR, MIRROR_STORAGE)
+        if mirrored and plan.workload_registry is not None
+        else None
     )
+
+    def restart_digest(v: list[Any]) -> dict[str, str]:
+        nats = restart_checksum({spec.name: v[0]}, v[1])
+        if mirror_text is None:
+            return {"wasmcloud-lattice/restart": nats}
+        mirror = {k: v[1].get(k) for k in (MIRROR_CERT_FILE, MIRROR_KEY_FILE)}
+        return {"wasmcloud-lattice/restart": checksum([nats, mirror_text, mirror])}
+
+    rollout = pulumi.Output.unsecret(pulumi.Output.all(config, files).apply(restart_digest))
     watched = pulumi.Output.unsecret(
         files.apply(lambda f: [FILES.config_file, *(f"{FILES.config_dir}/{n}" for n in sorted(f))])
     )
@@ -109,8 +126,9 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
     init_containers: list[core.ContainerArgs] = []
     volumes = [config_volume(config_map.metadata.name, files_secret.metadata.name), pid_volume()]
     if spec.wasmcloud_host:
+        connection = spoke_connection(plan, spec.name, mirror=oci_mirror(plan, spec.name))
         installer, host = host_containers(
-            settings, spoke_connection(plan, spec.name)["washHostArgs"], plan.artifact_mirror
+            settings, connection["washHostArgs"], plan.artifact_mirror, lattice_ca=mirrored
         )
         init_containers.append(installer)
         containers.append(host)  # no credentials volume: the host connects anonymously to 127.0.0.1
@@ -118,6 +136,15 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
             core.VolumeArgs(name="host-home", empty_dir=core.EmptyDirVolumeSourceArgs()),
             core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
         ]
+    if mirror_text is not None:
+        mirror_config = core.ConfigMap(
+            f"{name}-registry-mirror",
+            metadata=object_meta(f"{spec.name}-registry-mirror", ns, lattice, spec.name),
+            data={MIRROR_CONFIG_FILE: mirror_text},
+            opts=opts(),
+        )
+        containers.append(mirror_container(settings))
+        volumes += mirror_volumes(mirror_config.metadata.name, files_secret.metadata.name)
     k8s.apps.v1.StatefulSet(
         f"{name}-nats",
         metadata=object_meta(spec.name, ns, lattice, spec.name),

@@ -34,11 +34,13 @@ from lattice.addressing import LOOPBACK, PORTS, monitor_url
 from lattice.natsconf import CONFIG_FILE, WS_CERT_FILE, WS_KEY_FILE, ServerFiles
 from lattice.natsconf.blocks import LAME_DUCK_DURATION, LAME_DUCK_GRACE_PERIOD
 from lattice.node.artifacts import WASH, Artifact
+from lattice.registry import HOST_CA_FILE, MIRROR_CERT_FILE, MIRROR_CONFIG_FILE, MIRROR_KEY_FILE
 from lattice.reload import restart_fingerprint
 from lattice.spec import KubernetesSettings
 
 PID_DIR = "/var/run/nats"
 FILES = ServerFiles(config_dir="/etc/nats", store_dir="/data/jetstream", pid_file=f"{PID_DIR}/nats.pid")
+CA_FILE = FILES.ca_file.rsplit("/", 1)[-1]
 DATA_DIR = "/data"
 WASH_CACHE = f"{DATA_DIR}/wash"
 """The verified wash binary, kept on the spoke's volume: fetched once, not at every start."""
@@ -271,7 +273,7 @@ def service_port(name: str, port: int) -> core.ServicePortArgs:
 
 
 def host_containers(
-    settings: KubernetesSettings, args: list[str], mirror: str | None
+    settings: KubernetesSettings, args: list[str], mirror: str | None, *, lattice_ca: bool = False
 ) -> tuple[core.ContainerArgs, core.ContainerArgs]:
     """The wasmCloud host beside the leaf: an init container keeps the pinned ``wash`` (the
     artifact the VMs and the tests use) on the spoke's volume, the host runs it from there
@@ -293,7 +295,67 @@ def host_containers(
             core.VolumeMountArgs(name="data", mount_path=WASH_DIR, sub_path="wash", read_only=True),
             core.VolumeMountArgs(name="host-home", mount_path="/var/lib/wasmcloud"),
             core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108 - the container's own emptyDir
+            *(
+                [core.VolumeMountArgs(name="lattice-ca", mount_path=HOST_CA_FILE.rsplit("/", 1)[0], read_only=True)]
+                if lattice_ca
+                else []
+            ),
         ],
         security_context=container_security(),
     )
     return installer, host
+
+
+MIRROR_DIR = "/etc/registry-mirror"
+MIRROR_STORAGE = "/var/lib/registry-mirror"
+"""On the spoke's volume (sub-path ``registry-mirror``): what the mirror holds outlives the pod."""
+
+
+def mirror_volumes(config_map: pulumi.Input[str], files_secret: pulumi.Input[str]) -> list[core.VolumeArgs]:
+    """The mirror's config, certificate, key and the lattice CA (``ca/``, for its upstream);
+    and for the host only the lattice CA, at ``/etc/wasmcloud/ca.pem`` (its ``--oci-ca-path``)."""
+    mirror_items = [
+        core.KeyToPathArgs(key=MIRROR_CERT_FILE, path=MIRROR_CERT_FILE),
+        core.KeyToPathArgs(key=MIRROR_KEY_FILE, path=MIRROR_KEY_FILE),
+        core.KeyToPathArgs(key=CA_FILE, path=f"ca/{CA_FILE}"),
+    ]
+    return [
+        core.VolumeArgs(
+            name="registry-mirror",
+            projected=core.ProjectedVolumeSourceArgs(
+                sources=[
+                    core.VolumeProjectionArgs(config_map=core.ConfigMapProjectionArgs(name=config_map)),
+                    core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(name=files_secret, items=mirror_items)),
+                ]
+            ),
+        ),
+        core.VolumeArgs(
+            name="lattice-ca",
+            projected=core.ProjectedVolumeSourceArgs(
+                sources=[
+                    core.VolumeProjectionArgs(
+                        secret=core.SecretProjectionArgs(
+                            name=files_secret, items=[core.KeyToPathArgs(key=CA_FILE, path=CA_FILE)]
+                        )
+                    )
+                ]
+            ),
+        ),
+    ]
+
+
+def mirror_container(settings: KubernetesSettings) -> core.ContainerArgs:
+    """CNCF distribution in proxy mode on the pod's loopback (TLS from the lattice CA): the
+    wasmCloud host beside it pulls components through it, by digest."""
+    return core.ContainerArgs(
+        name="registry-mirror",
+        image=settings.mirror_image,
+        command=["/bin/registry", "serve", f"{MIRROR_DIR}/{MIRROR_CONFIG_FILE}"],
+        env=[core.EnvVarArgs(name="SSL_CERT_DIR", value=f"{MIRROR_DIR}/ca")],
+        volume_mounts=[
+            core.VolumeMountArgs(name="registry-mirror", mount_path=MIRROR_DIR, read_only=True),
+            core.VolumeMountArgs(name="data", mount_path=MIRROR_STORAGE, sub_path="registry-mirror"),
+        ],
+        resources=core.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "256Mi"}),
+        security_context=container_security(),
+    )
