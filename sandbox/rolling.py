@@ -52,15 +52,22 @@ def plan_roll(
     old: Mapping[str, RenderedServer],
     new_plan: LatticePlan,
     new: Mapping[str, RenderedServer],
+    releases: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Step]:
-    """The steps from one generation to the next, in the order they run (see the module)."""
+    """The steps from one generation to the next, in the order they run (see the module).
+    ``releases``: server -> (running, wanted) nats-server release; a new binary is a restart."""
+    releases = releases or {}
     old_names = [s.name for s in old_plan.servers]
     new_names = [s.name for s in new_plan.servers]
     starts = [Step(n, "start") for n in new_names if n not in old_names]
     restarts, reloads = [], []
     for name in (n for n in new_names if n in old_names):
         change = classify(server_files(old[name]), server_files(new[name]))
-        if change.action is Action.RESTART:
+        running, wanted = releases.get(name, ("", ""))
+        if running != wanted:
+            upgrade = f"nats-server {running} -> {wanted}: a new binary needs a restart"
+            restarts.append(Step(name, "restart", (upgrade, *change.reasons)))
+        elif change.action is Action.RESTART:
             restarts.append(Step(name, "restart", change.reasons))
         elif change.action is Action.RELOAD:
             reloads.append(Step(name, "reload", change.reasons))
@@ -118,7 +125,8 @@ class Roller:
         lattice = self.lattice
         started = time.monotonic()
         old_plan, old_rendered = lattice.adopt(spec)
-        steps = plan_roll(old_plan, old_rendered, lattice.plan, lattice.rendered)
+        releases = {n: (r, lattice.release(n)) for n, r in lattice.running_release.items() if n in lattice.rendered}
+        steps = plan_roll(old_plan, old_rendered, lattice.plan, lattice.rendered, releases)
         report = RollReport(lattice.generation, steps)
         self.progress(
             f"generation {lattice.generation}: {len(report.of('start'))} to start, "

@@ -30,7 +30,7 @@ from lattice.credentials import LatticeAuth, assemble, binds_source, plan_key_na
 from lattice.natsconf import RenderedServer, ServerFiles, ServerTls, render_lattice, render_server
 from lattice.outputs import OciMirror, SpokeConnection, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
-from lattice.spec import LatticeSpec
+from lattice.spec import HubSpec, LatticeSpec, SpokeSpec
 from sandbox import binaries
 from sandbox.monitor import Convergence, wait_converged
 from sandbox.ports import free_ports
@@ -76,6 +76,8 @@ class LocalLattice:
         self.stand_ins = tuple(h.name for h in spec.hubs if h.platform == "external")
         self.plan: LatticePlan = plan_lattice(spec, stand_in_for_external=True)
         self.generation = 1
+        self.running_release: dict[str, str] = {}
+        """Server -> the nats-server release its process runs."""
         """How many stacks this lattice has run: 1 at start, one more per :meth:`adopt`."""
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="wasmcloud-lattice-")) if workdir is None else workdir
@@ -274,8 +276,22 @@ class LocalLattice:
             _write_private(Path(path), text)
         Path(files.config_file).write_text(rendered.config)
 
+    def release(self, name: str) -> str:
+        """The nats-server release a server runs: its Kubernetes image's tag where the
+        stack names one for it, else the pinned one (what AWS nodes install)."""
+        group = self.plan.server(name).group
+        entries: list[HubSpec | SpokeSpec] = [*self.spec.hubs, *self.spec.spokes]
+        entry = next((e for e in entries if e.name in (name, group)), None)
+        if entry is not None and entry.platform == "kubernetes":
+            named = binaries.image_release(entry.kubernetes.image)
+            if named is not None:
+                return named
+        return binaries.nats_server_version()
+
     def start_server(self, name: str) -> None:
-        self.supervisor.start(name, [binaries.nats_server(), "-c", self.files[name].config_file])
+        binary = binaries.nats_server_release(self.release(name))
+        self.running_release[name] = self.release(name)
+        self.supervisor.start(name, [binary, "-c", self.files[name].config_file])
 
     def start_servers(self, progress: Progress = lambda _: None) -> None:
         self.write_files()

