@@ -235,7 +235,9 @@ def _serve(
     from sandbox.rolling import Roller
 
     checks, converge_ms, workloads = first
-    report(f"running (pid {os.getpid()}); kill -HUP re-reads {label} and rolls to it; Ctrl-C or SIGTERM stops")
+    report(
+        f"running; Ctrl-C (SIGINT) or SIGTERM stops every process; kill -HUP {os.getpid()} rolls to {label} as edited"
+    )
     while True:
         dead = lattice.supervisor.exited()
         if dead:
@@ -507,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument(
         "--only",
         metavar="NAMES",
-        help="comma-separated scenarios to run (latency,queue,cross,partition,kill,silent,throughput,converge)",
+        help="comma-separated scenarios to run (latency,queue,wasm,cross,partition,kill,silent,throughput,converge)",
     )
     p_bench.set_defaults(func=bench)
 
