@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: venv sandbox check test lint unit live bench graph schema snapshots toolchain e2e clean
+.PHONY: venv sandbox check test lint unit live bench changes graph schema snapshots toolchain e2e clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -47,6 +47,10 @@ bench: venv ## measure the seed's promises and the program's scale (not part of 
 	mkdir -p bench/results
 	$(BIN)/python -m sandbox bench --fleet 25,50,100,200 --json bench/results/lattice.json
 	$(BIN)/python -m sandbox bench-program --json bench/results/program.json
+
+changes: venv ## roll a running lattice through every change kind under load; the README's table (not part of make test)
+	mkdir -p bench/results
+	$(BIN)/python -m sandbox changes --json bench/results/changes.json
 
 schema: venv ## regenerate provider/schema.json, the package schema other languages see (a test keeps it current)
 	UPDATE_SCHEMA=1 $(BIN)/python -m pytest -q tests/components/test_package.py -k snapshot

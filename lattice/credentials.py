@@ -69,9 +69,21 @@ def _canonical(obj: Mapping[str, Any]) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-def encode_jwt(issuer: NKey, subject: str, name: str, nats: Mapping[str, Any]) -> str:
-    """Sign a NATS v2 JWT. No ``iat``/``exp``: the output depends only on its inputs."""
+USER_ISSUED_AT = 1_700_000_000
+"""Every user JWT's ``iat`` (2023-11-14), fixed so the output depends only on the inputs.
+Not omitted: when an account with revocations is updated (a reload of the hubs' trust),
+nats-server re-checks each connected user with ``jwt.AccountClaims.IsClaimRevoked``, which
+counts a claim *without* ``iat`` as revoked, and closes it: retiring one spoke cut every
+site's leaf link and every service's connection (found by the change-under-load test).
+It stays before :data:`REVOKED_BEFORE`, so a revoked key's JWT is still revoked."""
+
+
+def encode_jwt(issuer: NKey, subject: str, name: str, nats: Mapping[str, Any], issued_at: int | None = None) -> str:
+    """Sign a NATS v2 JWT. No ``exp``, and ``iat`` only when given: the output depends only
+    on its inputs."""
     claims: dict[str, Any] = {"iss": issuer.public_key, "name": name, "sub": subject}
+    if issued_at is not None:
+        claims["iat"] = issued_at
     claims["nats"] = dict(nats)
     digest = hashlib.new("sha512_256", _canonical(claims)).digest()
     claims["jti"] = base64.b32encode(digest).decode().rstrip("=")
@@ -148,7 +160,7 @@ def user_jwt(
         nats["src"] = sorted(sources)
     if connection_types:
         nats["allowed_connection_types"] = sorted(connection_types)
-    return encode_jwt(account, user.public_key, name, nats)
+    return encode_jwt(account, user.public_key, name, nats, issued_at=USER_ISSUED_AT)
 
 
 def format_creds(jwt: str, seed: str) -> str:

@@ -218,6 +218,24 @@ def k8s_port_number(value: int) -> Problems:
     return _in_range(value, 1, 65535)
 
 
+@rule(Origin.KUBERNETES, "core validation.go ValidatePodSpec: ValidateNonnegativeField(terminationGracePeriodSeconds)")
+def k8s_termination_grace_period(value: int) -> Problems:
+    return [] if value >= 0 else [f"{value} must be zero or more seconds"]
+
+
+@rule(
+    Origin.KUBERNETES,
+    'core validation.go validatePodSpecSecurityContext: "ShareProcessNamespace and HostPID cannot both be enabled"',
+)
+def k8s_process_namespace(share: bool, host_pid: bool) -> Problems:
+    return ["shareProcessNamespace and hostPID cannot both be enabled"] if share and host_pid else []
+
+
+@rule(Origin.KUBERNETES, "core validation.go validateExecAction: command is required")
+def k8s_exec_command(command: list[str]) -> Problems:
+    return [] if command and all(isinstance(c, str) for c in command) else ["an exec handler needs a command"]
+
+
 @rule(Origin.KUBERNETES, "core validation.go validateServicePort: ValidateDNS1123Label(sp.Name)")
 def k8s_service_port_name(value: str) -> Problems:
     return dns1123_label(value)

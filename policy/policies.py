@@ -7,6 +7,7 @@ violations, so tests call it on every resource of every stack and on hand-made b
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -15,7 +16,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from lattice.addressing import LOOPBACK, PORTS
 from lattice.allowlists import OPEN_LEAF_MARK
-from lattice.natsconf import TRUST_INCLUDE, UPSTREAM_AUTH_INCLUDE
+from lattice.natsconf import CONFIG_FILE, TRUST_INCLUDE, UPSTREAM_AUTH_INCLUDE
 from lattice.natsconf.blocks import TLS_MIN_VERSION
 from lattice.node.cloudinit import EOF_MARK
 
@@ -50,7 +51,25 @@ def volumes_encrypted(typ: str, props: Props) -> Iterator[str]:
         yield "the volume is not encrypted"
 
 
+def _plain(value: Any) -> Any:
+    """A secret as the SDK's mocks hand it over (``{<sig>: ..., "value": ...}``); the engine
+    hands a policy pack the value itself."""
+    return value.get("value") if isinstance(value, Mapping) and "value" in value else value
+
+
 def _nats_configs(typ: str, props: Props) -> Iterator[str]:
+    """Every rendered nats-server config a resource carries: an EC2 node's in its secret
+    (``{"files": {"nats-server.conf": ...}}``), a Kubernetes server's in a ConfigMap."""
+    if typ == "aws:secretsmanager/secretVersion:SecretVersion":
+        text = _plain(props.get("secretString"))
+        try:
+            document = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            document = None
+        files = document.get("files") if isinstance(document, dict) else None
+        config = files.get(CONFIG_FILE) if isinstance(files, dict) else None
+        if isinstance(config, str) and "server_name" in config:
+            yield config
     if typ == "aws:ec2/instance:Instance" and isinstance(props.get("userData"), str):
         match = re.search(rf"<<'{EOF_MARK}'\n(.*?)^{EOF_MARK}$", props["userData"], re.S | re.M)
         if match and "server_name" in match.group(1):

@@ -85,6 +85,22 @@ async def connect_spoke(lattice: LocalLattice, spoke: str, name: str) -> Client:
     )
 
 
+async def synced(nc: Client, timeout: float = 5.0) -> None:
+    """Return once the server has processed everything ``nc`` sent so far (its SUBs above all).
+
+    ``flush()`` does not promise that with nats-py 2.16: it writes its PING straight to the
+    socket while a SUB may still wait in the client's pending buffer for the flusher task, so
+    the PONG can come back before the server has the subscription (found by the bench's
+    partition figure: a request right after a responder's subscribe and flush was answered
+    "no responders"; 48 of 1000 on a quiet machine, 76 under load, on one standalone
+    server). A message the client sends itself queues behind everything before it, so its
+    arrival back proves the server has seen it all."""
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, max_msgs=1)
+    await nc.publish(inbox, b"")
+    await sub.next_msg(timeout=timeout)
+
+
 async def request_with_retry(nc: Client, subject: str, data: bytes, deadline: float) -> Msg:
     """Retry until interest has propagated across leaf and gateway links, or time is up."""
     last: Exception | None = None

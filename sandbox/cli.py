@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -85,6 +86,7 @@ def summary(
     spokes: dict[str, dict[str, Any]] = {s.name: dict(lattice.connection(s.name)) for s in plan.spokes}
     document: dict[str, Any] = {
         "lattice": plan.lattice,
+        "generation": lattice.generation,
         "convergeMs": round(converge_ms),
         "servers": servers,
         "hubs": hubs,
@@ -148,6 +150,16 @@ def print_outputs(lattice: LocalLattice, workloads: EdgeWorkloads | None = None)
 
 
 def up(args: argparse.Namespace) -> int:
+    """A SIGHUP from the start on is queued, never fatal: the lattice rolls once it is up."""
+    hangups: list[int] = []
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: hangups.append(signum))
+    try:
+        return _up(args, hangups)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def _up(args: argparse.Namespace, hangups: list[int]) -> int:
     path, label = resolve_stack(args.stack, args.stack_file)
     try:
         spec = load_stack_file(path, label)
@@ -206,21 +218,63 @@ def up(args: argparse.Namespace) -> int:
         if args.check:
             report(f"{len(checks) - len(failed)} checks passed, {len(failed)} failed")
             return EXIT_FAILED if failed else EXIT_OK
-        report("running; Ctrl-C (SIGINT) or SIGTERM stops every process")
-        while True:
-            dead = lattice.supervisor.exited()
-            if dead:
-                for name, rc in dead.items():
-                    print(f"sandbox: {name} exited with {rc}: {lattice.supervisor.log_tail(name, 3)}", file=sys.stderr)
-                return EXIT_FAILED
-            time.sleep(1)
+        return _serve(lattice, path, label, args, (checks, converge_ms, workloads), hangups, report)
+
+
+def _serve(
+    lattice: LocalLattice,
+    path: Path,
+    label: str,
+    args: argparse.Namespace,
+    first: tuple[list[Check], float, EdgeWorkloads],
+    hangups: list[int],
+    report: Reporter,
+) -> int:
+    """Run until a signal; on SIGHUP re-read the stack file and roll the lattice to it (see
+    :mod:`sandbox.rolling`), then rewrite the JSON with the new generation once converged."""
+    from sandbox.rolling import Roller
+
+    checks, converge_ms, workloads = first
+    report(
+        f"running; Ctrl-C (SIGINT) or SIGTERM stops every process; kill -HUP {os.getpid()} rolls to {label} as edited"
+    )
+    while True:
+        dead = lattice.supervisor.exited()
+        if dead:
+            for name, rc in dead.items():
+                print(f"sandbox: {name} exited with {rc}: {lattice.supervisor.log_tail(name, 3)}", file=sys.stderr)
+            return EXIT_FAILED
+        if not hangups:
+            time.sleep(0.2)
+            continue
+        hangups.clear()
+        report(f"SIGHUP: re-reading {label}")
+        try:
+            spec = load_stack_file(path, label)
+        except LatticeSpecError as err:
+            report(f"not rolled, generation {lattice.generation} keeps running: {err}")
+            continue
+        try:
+            rolled = Roller(lattice, report).roll(spec, converge_timeout=args.converge_timeout)
+        except SandboxError as err:
+            print(f"sandbox: roll to generation {lattice.generation} failed: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        if rolled.converged and args.json:
+            document = summary(lattice, checks, converge_ms, workloads)
+            Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
+            report(f"wrote {args.json} (generation {lattice.generation})")
 
 
 def bench(args: argparse.Namespace) -> int:
     from sandbox import bench as benchmarks
     from sandbox import fleet
-    from sandbox.binaries import MissingBinary
 
+    only = frozenset(args.only.split(",")) if args.only else None
+    unknown = sorted((only or frozenset()) - set(benchmarks.SCENARIOS))
+    if unknown:
+        choices = ", ".join(benchmarks.SCENARIOS)
+        print(f"bench: --only: unknown scenario(s) {', '.join(unknown)}; choose from {choices}", file=sys.stderr)
+        return EXIT_INVALID
     report = Reporter()
     try:
         fleet_sizes = [int(x) for x in args.fleet.split(",")] if args.fleet else []
@@ -244,7 +298,9 @@ def bench(args: argparse.Namespace) -> int:
     settings = benchmarks.BenchSettings(wan_delay_ms=args.wan_delay_ms).scaled(args.scale)
     report(f"bench: topology {spec.name!r}, WAN delay {settings.wan_delay_ms:g} ms one way, scale {args.scale:g}")
     try:
-        metrics = {} if args.fleet_only else asyncio.run(benchmarks.run_bench(spec, converge_spec, settings, report))
+        metrics = (
+            {} if args.fleet_only else asyncio.run(benchmarks.run_bench(spec, converge_spec, settings, report, only))
+        )
         fleet_figures = fleet.run_fleet(fleet_sizes, settings.wan_delay_ms / 1000, report) if fleet_sizes else None
     except (SandboxError, MissingBinary) as err:
         print(f"bench: {err}", file=sys.stderr)
@@ -261,6 +317,7 @@ def bench(args: argparse.Namespace) -> int:
     if args.json:
         document: dict[str, Any] = {
             "topology": spec.name,
+            "scenarios": sorted(only) if only else list(benchmarks.SCENARIOS),
             "convergeStack": converge_spec.name,
             "settings": vars(settings),
             "metrics": metrics,
@@ -373,6 +430,33 @@ def isolation_cmd(args: argparse.Namespace) -> int:
     return EXIT_OK if isolated else EXIT_FAILED
 
 
+def changes_cmd(args: argparse.Namespace) -> int:
+    """Every change kind (or those in ``--only``) rolled under load on one topology; the
+    table the README quotes. Exit 1 when a request failed after its retry, an acked
+    message was lost, a roll did not converge or a restart took two servers at once."""
+    from sandbox import changes
+
+    kinds = args.only.split(",") if args.only else list(changes.CHANGES)
+    unknown = [k for k in kinds if k not in changes.CHANGES]
+    if unknown:
+        print(
+            f"changes: unknown kind(s) {', '.join(unknown)}; choose from {', '.join(changes.CHANGES)}", file=sys.stderr
+        )
+        return EXIT_INVALID
+    report = Reporter()
+    wan = args.wan_delay_ms / 1000 if args.wan_delay_ms else None
+    results = asyncio.run(changes.run_changes(kinds, report, wan_delay=wan))
+    print()
+    print(changes.table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.row() for r in results], indent=2) + "\n")
+        report(f"wrote {args.json}")
+    bad = [r.kind for r in results if not r.ok]
+    if bad:
+        print(f"changes: not clean: {', '.join(bad)}", file=sys.stderr)
+    return EXIT_FAILED if bad else EXIT_OK
+
+
 def schedule_cmd(args: argparse.Namespace) -> int:
     from sandbox.schedule import schedule
 
@@ -445,6 +529,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fleet", help="also bring up a 3-node hub with each of these many spokes, e.g. 25,50,100,200 (sandbox.fleet)"
     )
     p_bench.add_argument("--fleet-only", action="store_true", help="measure only the fleet (with --fleet)")
+    p_bench.add_argument(
+        "--only",
+        metavar="NAMES",
+        help="comma-separated scenarios to run "
+        "(latency,queue,wasm,cross,partition,kill,silent,throughput,throughput-go,wan,converge)",
+    )
     p_bench.set_defaults(func=bench)
 
     p_prog = sub.add_parser("bench-program", help="time the Pulumi program under mocks at 10, 100, 1000 spokes")
@@ -460,6 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_iso.add_argument("--json", help="write the counts to this file")
     p_iso.add_argument("--converge-timeout", type=float, default=60.0, help="seconds (default 60)")
     p_iso.set_defaults(func=isolation_cmd)
+
+    p_changes = sub.add_parser("changes", help="roll a running lattice through each change kind under load")
+    p_changes.add_argument("--only", metavar="KINDS", help="comma-separated change kinds (default: all, in order)")
+    p_changes.add_argument("--json", help="write one row per change kind to this file")
+    p_changes.add_argument("--wan-delay-ms", type=float, help="put an emulated WAN link under every spoke")
+    p_changes.set_defaults(func=changes_cmd)
 
     p_sched = sub.add_parser("schedule", help="drive one edge host from the hub, against a running sandbox")
     p_sched.add_argument("--json", required=True, help="the --json file of a running `sandbox up`")

@@ -78,6 +78,11 @@ class Supervisor:
             proc.kill()
             proc.wait()
 
+    def retire(self, name: str, timeout: float = 5.0) -> None:
+        """Stop ``name`` and forget it: its exit is no failure (a server the stack retired)."""
+        self.stop(name, timeout)
+        self.procs.pop(name, None)
+
     def kill(self, name: str) -> None:
         proc = self.procs[name]
         proc.kill()

@@ -16,12 +16,21 @@ from dataclasses import fields, replace
 from pathlib import Path
 from types import TracebackType
 
-from lattice.addressing import LOOPBACK, Ports, ServerAddress, client_url, direct_addressing, leaf_url, monitor_url
+from lattice.addressing import (
+    LOOPBACK,
+    Ports,
+    ServerAddress,
+    certificate_hosts,
+    client_url,
+    direct_addressing,
+    leaf_url,
+    monitor_url,
+)
 from lattice.credentials import LatticeAuth, assemble, binds_source, plan_key_names
-from lattice.natsconf import ServerFiles, render_lattice, render_server
+from lattice.natsconf import RenderedServer, ServerFiles, ServerTls, render_lattice, render_server
 from lattice.outputs import OciMirror, SpokeConnection, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
-from lattice.spec import LatticeSpec
+from lattice.spec import HubSpec, LatticeSpec, SpokeSpec
 from sandbox import binaries
 from sandbox.monitor import Convergence, wait_converged
 from sandbox.ports import free_ports
@@ -66,6 +75,10 @@ class LocalLattice:
         self.wan: Wan | None = None
         self.stand_ins = tuple(h.name for h in spec.hubs if h.platform == "external")
         self.plan: LatticePlan = plan_lattice(spec, stand_in_for_external=True)
+        self.generation = 1
+        self.running_release: dict[str, str] = {}
+        """Server -> the nats-server release its process runs."""
+        """How many stacks this lattice has run: 1 at start, one more per :meth:`adopt`."""
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="wasmcloud-lattice-")) if workdir is None else workdir
         try:
@@ -79,12 +92,33 @@ class LocalLattice:
         os.chmod(self.workdir, 0o700)
         (self.workdir / "logs").mkdir(exist_ok=True)
         self.supervisor = Supervisor(self.workdir / "logs")
+        self.reserved_ports: set[int] = set()
+        self.ports: dict[str, Ports] = {}
+        self.entropy: Mapping[str, bytes] = dict(self._given_entropy or {})
+        self.ca = PrivateCA(self.plan.lattice)
+        self.ca_file = self.workdir / "ca.pem"
+        self._issued: dict[str, tuple[object, ServerTls]] = {}
+        self.registry_links: dict[str, int] = {}
+        self._derive()
+        self.service_creds = self.workdir / "service.creds"
+        # the cloud's OCI registry (sandbox.workloads starts it): reserved now, so a spoke's
+        # WAN link to it can be set up with the others
+        self.registry_port = self.reserve_ports(1)[0]
+        with_hosts = [s.name for s in self.plan.spokes if s.wasmcloud_host]
+        self.mirror_ports = dict(zip(with_hosts, self.reserve_ports(len(with_hosts)), strict=True))
+        if self.wan_delay is not None:
+            self._route_spokes_over_wan(self.wan_delay)
 
+    def _derive(self) -> None:
+        """Everything that follows from ``self.plan``, keeping what an earlier generation
+        chose: a server keeps its ports, a key its entropy, a certificate its key pair while
+        the hosts it names stay the same (so a change re-renders only what it touches)."""
         names = [s.name for s in self.plan.servers]
         per = len(fields(Ports))
-        flat = free_ports(per * len(names))
-        self.reserved_ports = set(flat)
-        self.ports = {n: Ports(*flat[per * i : per * i + per]) for i, n in enumerate(names)}
+        new = [n for n in names if n not in self.ports]
+        flat = free_ports(per * len(new), exclude=self.reserved_ports) if new else []
+        self.reserved_ports.update(flat)
+        self.ports.update({n: Ports(*flat[per * i : per * i + per]) for i, n in enumerate(new)})
         addresses = {
             s.name: ServerAddress(
                 dial_host=LOOPBACK,
@@ -99,8 +133,10 @@ class LocalLattice:
             # leaf URLs, or a reconnecting spoke would bypass its link (found by the bench).
             hubs = frozenset(h.name for h in self.plan.hubs)
             self.addressing = replace(self.addressing, leaf_behind_balancer=hubs)
-        entropy = self._given_entropy or {name: os.urandom(32) for name in plan_key_names(self.plan)}
-        self.entropy: Mapping[str, bytes] = entropy
+        self.entropy = {
+            **{name: os.urandom(32) for name in plan_key_names(self.plan)},
+            **self.entropy,
+        }
         # Every spoke dials from 127.0.0.1 here: where the program knows a site's address
         # (an AWS spoke's Elastic IP, a Kubernetes spoke's egressCidrs), this stands for it.
         sources = {
@@ -108,10 +144,8 @@ class LocalLattice:
             for s in self.plan.spokes
             if binds_source(self.plan, s.name) and (s.platform == "aws" or s.egress_cidrs)
         }
-        self.auth: LatticeAuth = assemble(self.plan, entropy, sources)
-        self.ca = PrivateCA(self.plan.lattice)
-        self.tls = lattice_tls(self.plan, self.addressing, self.ca)
-        self.ca_file = self.workdir / "ca.pem"
+        self.auth: LatticeAuth = assemble(self.plan, self.entropy, sources)
+        self.tls = self._kept_tls(lattice_tls(self.plan, self.addressing, self.ca))
         self.files = {
             n: ServerFiles(
                 config_dir=str(self.workdir / "servers" / n), store_dir=str(self.workdir / "servers" / n / "jetstream")
@@ -119,34 +153,53 @@ class LocalLattice:
             for n in names
         }
         self.rendered = render_lattice(self.plan, self.addressing, self.auth, self.files, self.tls)
-        self.service_creds = self.workdir / "service.creds"
         self.lattice_service_creds = {
-            name: self.service_creds if name == self.plan.lattice else self.workdir / f"service-{name}.creds"
+            name: self.workdir / ("service.creds" if name == self.plan.lattice else f"service-{name}.creds")
             for name in self.plan.lattices
         }
-        # the cloud's OCI registry (sandbox.workloads starts it): reserved now, so a spoke's
-        # WAN link to it can be set up with the others
-        self.registry_port = self.reserve_ports(1)[0]
-        self.registry_links: dict[str, int] = {}
-        with_hosts = [s.name for s in self.plan.spokes if s.wasmcloud_host]
-        self.mirror_ports = dict(zip(with_hosts, self.reserve_ports(len(with_hosts)), strict=True))
+
+    def _kept_tls(self, minted: dict[str, ServerTls]) -> dict[str, ServerTls]:
+        """An earlier generation's key pair where the certificate would name the same hosts."""
+        out: dict[str, ServerTls] = {}
+        for name, tls in minted.items():
+            hosts = certificate_hosts(self.plan, name, self.addressing) if tls.cert_pem else None
+            kept = self._issued.get(name)
+            out[name] = kept[1] if kept is not None and kept[0] == hosts else tls
+            self._issued[name] = (hosts, out[name])
+        return out
+
+    def adopt(self, spec: LatticeSpec) -> tuple[LatticePlan, dict[str, RenderedServer]]:
+        """Make ``spec`` this lattice's next generation: plan, addresses, credentials and
+        rendered files (written by :meth:`write_server`; nothing is started or signalled).
+        The previous plan and rendering come back, for the roll to compare."""
+        old_plan, old_rendered = self.plan, dict(self.rendered)
+        self.spec = spec
+        self.plan = plan_lattice(spec, stand_in_for_external=True)
+        self._derive()
         if self.wan_delay is not None:
             self._route_spokes_over_wan(self.wan_delay)
+        self.generation += 1
+        return old_plan, old_rendered
 
     def _route_spokes_over_wan(self, delay: float) -> None:
-        """Each spoke's remote URLs point at its own delaying proxies; re-render its files."""
-        self.wan = Wan()
+        """Each spoke's remote URLs point at its own delaying proxies; re-render its files
+        (links of an earlier generation are kept)."""
+        if self.wan is None:
+            self.wan = Wan()
         for spoke in self.plan.spokes:
             targets = self.plan.group_servers(spoke.upstream)
             urls = []
-            for target, port in zip(targets, self.reserve_ports(len(targets)), strict=True):
-                self.wan.add(f"{spoke.name}->{target}", LOOPBACK, port, self.ports[target].leaf, delay)
-                urls.append(leaf_url(LOOPBACK, port))
+            for target in targets:
+                name = f"{spoke.name}->{target}"
+                if name not in self.wan.links:
+                    (port,) = self.reserve_ports(1)
+                    self.wan.add(name, LOOPBACK, port, self.ports[target].leaf, delay)
+                urls.append(leaf_url(LOOPBACK, self.wan.links[name].listen_port))
             addressing = replace(self.addressing, leaf_urls={**self.addressing.leaf_urls, spoke.upstream: tuple(urls)})
             self.rendered[spoke.name] = render_server(
                 self.plan, spoke.name, addressing, self.files[spoke.name], self.auth, self.tls.get(spoke.name)
             )
-            if spoke.wasmcloud_host:  # the site's artifacts come over its WAN too
+            if spoke.wasmcloud_host and spoke.name not in self.registry_links:  # artifacts come over its WAN too
                 (port,) = self.reserve_ports(1)
                 self.wan.add(f"{spoke.name}->registry", LOOPBACK, port, self.registry_port, delay)
                 self.registry_links[spoke.name] = port
@@ -204,18 +257,41 @@ class LocalLattice:
     # --- lifecycle -------------------------------------------------------------------------
 
     def write_files(self) -> None:
+        self.write_service_files()
+        for name in self.rendered:
+            self.write_server(name)
+
+    def write_service_files(self) -> None:
+        """The CA and each lattice's service credentials, for the cloud-side clients."""
         for lattice, creds_path in self.lattice_service_creds.items():
             _write_private(creds_path, self.auth.lattice_service_creds[lattice])
         _write_private(self.ca_file, self.ca.cert_pem)
-        for name, rendered in self.rendered.items():
-            files = self.files[name]
-            Path(files.config_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
-            Path(files.config_file).write_text(rendered.config)
-            for path, text in rendered.secret_files.items():
-                _write_private(Path(path), text)
+
+    def write_server(self, name: str) -> None:
+        """One server's config and files, as this generation renders them (the included
+        files first, so a reload never reads a config naming a file not yet written)."""
+        rendered, files = self.rendered[name], self.files[name]
+        Path(files.config_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+        for path, text in rendered.secret_files.items():
+            _write_private(Path(path), text)
+        Path(files.config_file).write_text(rendered.config)
+
+    def release(self, name: str) -> str:
+        """The nats-server release a server runs: its Kubernetes image's tag where the
+        stack names one for it, else the pinned one (what AWS nodes install)."""
+        group = self.plan.server(name).group
+        entries: list[HubSpec | SpokeSpec] = [*self.spec.hubs, *self.spec.spokes]
+        entry = next((e for e in entries if e.name in (name, group)), None)
+        if entry is not None and entry.platform == "kubernetes":
+            named = binaries.image_release(entry.kubernetes.image)
+            if named is not None:
+                return named
+        return binaries.nats_server_version()
 
     def start_server(self, name: str) -> None:
-        self.supervisor.start(name, [binaries.nats_server(), "-c", self.files[name].config_file])
+        binary = binaries.nats_server_release(self.release(name))
+        self.running_release[name] = self.release(name)
+        self.supervisor.start(name, [binary, "-c", self.files[name].config_file])
 
     def start_servers(self, progress: Progress = lambda _: None) -> None:
         self.write_files()

@@ -14,7 +14,14 @@ import pulumi
 from components.base import secret
 from components.platforms.contract import SpokeInputs
 from lattice.addressing import LOOPBACK, Addressing, CertificateHosts, certificate_hosts
-from lattice.natsconf import TRUST_INCLUDE, ServerFiles, ServerTls, render_server_files, render_tls_files
+from lattice.natsconf import (
+    CONFIG_FILE,
+    TRUST_INCLUDE,
+    ServerFiles,
+    ServerTls,
+    render_server_files,
+    render_tls_files,
+)
 from lattice.plan import LatticePlan, needs_ca, presents_certificate
 from lattice.registry import MIRROR_CERT_FILE, MIRROR_KEY_FILE
 
@@ -93,6 +100,13 @@ def mirror_files(inputs: SpokeInputs, files: ServerFiles) -> pulumi.Output[dict[
     return material.apply(
         lambda m: {MIRROR_CERT_FILE: m.cert_pem or "", MIRROR_KEY_FILE: m.key_pem or "", ca_name: m.ca_pem}
     )
+
+
+def with_config(files: pulumi.Output[dict[str, str]], config: pulumi.Input[str]) -> pulumi.Output[dict[str, str]]:
+    """A node's files with its rendered config among them (``nats-server.conf``): on a VM
+    the config travels with its files, so a new config reaches the node without touching
+    the instance, and the node decides between reload and restart (a secret: the files are)."""
+    return secret(pulumi.Output.all(files, config).apply(lambda v: {**v[0], CONFIG_FILE: v[1]}))
 
 
 def children_dial(inputs: SpokeInputs, addressing: pulumi.Output[Addressing]) -> pulumi.Output[list[str]]:

@@ -38,6 +38,12 @@ third of a reconnect storm's CPU in the best-level encoder. Reloadable (reload.g
 TLS_MIN_VERSION = "1.2"
 TLS_TIMEOUT = 5
 """Seconds for a TLS handshake; generous for leaf links over slow or lossy edge WANs."""
+LAME_DUCK_DURATION = "30s"
+"""A hub node stopping on purpose hands its clients and leaf links to its peers over this
+long (nats-server's minimum; its default is 2 min, the NATS Helm chart's 30 s)."""
+LAME_DUCK_GRACE_PERIOD = "10s"
+"""Before it starts closing them (nats-server's default, said here so a platform can size
+its stop timeout from the config)."""
 
 
 def leaf_reconnect_delay(server: str) -> str:
@@ -72,12 +78,19 @@ def remote_tls(files: ServerFiles, *, handshake_first: bool = False) -> dict[str
     return block
 
 
-def server_block(server: ServerPlan, client_host: str, monitor_host: str, ports: Ports) -> dict[str, Any]:
+def server_block(
+    server: ServerPlan, client_host: str, monitor_host: str, ports: Ports, pid_file: str | None = None
+) -> dict[str, Any]:
     block: dict[str, Any] = {
         "server_name": server.name,
         "listen": host_port(client_host, ports.client),
         "http": host_port(monitor_host, ports.monitor),
     }
+    if pid_file is not None:
+        block["pid_file"] = pid_file
+    if server.role == "hub":
+        block["lame_duck_duration"] = LAME_DUCK_DURATION
+        block["lame_duck_grace_period"] = LAME_DUCK_GRACE_PERIOD
     if server.role == "spoke":
         block["ping_interval"] = SPOKE_PING_INTERVAL
         block["ping_max"] = SPOKE_PING_MAX

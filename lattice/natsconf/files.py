@@ -26,6 +26,9 @@ class ServerFiles:
 
     config_dir: str = "/etc/nats"
     store_dir: str = "/var/lib/nats/jetstream"
+    pid_file: str | None = None
+    """Where nats-server writes its pid, for a process beside it that signals it (the
+    Kubernetes config reloader, the lame-duck ``preStop``); none on a VM (systemd knows)."""
 
     @property
     def config_file(self) -> str:

@@ -64,11 +64,11 @@ def render_server_config(plan: LatticePlan, server_name: str, addressing: Addres
     own = addressing.servers[server.name]
     blocks: dict[str, Any] = {}
     if server.role == "hub":
-        blocks.update(server_block(server, own.bind_host, own.bind_host, own.ports))
+        blocks.update(server_block(server, own.bind_host, own.bind_host, own.ports, files.pid_file))
         blocks["tls"] = listener_tls(files)  # the client port: service users come from other machines
         blocks[INCLUDE] = TRUST_INCLUDE
     else:
-        blocks.update(server_block(server, LOOPBACK, LOOPBACK, own.ports))
+        blocks.update(server_block(server, LOOPBACK, LOOPBACK, own.ports, files.pid_file))
         blocks.update(local_accounts_block())
     blocks.update(jetstream_block(server.jetstream_domain, files.store_dir, server.jetstream_limits))
     blocks.update(cluster_block(plan, server, addressing, files))

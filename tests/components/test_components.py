@@ -14,7 +14,8 @@ from components.base import LatticeComponent
 from components.certificates import CaMaterial
 from components.hub import HubCluster, HubClusterArgs
 from components.spoke import EdgeSpoke, EdgeSpokeArgs
-from lattice.node.cloudinit import heredoc_files
+from lattice.natsconf import CONFIG_FILE
+from lattice.node.cloudinit import heredoc_files, sync_programs
 from lattice.plan import plan_lattice
 from tests.support.helpers import spec_from
 from tests.support.mocks import LatticeMocks, walk_plain_strings
@@ -65,9 +66,10 @@ def test_one_edge_spoke_against_an_existing_hub_without_a_lattice(mocks: Lattice
     assert _resolve(spoke.connection)["jsDomain"] == "site-1"
     assert _resolve(spoke.creds) == CREDS
     version = mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")[0]
-    assert json.loads(version.inputs["secretString"]["value"]) == {"files": {"leaf.creds": CREDS}}
+    document = json.loads(version.inputs["secretString"]["value"])
+    assert document == {"files": {"leaf.creds": CREDS, CONFIG_FILE: config}, "programs": sync_programs()}
     instance = mocks.of_type("aws:ec2/instance:Instance")[0]
-    assert heredoc_files(instance.inputs["userData"])["/etc/nats/nats-server.conf"] == config
+    assert "/etc/nats/nats-server.conf" not in heredoc_files(instance.inputs["userData"]), "the config is no machine"
     leaks = [p for r in mocks.resources for p, text in walk_plain_strings(r.inputs) if "SUAFAKESEED" in text]
     assert leaks == []
 

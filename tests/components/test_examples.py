@@ -9,7 +9,8 @@ from typing import Any
 import pulumi
 import yaml
 
-from lattice.node.cloudinit import heredoc_files
+from lattice.natsconf import CONFIG_FILE
+from lattice.node.cloudinit import sync_programs
 from tests.support.helpers import ROOT
 from tests.support.mocks import LatticeMocks, is_secret, walk_plain_strings
 from tests.support.program import own_event_loop
@@ -49,12 +50,12 @@ def test_the_site_program_builds_one_spoke_from_the_lattice_stacks_outputs() -> 
     types = [r.typ for r in mocks.resources]
     assert types.count("wasmcloud-lattice:index:EdgeSpoke") == 1
     assert "wasmcloud-lattice:index:Lattice" not in types
-    instance = next(r for r in mocks.resources if r.typ == "aws:ec2/instance:Instance")
-    config_text = heredoc_files(instance.inputs["userData"])["/etc/nats/nats-server.conf"]
+    version = next(r for r in mocks.resources if r.typ == "aws:secretsmanager/secretVersion:SecretVersion")
+    document = json.loads(version.inputs["secretString"]["value"])
+    config_text = document["files"].pop(CONFIG_FILE)
     assert 'urls: ["nats-leaf://use1-leaf.elb.us-east-1.amazonaws.com:7422"]' in config_text
     assert 'ca_file: "/etc/nats/ca.pem"' in config_text, "the site verifies the hub against the lattice CA"
-    version = next(r for r in mocks.resources if r.typ == "aws:secretsmanager/secretVersion:SecretVersion")
     assert is_secret(version.inputs["secretString"])
-    assert json.loads(version.inputs["secretString"]["value"]) == {"files": {"ca.pem": CA, "leaf.creds": CREDS}}
+    assert document == {"files": {"ca.pem": CA, "leaf.creds": CREDS}, "programs": sync_programs()}
     leaks = [p for r in mocks.resources for p, t in walk_plain_strings(r.inputs) if "SUASITESEEDFORTESTS" in t]
     assert leaks == []

@@ -17,7 +17,7 @@ from components.platforms.kubernetes.workloads import FILES, wash_installer
 from lattice import provider_rules
 from lattice.natsconf import RenderedServer
 from lattice.node.artifacts import WASH
-from lattice.spec import HubSpec, SpokeSpec
+from lattice.spec import RELOADER_IMAGE, HubSpec, SpokeSpec
 from lattice.stack import from_wire
 from sandbox import binaries
 from sandbox.tls import PrivateCA
@@ -100,9 +100,9 @@ def test_the_host_sidecar_connects_to_the_pods_loopback_and_never_sees_the_crede
         pod = _pod(statefulsets[f"{spec.name}-{spoke.name}-nats"])
         names = [c["name"] for c in pod["containers"]]
         mirrored = spec.workloads.registry is not None and spoke.wasmcloud_host
-        expected = ["nats", "wasmcloud-host", "registry-mirror"] if mirrored else ["nats", "wasmcloud-host"]
-        assert names == (expected if spoke.wasmcloud_host else ["nats"])
-        assert {m["name"] for m in _container(pod, "nats")["volumeMounts"]} == {"config", "data"}
+        with_host = ["nats", "reloader", "wasmcloud-host", *(["registry-mirror"] if mirrored else [])]
+        assert names == (with_host if spoke.wasmcloud_host else ["nats", "reloader"])
+        assert {m["name"] for m in _container(pod, "nats")["volumeMounts"]} == {"config", "data", "pid"}
         if spoke.wasmcloud_host:
             host = _container(pod, "wasmcloud-host")
             command = " ".join(host["command"])
@@ -197,7 +197,9 @@ def test_the_websocket_hub_presents_a_lattice_certificate_for_the_name_its_spoke
     hub_files = _of(run, "kubernetes:core/v1:Secret")["acme-edge-cloud-files"]["stringData"]["value"]
     assert "nats-ws.edge.acme.example" in _sans(hub_files["server-cert.pem"])
     volumes = _pod(_of(run, "kubernetes:apps/v1:StatefulSet")["acme-edge-cloud-nats"])["volumes"]
-    mounted = [s["secret"]["name"] for v in volumes for s in v["projected"]["sources"] if "secret" in s]
+    mounted = [
+        s["secret"]["name"] for v in volumes if "projected" in v for s in v["projected"]["sources"] if "secret" in s
+    ]
     assert mounted == ["cloud-files"], "every Secret the pod mounts is one this program creates"
 
 
@@ -219,7 +221,9 @@ def test_a_public_websocket_certificate_comes_from_a_cert_manager_certificate() 
         "group": "cert-manager.io",
     }
     volumes = _pod(_of(run, "kubernetes:apps/v1:StatefulSet")["acme-edge-cloud-nats"])["volumes"]
-    mounted = [s["secret"]["name"] for v in volumes for s in v["projected"]["sources"] if "secret" in s]
+    mounted = [
+        s["secret"]["name"] for v in volumes if "projected" in v for s in v["projected"]["sources"] if "secret" in s
+    ]
     assert mounted == ["cloud-files", certificate["spec"]["secretName"]]
     hub_config = _of(run, "kubernetes:core/v1:ConfigMap")["acme-edge-cloud-config"]["data"]["cloud-0.conf"]
     assert 'cert_file: "/etc/nats/ws-cert.pem"' in hub_config[hub_config.index("websocket: {") :]
@@ -273,15 +277,107 @@ def test_memory_limits_set_gomemlimit_and_the_jetstream_stores(stack: str, runs:
 
 
 @pytest.mark.parametrize("stack", K8S_STACKS)
-def test_images_are_pinned_and_one_per_pod(stack: str, runs: dict[str, ProgramRun]) -> None:
+def test_images_are_pinned_the_nats_image_the_reloader_and_the_mirror(stack: str, runs: dict[str, ProgramRun]) -> None:
     """Before: the installer and the host floated on python:3.11-slim and debian:bookworm-slim.
-    The one other image is the registry mirror's (CNCF distribution), where a stack asks for one."""
+    Every container runs the pinned nats image but the config reloader and, where a stack asks
+    for one, the registry mirror (CNCF distribution), each pinned too."""
     for name, sts in _of(runs[stack], "kubernetes:apps/v1:StatefulSet").items():
         pod = _pod(sts)
-        images = {c["image"]: c["name"] for c in [*pod.get("initContainers", []), *pod["containers"]]}
-        mirror = {"registry:2.8.3": "registry-mirror"} if "registry-mirror" in images.values() else {}
-        assert set(images) == {"nats:2.15.1-alpine", *mirror}, name
-        assert all(images[i] == c for i, c in mirror.items()), name
+        images = {c["name"]: c["image"] for c in [*pod.get("initContainers", []), *pod["containers"]]}
+        assert images.pop("reloader") == RELOADER_IMAGE, name
+        if "registry-mirror" in images:
+            assert images.pop("registry-mirror") == "registry:2.8.3", name
+        assert set(images.values()) == {"nats:2.15.1-alpine"}, name
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_a_reloader_watches_every_file_of_the_config_and_signals_nats_server(
+    stack: str, runs: dict[str, ProgramRun]
+) -> None:
+    """As the NATS Helm chart: the pod shares one process namespace, nats-server writes its
+    pid to a shared emptyDir, the reloader watches the config and every file beside it
+    (mounted whole, never by subPath, which the kubelet never updates) and sends SIGHUP."""
+    run = runs[stack]
+    secrets = _of(run, "kubernetes:core/v1:Secret")
+    config_maps = _of(run, "kubernetes:core/v1:ConfigMap")
+    for name, sts in _of(run, "kubernetes:apps/v1:StatefulSet").items():
+        pod = _pod(sts)
+        assert pod["shareProcessNamespace"] is True, name
+        reloader = _container(pod, "reloader")
+        args = reloader["args"]
+        assert args[:2] == ["-pid", FILES.pid_file]
+        watched = args[3::2]
+        prefix = name.removesuffix("-nats")
+        files = secrets[f"{prefix}-files"]["stringData"]["value"]
+        configs = config_maps[f"{prefix}-config"]["data"]
+        own = "/etc/nats/$(POD_NAME).conf" if len(configs) > 1 or "nats-server.conf" not in configs else None
+        expected = [own or "/etc/nats/nats-server.conf", *(f"/etc/nats/{n}" for n in sorted(files))]
+        assert watched == expected, name
+        mounts = {m["name"]: m for m in reloader["volumeMounts"]}
+        assert mounts["config"]["mountPath"] == FILES.config_dir and "subPath" not in mounts["config"]
+        assert mounts["pid"]["mountPath"] == "/var/run/nats"
+        for config in configs.values():
+            assert f'pid_file: "{FILES.pid_file}"' in config
+        assert {"name": "pid", "emptyDir": {}} in pod["volumes"]
+
+
+@pytest.mark.parametrize("stack", K8S_STACKS)
+def test_hub_pods_stop_in_lame_duck_mode_within_their_grace_period(stack: str, runs: dict[str, ProgramRun]) -> None:
+    spec, run = load_stack(stack), runs[stack]
+    statefulsets = _of(run, "kubernetes:apps/v1:StatefulSet")
+    entries: list[HubSpec | SpokeSpec] = [*spec.hubs, *spec.spokes]
+    for entry in entries:
+        if entry.platform != "kubernetes":
+            continue
+        pod = _pod(statefulsets[f"{spec.name}-{entry.name}-nats"])
+        nats = _container(pod, "nats")
+        if isinstance(entry, HubSpec):
+            command = nats["lifecycle"]["preStop"]["exec"]["command"]
+            assert command[:2] == ["/bin/sh", "-c"]
+            assert command[2].startswith(f"nats-server --signal ldm={FILES.pid_file} && ")
+            assert pod["terminationGracePeriodSeconds"] >= 30 + 10 + 10, "lame duck 30 s, grace 10 s, and the exit"
+        else:
+            assert "lifecycle" not in nats, "one server: nobody to hand its clients to"
+
+
+def _template(run: ProgramRun, name: str) -> dict[str, Any]:
+    template: dict[str, Any] = _of(run, "kubernetes:apps/v1:StatefulSet")[name]["spec"]["template"]
+    return template
+
+
+def test_a_revocation_reaches_the_hub_pods_without_rolling_them(runs: dict[str, ProgramRun]) -> None:
+    """Retiring a spoke changes the hubs' trust (reloadable): the Secret changes, the pod
+    template does not, so no pod restarts; the reloader applies it. Before: a checksum over
+    config and trust rolled every hub pod for it."""
+    config = stack_config("edge-k8s")
+    lattice = config["wasmcloud-lattice:lattice"]
+    config["wasmcloud-lattice:lattice"] = {
+        **lattice,
+        "spokes": [s for s in lattice["spokes"] if s["name"] != "depot-1"],
+        "retiredSpokes": ["depot-1"],
+    }
+    after = run_program("edge-k8s", config)
+    before = runs["edge-k8s"]
+    old = _of(before, "kubernetes:core/v1:Secret")["acme-edge-cloud-files"]["stringData"]["value"]
+    new = _of(after, "kubernetes:core/v1:Secret")["acme-edge-cloud-files"]["stringData"]["value"]
+    assert old["trust.conf"] != new["trust.conf"]
+    assert _template(after, "acme-edge-cloud-nats") == _template(before, "acme-edge-cloud-nats")
+
+
+def test_a_restart_class_change_rolls_only_the_pods_it_touches(runs: dict[str, ProgramRun]) -> None:
+    """New leaf permissions are in every spoke's .creds, which nats-server reads only when
+    its link connects: the spokes' pods roll (their restart digest moves), the hub's do not."""
+    config = stack_config("edge-k8s")
+    lattice = config["wasmcloud-lattice:lattice"]
+    config["wasmcloud-lattice:lattice"] = {**lattice, "leafPermissions": {"subjects": ["billing.>"]}}
+    after, before = run_program("edge-k8s", config), runs["edge-k8s"]
+    key = "wasmcloud-lattice/restart"
+    assert _template(after, "acme-edge-cloud-nats") == _template(before, "acme-edge-cloud-nats")
+    site = "acme-edge-site-a-nats"
+    assert (
+        _template(after, site)["metadata"]["annotations"][key]
+        != _template(before, site)["metadata"]["annotations"][key]
+    )
 
 
 def test_the_wash_installer_retries_every_failure_until_the_binary_verifies_then_keeps_it(tmp_path: Path) -> None:

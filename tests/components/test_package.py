@@ -123,7 +123,11 @@ def test_an_edge_spoke_from_plain_data_against_another_stacks_outputs() -> None:
     assert {"connection", "creds", "config", "publicIp"} <= set(result.state)
     version = next(r for r in mocks.resources if r.typ == "aws:secretsmanager/secretVersion:SecretVersion")
     assert is_secret(version.inputs["secretString"])
-    assert set(json.loads(version.inputs["secretString"]["value"])["files"]) == {"leaf.creds", "ca.pem"}
+    assert set(json.loads(version.inputs["secretString"]["value"])["files"]) == {
+        "leaf.creds",
+        "ca.pem",
+        "nats-server.conf",
+    }
     instance = next(r for r in mocks.resources if r.typ == "aws:ec2/instance:Instance")
     assert "SUASITESEEDFORTESTS" not in instance.inputs["userData"]
 

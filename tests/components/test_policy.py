@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,8 +10,9 @@ import pytest
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
 from lattice.allowlists import OPEN_LEAF_MARK
-from policy.policies import CHECKS, policies, violations
-from tests.support.helpers import STACK_NAMES
+from lattice.plan import plan_lattice
+from policy.policies import CHECKS, _nats_configs, policies, violations
+from tests.support.helpers import STACK_NAMES, load_stack
 from tests.support.program import ProgramRun, runs_of
 
 
@@ -26,6 +28,16 @@ def test_every_resource_of_every_stack_passes(stack: str, runs: dict[str, Progra
         assert violations(resource.typ, resource.inputs) == {}, resource.name
         checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_the_config_checks_see_every_server_of_ours(stack: str, runs: dict[str, ProgramRun]) -> None:
+    """An EC2 node's config travels in its secret, a Kubernetes server's in a ConfigMap: the
+    policies read both, so none passes for want of a config to look at."""
+    configs = [c for r in runs[stack].mocks.resources for c in _nats_configs(r.typ, r.inputs)]
+    plan = plan_lattice(load_stack(stack))
+    ours = [s for s in plan.servers if not (s.role == "hub" and plan.hub(s.group).is_external)]
+    assert sorted(c.split('server_name: "', 1)[1].split('"', 1)[0] for c in configs) == sorted(s.name for s in ours)
 
 
 TLS = '  tls: {\n    cert_file: "c.pem"\n    key_file: "k.pem"\n    ca_file: "ca.pem"\n    min_version: "1.2"\n  }\n'
@@ -100,6 +112,12 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
         "spoke-clients-on-loopback",
         "kubernetes:core/v1:ConfigMap",
         {"data": {"nats-server.conf": SPOKE_CONFIG}},
+        "a spoke's anonymous client listener is not bound to 127.0.0.1",
+    ),
+    (
+        "spoke-clients-on-loopback",
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        {"secretString": {"value": json.dumps({"files": {"nats-server.conf": SPOKE_CONFIG}})}},
         "a spoke's anonymous client listener is not bound to 127.0.0.1",
     ),
     (

@@ -97,6 +97,14 @@ def _number(value: Any, _: Resource) -> tuple[Any, ...]:
     return (_int(value),)
 
 
+def _whole(value: Any, _: Resource) -> tuple[Any, ...]:
+    return (list(value),)
+
+
+def _process_namespace(spec: Mapping[str, Any], _: Resource) -> tuple[Any, ...]:
+    return (bool(spec.get("shareProcessNamespace")), bool(spec.get("hostPID")))
+
+
 def _port_range(rule_: Mapping[str, Any], _: Resource) -> tuple[Any, ...]:
     return (rule_["protocol"], _int(rule_["fromPort"]), _int(rule_["toPort"]))
 
@@ -142,11 +150,15 @@ def pod_template(prefix: str) -> list[Check]:
         Check(f"{prefix}.metadata.annotations.~", r.k8s_annotation_key),
         Check(f"{prefix}.metadata.annotations", r.k8s_annotations_size),
         Check(f"{prefix}.spec.volumes.*.name", r.k8s_volume_name),
+        Check(f"{prefix}.spec.terminationGracePeriodSeconds", r.k8s_termination_grace_period, _number),
+        Check(f"{prefix}.spec", r.k8s_process_namespace, _process_namespace),
     ]
     for containers in ("containers", "initContainers"):
         base = f"{prefix}.spec.{containers}.*"
         checks += [
             Check(f"{base}.name", r.k8s_container_name),
+            Check(f"{base}.image", r.container_image),
+            Check(f"{base}.lifecycle.preStop.exec.command", r.k8s_exec_command, _whole),
             Check(f"{base}.ports.*.name", r.k8s_port_name),
             Check(f"{base}.ports.*.containerPort", r.k8s_port_number, _number),
             Check(f"{base}.env.*.name", r.k8s_env_var_name),
@@ -520,6 +532,9 @@ RULE_CASES: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {
         [("nats:2.15.1 ",), ("",), ("Nats:2.15",), ("nats@sha256:abc",), ("nats:-x",)],
     ),
     "k8s_service_name": ([("site-a-leaf",)], [("7-eleven-leaf",), ("site_a",)]),
+    "k8s_termination_grace_period": ([(0,), (60,)], [(-1,)]),
+    "k8s_process_namespace": ([(True, False), (False, True), (False, False)], [(True, True)]),
+    "k8s_exec_command": ([(["/bin/sh", "-c", "x"],)], [([],)]),
     "k8s_object_name": ([("hub.config",), ("7-eleven",)], [("Hub",), (A * 254,)]),
     "k8s_label_key": (
         [("app.kubernetes.io/instance",), ("a",), (A * 63,), ("x.io/" + A * 63,)],

@@ -1,10 +1,11 @@
-"""Boot scripts: every node's user-data is valid bash, writes the renderer's config (which
-`nats-server -t` accepts with the node's secret files beside it), installs the exact
-binaries the tests run, and nats-sync delivers secret files the way the nodes need."""
+"""Boot scripts: every node's user-data is valid bash, holds no config (the node's secret
+carries it, and `nats-server -t` accepts it with the secret's files beside it), installs
+the exact binaries the tests run, and nats-sync delivers files the way the nodes need."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shlex
@@ -16,10 +17,20 @@ from pathlib import Path
 
 import pytest
 
-from lattice.natsconf import RenderedServer, ServerFiles
+from lattice.natsconf import CONFIG_FILE, RenderedServer, ServerFiles
 from lattice.node import nats_sync
 from lattice.node.artifacts import DOCKER_REGISTRY, NATS_SERVER, WASH
-from lattice.node.cloudinit import EOF_MARK, NATS_UID, NodeBoot, heredoc_files, render_user_data
+from lattice.node.cloudinit import (
+    EOF_MARK,
+    NATS_UID,
+    PROGRAM_DIR,
+    SYNC_PATH,
+    NodeBoot,
+    _heredoc,
+    heredoc_files,
+    render_user_data,
+    sync_programs,
+)
 from lattice.plan import LatticePlan, ServerPlan, plan_lattice
 from sandbox import binaries
 from sandbox.registry import registry_binary
@@ -44,12 +55,23 @@ def runs() -> Iterator[dict[str, ProgramRun]]:
     yield from runs_of(STACK_NAMES)
 
 
-def _node_files(run: ProgramRun, instance: str) -> dict[str, str]:
+def _node_document(run: ProgramRun, instance: str) -> dict[str, dict[str, str]]:
     version = next(
         r for r in run.mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion") if r.name == f"{instance}-files"
     )
-    files: dict[str, str] = json.loads(version.inputs["secretString"]["value"])["files"]
-    return files
+    document: dict[str, dict[str, str]] = json.loads(version.inputs["secretString"]["value"])
+    return document
+
+
+def _node_files(run: ProgramRun, instance: str) -> dict[str, str]:
+    return _node_document(run, instance)["files"]
+
+
+def _instance_name(plan: LatticePlan, server: ServerPlan) -> str:
+    if server.role == "spoke":
+        return f"{plan.lattice}-{server.name}"
+    hub = plan.hub(server.group)
+    return f"{plan.lattice}-{hub.name}-{hub.servers.index(server.name)}"
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -69,29 +91,52 @@ def test_every_boot_script_is_valid_bash_within_the_user_data_limit(
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
-def test_boot_script_writes_the_renderers_config_and_nats_server_accepts_it(
+def test_the_config_travels_in_the_nodes_secret_and_nats_server_accepts_it(
     stack: str, runs: dict[str, ProgramRun], tmp_path: Path
 ) -> None:
+    """The user-data holds no config: a config change reaches the node through nats-sync,
+    never by replacing the instance. The secret carries nats-sync's programs too."""
     run, plan = runs[stack], plan_lattice(load_stack(stack))
     checked = 0
     for server in aws_servers(plan):
-        instance = f"{plan.lattice}-{server.name}" if server.role == "spoke" else None
-        if instance is None:
-            hub = plan.hub(server.group)
-            instance = f"{plan.lattice}-{hub.name}-{hub.servers.index(server.name)}"
+        instance = _instance_name(plan, server)
         script = next(r for r in run.mocks.of_type("aws:ec2/instance:Instance") if r.name == instance).inputs[
             "userData"
         ]
+        assert "server_name" not in script and "nats-server.conf <<" not in script
         written = heredoc_files(script)
-        config = written["/etc/nats/nats-server.conf"]
+        assert f"{PROGRAM_DIR}/nats_sync.py" in written[SYNC_PATH]
+        document = _node_document(run, instance)
+        assert document["programs"] == sync_programs()
+        assert document["programs"]["nats_reload.py"] == (ROOT / "lattice" / "reload.py").read_text()
+        files = dict(document["files"])
+        config = files.pop(CONFIG_FILE)
         assert f'server_name: "{server.name}"' in config
-        assert written["/usr/local/sbin/nats-sync"] == Path(nats_sync.__file__).read_text()
-        files = ServerFiles()
-        secret = {f"{files.config_dir}/{name}": text for name, text in _node_files(run, instance).items()}
+        secret = {f"{ServerFiles().config_dir}/{name}": text for name, text in files.items()}
         result = nats_server_test(RenderedServer(config=config, secret_files=secret), tmp_path / server.name)
         assert result.returncode == 0, f"{server.name}: {result.stderr}{result.stdout}"
         checked += 1
     assert checked == len(aws_servers(plan))
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_clustered_hub_nodes_stop_through_the_drain_and_take_turns(stack: str, runs: dict[str, ProgramRun]) -> None:
+    run, plan = runs[stack], plan_lattice(load_stack(stack))
+    for server in aws_servers(plan):
+        script = next(
+            r for r in run.mocks.of_type("aws:ec2/instance:Instance") if r.name == _instance_name(plan, server)
+        ).inputs["userData"]
+        units = heredoc_files(script)
+        nats_unit, sync_unit = (
+            units["/etc/systemd/system/nats-server.service"],
+            units["/etc/systemd/system/nats-sync.service"],
+        )
+        clustered = server.role == "hub" and len(plan.hub(server.group).servers) > 1
+        assert (f"ExecStop={SYNC_PATH} --drain $MAINPID" in nats_unit) == clustered
+        if server.role == "hub":
+            hub = plan.hub(server.group)
+            assert f"NATS_SYNC_SLOT={hub.servers.index(server.name)}\n" in sync_unit
+            assert f"NATS_SYNC_SLOTS={len(hub.servers)}\n" in sync_unit
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
@@ -104,10 +149,7 @@ def test_hub_configs_advertise_reachable_gateways_and_keep_spokes_on_the_balance
             continue
         exported = run.exports["hubs"][hub.name]
         for i, server in enumerate(hub.servers):
-            script = next(
-                r for r in run.mocks.of_type("aws:ec2/instance:Instance") if r.name == f"{plan.lattice}-{hub.name}-{i}"
-            ).inputs["userData"]
-            config = heredoc_files(script)["/etc/nats/nats-server.conf"]
+            config = _node_files(run, f"{plan.lattice}-{hub.name}-{i}")[CONFIG_FILE]
             assert "no_advertise: true" in config, "spokes must keep dialing the balancer"
             if len(plan.hubs) > 1:
                 own = exported["gatewayUrls"][i].removeprefix("nats://")
@@ -171,7 +213,7 @@ def test_the_deb_installer_retries_until_the_registry_binary_verifies(tmp_path: 
     mirror = FlakyMirror(tmp_path / "mirror")
     artifact = mirror.holding_deb(DOCKER_REGISTRY, registry_binary())
     boot = NodeBoot(
-        server="s", lattice="l", config="x", secret_id="arn:x", region="r", artifact_mirror=mirror.url,
+        server="s", lattice="l", secret_id="arn:x", region="r", artifact_mirror=mirror.url,
         wasmcloud_host_args=["--host-name", "s"], registry_mirror="{}",
     )  # fmt: skip
     script = render_user_data(boot)
@@ -204,11 +246,10 @@ def test_pinned_binaries_are_the_ones_the_tests_run() -> None:
 
 
 def test_boot_script_refuses_content_that_would_end_its_heredoc() -> None:
-    boot = NodeBoot(server="s", lattice="l", config=f"x\n{EOF_MARK}\nrm -rf /\n", secret_id="arn:x", region="r")
     with pytest.raises(ValueError, match="heredoc marker"):
-        render_user_data(boot)
+        _heredoc("/etc/x", f"x\n{EOF_MARK}\nrm -rf /\n", "0644")
     with pytest.raises(ValueError, match="unsafe secret id"):
-        render_user_data(NodeBoot(server="s", lattice="l", config="x", secret_id="arn; reboot", region="r"))
+        render_user_data(NodeBoot(server="s", lattice="l", secret_id="arn; reboot", region="r"))
 
 
 def _install_binary_function(script: str) -> str:
@@ -223,7 +264,7 @@ def test_the_boot_script_retries_every_failure_until_the_binaries_verify(tmp_pat
     gives up on DNS failures and refused connections, and cloud-init never runs it again."""
     mirror = FlakyMirror(tmp_path / "mirror")
     artifact = mirror.holding(NATS_SERVER, binaries.nats_server())
-    boot = NodeBoot(server="s", lattice="l", config="x", secret_id="arn:x", region="r", artifact_mirror=mirror.url)
+    boot = NodeBoot(server="s", lattice="l", secret_id="arn:x", region="r", artifact_mirror=mirror.url)
     script = render_user_data(boot)
     pinned = next(line for line in script.splitlines() if line.startswith("install_binary nats-server "))
     assert f"{mirror.url}/{NATS_SERVER.file_name}" in pinned, "the mirror serves the same file by name"
@@ -246,9 +287,7 @@ def test_the_boot_script_retries_every_failure_until_the_binaries_verify(tmp_pat
 def test_the_nats_user_has_a_fixed_uid_that_owns_an_inherited_volume() -> None:
     """Before: ``useradd --system`` took whatever uid was free, so a replacement node on
     another AMI could not read the JetStream volume it inherited."""
-    script = render_user_data(
-        NodeBoot(server="s", lattice="l", config="x", secret_id="arn:x", region="r", data_volume_id="vol-1")
-    )
+    script = render_user_data(NodeBoot(server="s", lattice="l", secret_id="arn:x", region="r", data_volume_id="vol-1"))
     assert f"groupadd --system --gid {NATS_UID} nats" in script
     assert f"useradd --system --uid {NATS_UID} --gid nats" in script
     mount = script.index("mount_data_volume vol-1")
@@ -264,18 +303,19 @@ def _fake_tools(bin_dir: Path, secret: dict[str, object], calls: Path) -> None:
     aws = bin_dir / "aws"
     aws.write_text(f'#!/bin/sh\necho "aws $*" >> {calls}\ncat {bin_dir / "secret.json"}\n')
     systemctl = bin_dir / "systemctl"
-    systemctl.write_text(f'#!/bin/sh\necho "systemctl $*" >> {calls}\nexit 0\n')
+    systemctl.write_text(f'#!/bin/sh\necho "systemctl $*" >> {calls}\nexit 3\n')  # nothing is active
     for tool in (aws, systemctl):
         tool.chmod(0o755)
 
 
-def _sync(bin_dir: Path, config_dir: Path) -> subprocess.CompletedProcess[str]:
+def _sync(bin_dir: Path, config_dir: Path, program_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "NATS_SYNC_SECRET_ID": "arn:aws:secretsmanager:us-east-1:1:secret:node",
         "NATS_SYNC_REGION": "us-east-1",
         "NATS_SYNC_CONFIG_DIR": str(config_dir),
+        "NATS_SYNC_PROGRAM_DIR": str(program_dir),
         "NATS_SYNC_OWNER": "root",
     }
     return subprocess.run(
@@ -283,35 +323,73 @@ def _sync(bin_dir: Path, config_dir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_nats_sync_writes_private_files_and_reloads_only_on_change(tmp_path: Path) -> None:
-    bin_dir, config_dir, calls = tmp_path / "bin", tmp_path / "etc", tmp_path / "calls"
+def test_nats_sync_writes_private_files_and_its_programs_before_the_server_runs(tmp_path: Path) -> None:
+    bin_dir, config_dir, programs, calls = tmp_path / "bin", tmp_path / "etc", tmp_path / "lib", tmp_path / "calls"
     config_dir.mkdir()
-    _fake_tools(bin_dir, {"files": {"leaf.creds": "one", "trust.conf": "t"}}, calls)
+    secret: dict[str, object] = {
+        "files": {CONFIG_FILE: 'server_name: "a"\n', "leaf.creds": "one"},
+        "programs": sync_programs(),
+    }
+    _fake_tools(bin_dir, secret, calls)
 
-    first = _sync(bin_dir, config_dir)
+    first = _sync(bin_dir, config_dir, programs)
     assert first.returncode == 0, first.stderr
-    assert "updated leaf.creds, trust.conf" in first.stdout
+    assert f"updated leaf.creds, {CONFIG_FILE}" in first.stdout
+    assert "updated programs nats_reload.py, nats_sync.py" in first.stdout
     assert (config_dir / "leaf.creds").read_text() == "one"
     assert stat.S_IMODE((config_dir / "leaf.creds").stat().st_mode) == 0o600
-    assert "systemctl reload nats-server.service" in calls.read_text()
+    assert (programs / "nats_reload.py").read_text() == (ROOT / "lattice" / "reload.py").read_text()
     assert "--secret-id arn:aws:secretsmanager:us-east-1:1:secret:node" in calls.read_text()
+    assert "systemctl reload" not in calls.read_text() and "systemctl restart" not in calls.read_text()
 
-    calls.write_text("")
-    again = _sync(bin_dir, config_dir)
+    again = _sync(bin_dir, config_dir, programs)
     assert again.returncode == 0 and "updated" not in again.stdout
-    assert "reload" not in calls.read_text(), "unchanged files: no reload"
-
-    _fake_tools(bin_dir, {"files": {"leaf.creds": "two", "trust.conf": "t"}}, calls)
-    changed = _sync(bin_dir, config_dir)
-    assert "updated leaf.creds\n" in changed.stdout
-    assert (config_dir / "leaf.creds").read_text() == "two"
-    assert "systemctl reload nats-server.service" in calls.read_text()
 
 
 def test_nats_sync_refuses_a_file_name_that_leaves_its_directory(tmp_path: Path) -> None:
     bin_dir, config_dir = tmp_path / "bin", tmp_path / "etc"
     config_dir.mkdir()
     _fake_tools(bin_dir, {"files": {"../escape": "x"}}, tmp_path / "calls")
-    result = _sync(bin_dir, config_dir)
+    result = _sync(bin_dir, config_dir, tmp_path / "lib")
     assert result.returncode != 0 and "refusing file name '../escape'" in result.stderr
     assert not (tmp_path / "escape").exists()
+
+
+@pytest.mark.parametrize("slots", [3, 5])
+def test_turns_never_let_two_nodes_of_a_cluster_restart_together(slots: int) -> None:
+    """Whenever each node notices the change, the restarts it may begin (in the first quarter
+    of its slot, each lasting up to three quarters of a slot) never overlap another node's."""
+    slot = nats_sync.SLOT_SECONDS
+    for notice in range(0, int(3 * slots * slot), 7):
+        windows = []
+        for node in range(slots):
+            start = notice + node * 13 + nats_sync.seconds_until_turn(notice + node * 13, node, slots, slot)
+            windows.append((start, start + slot * 3 / 4))
+        windows.sort()
+        for (_, end), (next_start, _) in itertools.pairwise(windows):
+            assert end <= next_start + 1e-9, (notice, windows)
+
+
+def test_a_node_waits_for_its_next_turn_while_a_peer_is_unhealthy() -> None:
+    settings = nats_sync.Settings({"NATS_SYNC_SLOT": "1", "NATS_SYNC_SLOTS": "3", "NATS_SYNC_SLOT_SECONDS": "100"})
+    clock = [0.0]
+    health = {"peer-a": [False, True], "peer-b": [True, True], "own": [True]}
+    restarted: list[float] = []
+
+    def is_healthy(url: str) -> bool:
+        answers = health[url]
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    nats_sync.restart_in_turn(
+        settings,
+        "own",
+        ["peer-a", "peer-b"],
+        lambda: restarted.append(clock[0]),
+        now=lambda: clock[0],
+        sleep=sleep,
+        is_healthy=is_healthy,
+    )
+    assert restarted == [400.0], "turn at 100 skipped (peer-a sick), restarted in the next turn at 400"

@@ -193,18 +193,24 @@ def test_rotated_and_retired_keys_are_revoked_in_their_own_account_only() -> Non
 
 def test_leaf_users_carry_directional_allow_lists() -> None:
     """Up: heartbeats, replies, the hub's JetStream, the application's subjects; down: host
-    commands, replies, its own subtree's JetStream domains, the application's subjects."""
+    commands, replies, its own subtree's JetStream domains, the application's subjects;
+    JetStream's replication subjects each way they flow."""
     plan = plan_lattice(load_stack("dev"))
     auth = assemble(plan, plan_entropy(plan))
     nats = _creds_claims(auth.leaf_creds["store-12"])["nats"]
     assert isinstance(nats, dict)
     app = {"orders.>", "svc.>", "cloud.>"}
-    up = {"runtime.operator.heartbeat.*", "_INBOX.>", "$JS.hub.API.>", *app}
+    # JetStream's replication, each in the direction its messages flow: a hub stream
+    # sourcing the site's stream (deliveries up), the site mirroring a hub stream (down)
+    up = {"runtime.operator.heartbeat.*", "_INBOX.>", "$JS.hub.API.>", "$JS.S.>", "$JS.FC.>", "$JSC.R.>", *app}
     down = {
         "runtime.host.*.>",
         "_INBOX.>",
         "$JS.store-12.API.>",
         "$JS.device-7.API.>",  # its child's domain: the link carries the child's traffic
+        "$JS.M.>",
+        "$JS.FC.>",
+        "$JSC.R.>",
         *app,
     }
     assert nats["pub"] == {"allow": sorted(up)} and nats["sub"] == {"allow": sorted(down)}

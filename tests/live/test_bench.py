@@ -65,3 +65,16 @@ def test_bench_fleet_reports_each_size_and_the_storm(tmp_path: Path) -> None:
         assert row["idle_bytes_per_s_per_spoke"] > 0  # the leaf pings cross the WAN links
     assert fleet["tls_burst"]["failed"] == 0 and fleet["tls_burst"]["handshakes_per_s"] > 0
     assert "targets:" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_bench_runs_only_the_named_scenarios(tmp_path: Path) -> None:
+    out = tmp_path / "converge.json"
+    argv = [sys.executable, "-m", "sandbox", "bench", "--only", "converge", "--converge-stack", "staging"]
+    argv += ["--json", str(out)]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(out.read_text())
+    assert set(document["metrics"]) == {"converge_ms"} and document["scenarios"] == ["converge"]
+    bad = [*argv[:4], "--only", "partition,nonsense"]
+    wrong = subprocess.run(bad, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert wrong.returncode == 2 and "unknown scenario(s) nonsense" in wrong.stderr, wrong.stderr

@@ -41,6 +41,18 @@ class ProgramRun:
     dependencies: dict[str, set[str]] = field(default_factory=dict)
     """URN -> the URNs the engine was told it depends on (``depends_on`` and inputs): the
     order a real ``pulumi up`` creates, replaces and deletes in."""
+    requests: dict[str, Registration] = field(default_factory=dict)
+    """URN -> the rest of what its registration told the engine about ordering."""
+    answered: list[str] = field(default_factory=list)
+    """URNs in the order the engine answered their registrations."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    property_dependencies: dict[str, set[str]]
+    """Input property -> the URNs its value came from. Only these make the engine replace a
+    resource because another is replaced (``calculateDependentReplacements``)."""
+    delete_before_replace: bool
 
 
 async def _resolve(value: Any, path: str, secrets: set[str]) -> Any:
@@ -60,7 +72,7 @@ def run_program(
 ) -> ProgramRun:
     mocks = mocks or LatticeMocks()
     pulumi.runtime.set_mocks(mocks, project="wasmcloud-lattice", stack=stack, preview=preview)
-    dependencies = _record_dependencies()
+    dependencies, requests, answered = _record_dependencies()
     secret_keys = [k for k in config if k.removeprefix("wasmcloud-lattice:") in FAKE_SECRET_NAMES]
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys
@@ -73,7 +85,14 @@ def run_program(
         namespace.update(runpy.run_path(str(ROOT / "__main__.py")))
 
     program()
-    run = ProgramRun(mocks=mocks, namespace=namespace, registered=_registrations(mocks), dependencies=dependencies)
+    run = ProgramRun(
+        mocks=mocks,
+        namespace=namespace,
+        registered=_registrations(mocks),
+        dependencies=dependencies,
+        requests=requests,
+        answered=answered,
+    )
     lattice = namespace["lattice"]
     raw = lattice.stack_outputs()
     loop = asyncio.get_event_loop()
@@ -83,21 +102,28 @@ def run_program(
     return run
 
 
-def _record_dependencies() -> dict[str, set[str]]:
-    """What each registration says it depends on: the mock monitor answers registrations
-    but keeps no record of their dependencies, so wrap it to keep one."""
+def _record_dependencies() -> tuple[dict[str, set[str]], dict[str, Registration], list[str]]:
+    """What each registration says it depends on, and the order they were answered in: the
+    mock monitor answers registrations but keeps no record of either, so wrap it."""
     monitor = pulumi.runtime.settings.get_monitor()
     assert isinstance(monitor, MockMonitor)
     recorded: dict[str, set[str]] = {}
+    requests: dict[str, Registration] = {}
+    answered: list[str] = []
     register = monitor.RegisterResource
 
     def register_and_record(request: Any) -> Any:
         response = register(request)  # type: ignore[no-untyped-call]
         recorded[response.urn] = set(request.dependencies)
+        requests[response.urn] = Registration(
+            property_dependencies={k: set(v.urns) for k, v in request.propertyDependencies.items()},
+            delete_before_replace=bool(request.deleteBeforeReplace),
+        )
+        answered.append(response.urn)
         return response
 
     monitor.RegisterResource = register_and_record  # type: ignore[method-assign]
-    return recorded
+    return recorded, requests, answered
 
 
 def _registrations(mocks: LatticeMocks) -> dict[str, dict[str, Any]]:

@@ -32,7 +32,7 @@ from components.platforms.aws.network import (
 )
 from components.platforms.aws.node import NodeAddress, ami, node_address, node_instance, node_profile, node_secret
 from components.platforms.contract import BuiltHub, HubInputs
-from components.platforms.files import hub_files
+from components.platforms.files import hub_files, with_config
 from lattice import provider_rules
 from lattice.addressing import PORTS, Addressing, balanced_hub_addressing, balanced_leaf_urls, certificate_hosts
 from lattice.allowlists import gateway_sources, leaf_sources, open_leaf_mark
@@ -104,14 +104,18 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
     addressing = pulumi.Output.all(private_ips, public_ips, balancer_dns, inputs.peer_gateway_hosts).apply(resolve)
     configs = addressing.apply(lambda a: {s: render_server_config(plan, s, a, NODE_FILES) for s in servers})
     image = ami(inputs.lookups, settings.ami, region, inputs.parent)
-    instances = []
+    instances: list[aws.ec2.Instance] = []
     for i, server in enumerate(servers):
         hosts = addressing.apply(lambda a, server=server: certificate_hosts(plan, server, a))  # type: ignore[misc]
         material = inputs.issue_certificate(f"{name}-{i}", server, hosts)
-        files = hub_files(plan, server, inputs.trust_conf, material, NODE_FILES)
-        instances.append(
-            _node(inputs, f"{name}-{i}", server, i, region, image, network, addresses[i], files, configs, target_group)
+        files = with_config(
+            hub_files(plan, server, inputs.trust_conf, material, NODE_FILES),
+            configs.apply(lambda c, server=server: c[server]),  # type: ignore[misc]
         )
+        node = _node(
+            inputs, f"{name}-{i}", server, i, region, image, network, addresses[i], files, target_group, instances
+        )
+        instances.append(node)
 
     return BuiltHub(
         configs=configs,
@@ -194,8 +198,8 @@ def _node(
     network: Network,
     address: NodeAddress,
     files_out: pulumi.Output[dict[str, str]],
-    configs: pulumi.Output[dict[str, str]],
     target_group: aws.lb.TargetGroup,
+    earlier: list[aws.ec2.Instance],
 ) -> aws.ec2.Instance:
     settings, lattice, child = inputs.hub.aws, inputs.plan.lattice, inputs.child
     zone = network.zones[index % len(network.zones)]
@@ -213,17 +217,18 @@ def _node(
     profile = node_profile(prefix, lattice=lattice, secret_arn=stored.arn, opts=child)
 
     def boot(values: list[Any]) -> str:
-        rendered, arn, volume_id = values
+        arn, volume_id = values
         return render_user_data(
             NodeBoot(
                 server=server,
                 lattice=lattice,
-                config=rendered[server],
                 secret_id=arn,
                 region=region,
                 files=NODE_FILES,
                 artifact_mirror=inputs.plan.artifact_mirror,
                 data_volume_id=volume_id,
+                slot=index,
+                slots=len(inputs.plan.hub(inputs.hub.name).servers),
             )
         )
 
@@ -237,10 +242,11 @@ def _node(
         instance_type=settings.instance_type,
         interface_id=address.interface.id,
         profile=profile,
-        user_data=pulumi.Output.all(configs, stored.arn, volume.id).apply(boot),
+        user_data=pulumi.Output.all(stored.arn, volume.id).apply(boot),
         root_gib=ROOT_VOLUME_GIB,
         network=network,
         opts=child,
+        after=earlier[-1] if earlier else None,  # one node of the cluster at a time
     )
     aws.ec2.VolumeAttachment(
         f"{prefix}-jetstream",

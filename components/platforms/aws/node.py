@@ -1,7 +1,8 @@
 """A NATS node on EC2: a stable network interface (its private IP and Elastic IP outlive
-any instance), a per-node Secrets Manager secret with the files its config includes, an
-instance role that may read that one secret, and an instance with IMDSv2 required and
-encrypted volumes that boots from the script in :mod:`lattice.node.cloudinit`.
+any instance), a per-node Secrets Manager secret with its rendered config, the files the
+config includes and the programs of ``nats-sync``, an instance role that may read that
+one secret, and an instance with IMDSv2 required and encrypted volumes that boots from the
+script in :mod:`lattice.node.cloudinit`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from components.platforms.aws.network import Network, tags
 from components.platforms.contract import Lookups
 from lattice import provider_rules
 from lattice.names import auto_named
+from lattice.node.cloudinit import sync_programs
 
 AMI_NAME_PATTERN = "al2023-ami-2023.*-kernel-*-x86_64"
 """Amazon Linux 2023: ships python3, curl and the AWS CLI the boot script uses."""
@@ -97,7 +99,8 @@ def node_secret(
     files: pulumi.Output[Mapping[str, str]],
     opts: ChildOpts,
 ) -> aws.secretsmanager.Secret:
-    """The node's files (``{"files": {name: text}}``), a Pulumi secret end to end."""
+    """The node's files (``{"files": {name: text}, "programs": {...}}``: its config and what
+    the config includes, and what ``nats-sync`` runs), a Pulumi secret end to end."""
     stored = aws.secretsmanager.Secret(
         auto_named(f"{prefix}-files", "aws:secretsmanager/secret:Secret", provider_rules.SECRETSMANAGER_NAME_MAX),
         description=f"{prefix}: files the node's nats-server config includes (read by nats-sync)",
@@ -106,7 +109,10 @@ def node_secret(
         tags=tags(lattice, f"{prefix}-files"),
         opts=opts(),
     )
-    document = secret(files).apply(lambda f: json.dumps({"files": dict(f)}, sort_keys=True, indent=1))
+    programs = sync_programs()
+    document = secret(files).apply(
+        lambda f: json.dumps({"files": dict(f), "programs": programs}, sort_keys=True, indent=1)
+    )
     aws.secretsmanager.SecretVersion(
         auto_named(f"{prefix}-files", "aws:secretsmanager/secret:Secret", provider_rules.SECRETSMANAGER_NAME_MAX),
         secret_id=stored.id,
@@ -182,12 +188,22 @@ def node_instance(
     root_gib: int,
     network: Network,
     opts: ChildOpts,
+    after: aws.ec2.Instance | None = None,
 ) -> aws.ec2.Instance:
     """The EC2 instance: IMDSv2 only, encrypted root volume, boots from ``user_data``.
 
     A changed boot script replaces the instance (cloud-init runs once, so an in-place
-    stop/start would keep the old config); the interface, and with it the node's
-    addresses, moves to the new instance, hence delete-before-replace.
+    stop/start would keep the old machine); the interface, and with it the node's
+    addresses, moves to the new instance, hence delete-before-replace. The boot script
+    holds no config, so it changes only with the machine (binaries, units, volume).
+
+    ``after``: the previous node of the same cluster. Its registration completes only once
+    its own create, replacement or update has (the engine answers a registration after the
+    step), so this node's registration, and with it the deletion of its old instance, waits
+    for the previous node's new instance: a cluster is replaced one node at a time within
+    one ``up``. A plain ``dependsOn`` edge never drags this node into the previous one's
+    delete-before-replace (the engine's ``calculateDependentReplacements`` follows property
+    dependencies only).
     """
     return aws.ec2.Instance(
         prefix,
@@ -209,6 +225,6 @@ def node_instance(
         opts=opts(
             delete_before_replace=True,
             ignore_changes=[] if ami_pinned else ["ami"],
-            depends_on=network.online(),
+            depends_on=[*network.online(), *([after] if after is not None else [])],
         ),
     )

@@ -26,7 +26,7 @@ from components.platforms.aws.network import (
 )
 from components.platforms.aws.node import ami, node_address, node_instance, node_profile, node_secret
 from components.platforms.contract import BuiltSpoke, SpokeInputs
-from components.platforms.files import children_dial, spoke_files
+from components.platforms.files import children_dial, spoke_files, with_config
 from lattice.addressing import PORTS, Addressing, spoke_addressing
 from lattice.allowlists import host_cidr, leaf_sources, open_leaf_mark
 from lattice.natsconf import ServerFiles, render_server_config
@@ -74,7 +74,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
     addressing = pulumi.Output.all(inputs.upstream_urls, address.public_ip).apply(resolve)
     config = addressing.apply(lambda a: render_server_config(plan, spec.name, a, NODE_FILES))
     files_out = spoke_files(inputs, addressing, NODE_FILES)
-    stored = node_secret(name, lattice=lattice, region=region, files=files_out, opts=inputs.child)
+    stored = node_secret(name, lattice=lattice, region=region, files=with_config(files_out, config), opts=inputs.child)
     profile = node_profile(name, lattice=lattice, secret_arn=stored.arn, opts=inputs.child)
     connection = spoke_connection(plan, spec.name, mirror=oci_mirror(plan, spec.name))
     host_args = connection["washHostArgs"] if spec.wasmcloud_host else None
@@ -84,13 +84,11 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         else None
     )
 
-    def boot(values: list[Any]) -> str:
-        rendered, arn = values
+    def boot(arn: str) -> str:
         return render_user_data(
             NodeBoot(
                 server=spec.name,
                 lattice=lattice,
-                config=rendered,
                 secret_id=arn,
                 region=region,
                 files=NODE_FILES,
@@ -110,7 +108,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         instance_type=settings.instance_type,
         interface_id=address.interface.id,
         profile=profile,
-        user_data=pulumi.Output.all(config, stored.arn).apply(boot),
+        user_data=stored.arn.apply(boot),
         root_gib=settings.volume_gib,
         network=network,
         opts=inputs.child,

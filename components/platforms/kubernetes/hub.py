@@ -27,11 +27,14 @@ from components.platforms.kubernetes.scope import (
 )
 from components.platforms.kubernetes.workloads import (
     FILES,
-    checksum,
+    TERMINATION_GRACE_SECONDS,
     config_volume,
     data_claim,
     nats_container,
+    pid_volume,
     pod_security,
+    reloader_container,
+    restart_checksum,
     service_port,
 )
 from lattice import names
@@ -146,9 +149,17 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
         string_data=files_out,
         opts=opts(),
     )
-    # A changed config or trust (a revocation) rolls the pods one at a time (the PDB holds quorum).
+    # A reloadable change (a revocation, a renewed certificate) reaches the pods through the
+    # reloader; a restart-class one (a new region's gateway) rolls them one at a time (the PDB
+    # holds quorum). A digest of 256-bit secrets reveals nothing: unsecret it, or the pod spec
+    # would turn secret and vanish from preview diffs.
     rollout = pulumi.Output.unsecret(
-        pulumi.Output.all(configs, files_out).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+        pulumi.Output.all(configs, files_out).apply(lambda v: {"wasmcloud-lattice/restart": restart_checksum(*v)})
+    )
+    watched = pulumi.Output.unsecret(
+        files_out.apply(
+            lambda f: [f"{FILES.config_dir}/$(POD_NAME).conf", *(f"{FILES.config_dir}/{n}" for n in sorted(f))]
+        )
     )
     k8s.apps.v1.StatefulSet(
         f"{name}-nats",
@@ -163,15 +174,21 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
                 spec=core.PodSpecArgs(
                     security_context=pod_security(),
                     automount_service_account_token=False,
+                    share_process_namespace=True,  # the reloader signals nats-server
                     containers=[
                         nats_container(
                             settings,
                             f"{FILES.config_dir}/$(POD_NAME).conf",
                             websocket=first.websocket,
                             loopback_monitor=False,
-                        )
+                            lame_duck=True,
+                        ),
+                        reloader_container(settings, watched),
                     ],
-                    volumes=[config_volume(config_map.metadata.name, files.metadata.name, websocket_secret)],
+                    volumes=[
+                        config_volume(config_map.metadata.name, files.metadata.name, websocket_secret),
+                        pid_volume(),
+                    ],
                     affinity=core.AffinityArgs(
                         pod_anti_affinity=core.PodAntiAffinityArgs(
                             required_during_scheduling_ignored_during_execution=[
@@ -190,7 +207,7 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
                             label_selector=meta.LabelSelectorArgs(match_labels=selector),
                         )
                     ],
-                    termination_grace_period_seconds=60,
+                    termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
                 ),
             ),
             volume_claim_templates=[data_claim(settings)],

@@ -34,7 +34,10 @@ from components.platforms.kubernetes.workloads import (
     mirror_container,
     mirror_volumes,
     nats_container,
+    pid_volume,
     pod_security,
+    reloader_container,
+    restart_checksum,
     service_port,
 )
 from lattice import names
@@ -42,7 +45,7 @@ from lattice.addressing import LOOPBACK, PORTS, Addressing, service_host, spoke_
 from lattice.allowlists import leaf_sources, open_leaf_mark
 from lattice.natsconf import CONFIG_FILE, render_server_config
 from lattice.outputs import oci_mirror, spoke_connection
-from lattice.registry import MIRROR_CONFIG_FILE, node_mirror_config
+from lattice.registry import MIRROR_CERT_FILE, MIRROR_CONFIG_FILE, MIRROR_KEY_FILE, node_mirror_config
 
 
 def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
@@ -94,21 +97,34 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
         string_data=files,
         opts=opts(),
     )
-    # a digest of 256-bit secrets reveals nothing; unsecret it, or the whole pod spec would
-    # turn secret and vanish from preview diffs
+    # Only a restart-class change rolls the pod (the reloader applies the rest in place to
+    # nats-server); the registry mirror reads its config and certificate at start only, so
+    # any change to them rolls it too. A digest of 256-bit secrets reveals nothing; unsecret
+    # it, or the whole pod spec would turn secret and vanish from preview diffs.
     mirrored = plan.mirrors(spec.name) and plan.workload_registry is not None
     mirror_text = (
         node_mirror_config(plan.workload_registry, MIRROR_DIR, MIRROR_STORAGE)
         if mirrored and plan.workload_registry is not None
         else None
     )
-    rolled: list[Any] = [config, files] if mirror_text is None else [config, files, mirror_text]
-    rollout = pulumi.Output.unsecret(
-        pulumi.Output.all(*rolled).apply(lambda v: {"wasmcloud-lattice/config": checksum(v)})
+
+    def restart_digest(v: list[Any]) -> dict[str, str]:
+        nats = restart_checksum({spec.name: v[0]}, v[1])
+        if mirror_text is None:
+            return {"wasmcloud-lattice/restart": nats}
+        mirror = {k: v[1].get(k) for k in (MIRROR_CERT_FILE, MIRROR_KEY_FILE)}
+        return {"wasmcloud-lattice/restart": checksum([nats, mirror_text, mirror])}
+
+    rollout = pulumi.Output.unsecret(pulumi.Output.all(config, files).apply(restart_digest))
+    watched = pulumi.Output.unsecret(
+        files.apply(lambda f: [FILES.config_file, *(f"{FILES.config_dir}/{n}" for n in sorted(f))])
     )
-    containers = [nats_container(settings, FILES.config_file, websocket=False, loopback_monitor=True)]
+    containers = [
+        nats_container(settings, FILES.config_file, websocket=False, loopback_monitor=True, lame_duck=False),
+        reloader_container(settings, watched),
+    ]
     init_containers: list[core.ContainerArgs] = []
-    volumes = [config_volume(config_map.metadata.name, files_secret.metadata.name)]
+    volumes = [config_volume(config_map.metadata.name, files_secret.metadata.name), pid_volume()]
     if spec.wasmcloud_host:
         connection = spoke_connection(plan, spec.name, mirror=oci_mirror(plan, spec.name))
         installer, host = host_containers(
@@ -140,6 +156,7 @@ def build_spoke(inputs: SpokeInputs) -> BuiltSpoke:
                 metadata=meta.ObjectMetaArgs(labels=labels(lattice, spec.name), annotations=rollout),
                 spec=core.PodSpecArgs(
                     security_context=pod_security(),
+                    share_process_namespace=True,  # the reloader signals nats-server
                     init_containers=init_containers,
                     containers=containers,
                     volumes=volumes,

@@ -1,6 +1,15 @@
 """The pod parts every NATS server on Kubernetes shares: the nats container with its ports,
-probes, limits and security context, the config volume (config and its secret files in
-one directory, as nats-server resolves includes), the data claim, and the wasmCloud host.
+probes, limits and security context, the config reloader beside it, the config volume
+(config and its secret files in one directory, as nats-server resolves includes), the data
+claim, and the wasmCloud host.
+
+Config and trust changes reach a running pod without a restart, as in the NATS Helm chart:
+the kubelet updates the mounted ConfigMap and Secret (a projected volume, never a
+``subPath``, which would never update), the reloader sees the files change and sends
+nats-server SIGHUP (the pod shares one process namespace; the pid is in a file on a shared
+``emptyDir``). What nats-server cannot reload rolls the pods instead: the pod template
+carries a digest of only the restart-class parts of the files (:func:`restart_checksum`,
+from the reload classifier), so the StatefulSet replaces them one at a time.
 
 Every pod passes Pod Security "restricted": non-root, no privilege escalation, every
 capability dropped, the runtime's default seccomp profile. One image serves the whole pod,
@@ -12,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,12 +31,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from lattice.addressing import LOOPBACK, PORTS, monitor_url
-from lattice.natsconf import WS_CERT_FILE, WS_KEY_FILE, ServerFiles
+from lattice.natsconf import CONFIG_FILE, WS_CERT_FILE, WS_KEY_FILE, ServerFiles
+from lattice.natsconf.blocks import LAME_DUCK_DURATION, LAME_DUCK_GRACE_PERIOD
 from lattice.node.artifacts import WASH, Artifact
 from lattice.registry import HOST_CA_FILE, MIRROR_CERT_FILE, MIRROR_CONFIG_FILE, MIRROR_KEY_FILE
+from lattice.reload import restart_fingerprint
 from lattice.spec import KubernetesSettings
 
-FILES = ServerFiles(config_dir="/etc/nats", store_dir="/data/jetstream")
+PID_DIR = "/var/run/nats"
+FILES = ServerFiles(config_dir="/etc/nats", store_dir="/data/jetstream", pid_file=f"{PID_DIR}/nats.pid")
 CA_FILE = FILES.ca_file.rsplit("/", 1)[-1]
 DATA_DIR = "/data"
 WASH_CACHE = f"{DATA_DIR}/wash"
@@ -65,6 +79,73 @@ def container_security(*, read_only_root: bool = True) -> core.SecurityContextAr
 
 def checksum(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def restart_checksum(configs: Mapping[str, str], files: Mapping[str, str]) -> str:
+    """A digest of what only a restart applies, over every server of the pod template
+    (each config with the files beside it), by the reload classifier's rules: a reloadable
+    change (a revocation, a new certificate, a route) leaves it alone, so the reloader
+    applies it in place; a restart-class change (a new gateway, a listener, ``.creds``)
+    moves it and the StatefulSet rolls the pods one at a time."""
+    return checksum(
+        {server: restart_fingerprint({**files, CONFIG_FILE: config}) for server, config in sorted(configs.items())}
+    )
+
+
+def _seconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)s", duration)
+    assert match, duration
+    return int(match.group(1))
+
+
+TERMINATION_GRACE_SECONDS = _seconds(LAME_DUCK_DURATION) + _seconds(LAME_DUCK_GRACE_PERIOD) + 20
+"""A hub pod's lame duck (its clients and leaf links move to the peers) and its exit fit."""
+
+
+def lame_duck_pre_stop() -> core.LifecycleArgs:
+    """Lame duck before the kubelet's SIGTERM: ``nats-server --signal ldm=<pid file>`` (main.go:
+    "<pid> can be either a PID or the path to a PID file"), then wait for the server to exit,
+    so the SIGTERM that follows the hook finds nothing to cut short."""
+    pid_file = FILES.pid_file
+    script = f'nats-server --signal ldm={pid_file} && while [ -e "/proc/$(cat {pid_file})" ]; do sleep 1; done'
+    return core.LifecycleArgs(
+        pre_stop=core.LifecycleHandlerArgs(exec_=core.ExecActionArgs(command=["/bin/sh", "-c", script]))
+    )
+
+
+def reloader_container(settings: KubernetesSettings, watched: pulumi.Input[list[str]]) -> core.ContainerArgs:
+    """natsio/nats-server-config-reloader (nats-io/nack): watches each file in ``watched`` and
+    signals the pid in the pid file with SIGHUP when one changes."""
+
+    def args(files: list[str]) -> list[str]:
+        out = ["-pid", str(FILES.pid_file)]
+        for path in files:
+            out += ["-config", path]
+        return out
+
+    return core.ContainerArgs(
+        name="reloader",
+        image=settings.reloader_image,
+        args=pulumi.Output.from_input(watched).apply(args),
+        env=[_pod_name_env()],
+        volume_mounts=[
+            core.VolumeMountArgs(name="config", mount_path=FILES.config_dir, read_only=True),
+            core.VolumeMountArgs(name="pid", mount_path=PID_DIR),
+        ],
+        resources=core.ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "64Mi"}),
+        security_context=container_security(),
+    )
+
+
+def pid_volume() -> core.VolumeArgs:
+    return core.VolumeArgs(name="pid", empty_dir=core.EmptyDirVolumeSourceArgs())
+
+
+def _pod_name_env() -> core.EnvVarArgs:
+    return core.EnvVarArgs(
+        name="POD_NAME",
+        value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.name")),
+    )
 
 
 def wash_installer(mirror: str | None, artifact: Artifact = WASH, cache_dir: str = WASH_CACHE) -> str:
@@ -120,24 +201,25 @@ def _probe(path: str, *, loopback_only: bool, period: int, failures: int) -> cor
 
 
 def nats_container(
-    settings: KubernetesSettings, config_file: str, *, websocket: bool, loopback_monitor: bool
+    settings: KubernetesSettings, config_file: str, *, websocket: bool, loopback_monitor: bool, lame_duck: bool
 ) -> core.ContainerArgs:
+    """``lame_duck``: a hub's pod hands its clients to its peers before it stops (a spoke has
+    no peer to hand them to; it stops at once)."""
     return core.ContainerArgs(
         name="nats",
         image=settings.image,
         args=["--config", config_file],
         env=[
-            core.EnvVarArgs(
-                name="POD_NAME",
-                value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.name")),
-            ),
+            _pod_name_env(),
             core.EnvVarArgs(name="GOMEMLIMIT", value=str(go_memory_limit(settings))),
         ],
         ports=nats_ports(websocket),
         volume_mounts=[
             core.VolumeMountArgs(name="config", mount_path=FILES.config_dir, read_only=True),
             core.VolumeMountArgs(name="data", mount_path=DATA_DIR),
+            core.VolumeMountArgs(name="pid", mount_path=PID_DIR),
         ],
+        lifecycle=lame_duck_pre_stop() if lame_duck else None,
         startup_probe=_probe("/healthz", loopback_only=loopback_monitor, period=5, failures=120),
         liveness_probe=_probe("/healthz?js-enabled-only=true", loopback_only=loopback_monitor, period=30, failures=3),
         readiness_probe=_probe("/healthz?js-server-only=true", loopback_only=loopback_monitor, period=10, failures=3),
