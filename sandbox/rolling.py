@@ -7,6 +7,12 @@ duck first, the next only once it is back with its routes and JetStream healthy)
 reload (files rewritten, then SIGHUP), retired servers stop last, and the whole lattice
 must converge before the roll counts as done.
 
+A hub node stops as it does on every platform (``LAME_DUCK_HANDOFF_SECONDS``): lame duck for
+the JetStream handoff, then quit, so its connections drop at one instant; a restarted server
+counts as back once healthy with its routes and every gateway of every hub up again, and the
+next restart waits ``ROLL_SETTLE_SECONDS`` more (a client's retry must not meet two
+disruptions).
+
 A restart goes before the reloads: a spoke given a new key (a restart: nats-server reads
 ``.creds`` only when its link connects) must reconnect with it before the hubs' reload
 revokes the old one.
@@ -21,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lattice.natsconf import RenderedServer
+from lattice.natsconf.blocks import LAME_DUCK_HANDOFF_SECONDS, ROLL_SETTLE_SECONDS
 from lattice.plan import LatticePlan
 from lattice.reload import CONFIG_FILE, Action, classify
 from lattice.spec import LatticeSpec
@@ -31,7 +38,7 @@ Progress = Callable[[str], None]
 
 RELOADED, REFUSED = "Reloaded server configuration", "Failed to reload server configuration"
 RESTART_TIMEOUT = 90.0
-"""A hub node's lame duck (30 s and its 10 s grace) and its exit, then its start and health."""
+"""A hub node's handoff and exit, then its start and health (generous: a busy machine)."""
 
 
 def server_files(rendered: RenderedServer) -> dict[str, str]:
@@ -99,12 +106,17 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str, give_up: Cal
 
 
 def _back(lattice: LocalLattice, name: str) -> bool:
-    """A restarted server is back: healthy (JetStream included) with a route to every peer."""
+    """A restarted server is back: healthy (JetStream included) with a route to every peer,
+    and every hub node has its outbound gateway to every other region again (one that
+    pointed at the restarted node redials only after 1 s: gateway.go)."""
     server = lattice.plan.server(name)
     mon = lattice.monitor_url(name)
     if server.peers and set(server.peers) - monitor.route_peers(mon):
         return False
-    return all(monitor.healthy(lattice.monitor_url(p)) for p in (name, *server.peers))
+    if not all(monitor.healthy(lattice.monitor_url(p)) for p in (name, *server.peers)):
+        return False
+    hubs = [s for s in lattice.plan.servers if s.role == "hub" and s.gateways]
+    return all(set(s.gateways) <= monitor.gateway_peers(lattice.monitor_url(s.name)) for s in hubs)
 
 
 class Roller:
@@ -113,6 +125,8 @@ class Roller:
     def __init__(self, lattice: LocalLattice, progress: Progress = lambda _: None):
         self.lattice = lattice
         self.progress = progress
+        self._settled_at = 0.0
+        """When the last restart's server was back plus ``ROLL_SETTLE_SECONDS``."""
 
     def _dead(self, name: str) -> Callable[[], str | None]:
         def check() -> str | None:
@@ -166,17 +180,24 @@ class Roller:
 
     def _restart(self, name: str) -> None:
         lattice, server = self.lattice, self.lattice.plan.server(name)
+        time.sleep(max(0.0, self._settled_at - time.monotonic()))
         proc = lattice.supervisor.procs[name]
         if server.role == "hub" and server.peers:
-            # lame duck: no new clients, the present ones and the leaf links move to the
-            # peers over lame_duck_duration, then the server exits on its own
+            # lame duck: no new connections, JetStream leaders move to the peers; then quit
+            # (SIGINT) so clients, leaf links and gateways drop at once (blocks.py says why)
             lattice.supervisor.signal(name, signal.SIGUSR2)
+            handoff = time.monotonic() + LAME_DUCK_HANDOFF_SECONDS
+            while proc.poll() is None and time.monotonic() < handoff:
+                time.sleep(0.1)
+            if proc.poll() is None:
+                lattice.supervisor.signal(name, signal.SIGINT)
             _wait(lambda: proc.poll() is not None, RESTART_TIMEOUT, f"lame duck {name}", lambda: None)
         else:
             lattice.supervisor.stop(name)
         lattice.write_server(name)
         lattice.start_server(name)
         _wait(lambda: _back(lattice, name), RESTART_TIMEOUT, f"restart {name}", self._dead(name))
+        self._settled_at = time.monotonic() + ROLL_SETTLE_SECONDS
 
     def _stop(self, name: str) -> None:
         self.lattice.supervisor.retire(f"host-{name}")

@@ -44,6 +44,23 @@ long (nats-server's minimum; its default is 2 min, the NATS Helm chart's 30 s)."
 LAME_DUCK_GRACE_PERIOD = "10s"
 """Before it starts closing them (nats-server's default, said here so a platform can size
 its stop timeout from the config)."""
+LAME_DUCK_HANDOFF_SECONDS = 5
+"""How a hub node stops on purpose, on every platform (the sandbox's roll, ``nats-sync
+--drain``, the Kubernetes ``preStop``): lame duck (``--signal ldm``: no new connections, its
+JetStream leaders move to the peers, about 1 s in ``lameDuckMode``), then, this long later and
+well inside the grace period, ``--signal quit`` (SIGINT; SIGTERM is ignored in lame duck), so
+its clients, leaf links and gateway connections all drop at one instant. Left to finish on
+its own, lame duck closes the clients one by one (at most 1 s apart) and the gateways only at
+its exit, and the other regions' servers whose outbound gateway pointed at it redial only
+after 1 s (``gatewayReconnectDelay``, gateway.go, not configurable), dropping what they send
+to its region meanwhile: a request refused while a leaf link moved, retried 1.5 s later, then
+fell into that gap (seen 1 in about 5000 requests across a region while hub nodes restarted).
+A node without clients exits at the end of the handoff by itself."""
+ROLL_SETTLE_SECONDS = 5
+"""After a restarted node is back (healthy, routes, every gateway up), this long before the
+next node's turn: one disruption's retry (a 2 s timeout, a retry 1.5 s later) must not land
+in the next one's gateway gap. The Kubernetes hub StatefulSet's ``minReadySeconds``; AWS
+nodes take turns minutes apart (nats-sync's slots)."""
 
 
 def leaf_reconnect_delay(server: str) -> str:

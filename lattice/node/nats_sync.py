@@ -46,6 +46,10 @@ SLOT_SECONDS = 120
 """A node's turn: lame duck (30 s), start, and JetStream catching up fit in it."""
 DRAIN_WAIT = 120
 """How long ``--drain`` waits for the peers to be healthy before leaving anyway."""
+HANDOFF_SECONDS = 5
+"""Lame duck's JetStream handoff, then quit: ``LAME_DUCK_HANDOFF_SECONDS`` in
+``lattice/natsconf/blocks.py`` says why (this file runs alone on a node; a test keeps the
+two equal)."""
 
 
 class Settings:
@@ -218,10 +222,11 @@ def restart_in_turn(
     log("nats-server healthy again" if is_healthy(own) else "nats-server not healthy after its restart")
 
 
-def drain(settings: Settings, main_pid: int, *, wait: float = DRAIN_WAIT) -> None:
+def drain(settings: Settings, main_pid: int, *, wait: float = DRAIN_WAIT, handoff: float = HANDOFF_SECONDS) -> None:
     """``ExecStop`` of a hub node: wait (bounded) until every peer is healthy, so this node
-    is never the second one down, then lame duck: nats-server stops taking connections,
-    hands its clients and leaf links to the peers over the lame-duck duration, and exits."""
+    is never the second one down, then lame duck (no new connections, its JetStream leaders
+    move to the peers) and, ``handoff`` seconds later, quit: its clients, leaf links and
+    gateways drop at one instant (see ``HANDOFF_SECONDS``)."""
     classifier = load_classifier(settings.program_dir)
     files = read_current([classifier.CONFIG_FILE], settings.config_dir)
     peers: list[str] = []
@@ -243,8 +248,16 @@ def drain(settings: Settings, main_pid: int, *, wait: float = DRAIN_WAIT) -> Non
     except ProcessLookupError:
         return
     log(f"drain: lame duck mode for pid {main_pid}")
+    deadline = time.monotonic() + handoff
+    while Path(f"/proc/{main_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        os.kill(main_pid, signal.SIGINT)  # nats-server --signal quit=<pid>
+        log(f"drain: quit pid {main_pid} after the handoff")
+    except ProcessLookupError:
+        return
     while Path(f"/proc/{main_pid}").exists():
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def _with_includes(files: dict[str, str], directory: str, classifier: Any) -> dict[str, str]:

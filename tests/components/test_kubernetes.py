@@ -16,6 +16,7 @@ from cryptography import x509
 from components.platforms.kubernetes.workloads import FILES, wash_installer
 from lattice import provider_rules
 from lattice.natsconf import RenderedServer
+from lattice.natsconf.blocks import LAME_DUCK_HANDOFF_SECONDS, ROLL_SETTLE_SECONDS
 from lattice.node.artifacts import WASH
 from lattice.spec import RELOADER_IMAGE, HubSpec, SpokeSpec
 from lattice.stack import from_wire
@@ -335,7 +336,12 @@ def test_hub_pods_stop_in_lame_duck_mode_within_their_grace_period(stack: str, r
             command = nats["lifecycle"]["preStop"]["exec"]["command"]
             assert command[:2] == ["/bin/sh", "-c"]
             assert command[2].startswith(f"nats-server --signal ldm={FILES.pid_file} && ")
+            # the JetStream handoff, then quit inside the grace period: every connection at once
+            assert f"sleep {LAME_DUCK_HANDOFF_SECONDS}; nats-server --signal quit={FILES.pid_file};" in command[2]
+            assert LAME_DUCK_HANDOFF_SECONDS < 10, "before lame duck's grace period starts closing clients"
             assert pod["terminationGracePeriodSeconds"] >= 30 + 10 + 10, "lame duck 30 s, grace 10 s, and the exit"
+            sts = statefulsets[f"{spec.name}-{entry.name}-nats"]["spec"]
+            assert sts["minReadySeconds"] == ROLL_SETTLE_SECONDS, "a roll's next pod waits for the retry window"
         else:
             assert "lifecycle" not in nats, "one server: nobody to hand its clients to"
 

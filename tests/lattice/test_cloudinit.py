@@ -393,3 +393,12 @@ def test_a_node_waits_for_its_next_turn_while_a_peer_is_unhealthy() -> None:
         is_healthy=is_healthy,
     )
     assert restarted == [400.0], "turn at 100 skipped (peer-a sick), restarted in the next turn at 400"
+
+
+def test_the_drain_hands_off_as_long_as_every_other_platform() -> None:
+    """nats-sync runs alone on a node (no import of the project): its handoff before quitting
+    is the one ``lattice/natsconf/blocks.py`` gives the sandbox and the Kubernetes preStop."""
+    from lattice.natsconf.blocks import LAME_DUCK_GRACE_PERIOD, LAME_DUCK_HANDOFF_SECONDS
+
+    assert nats_sync.HANDOFF_SECONDS == LAME_DUCK_HANDOFF_SECONDS
+    assert int(LAME_DUCK_GRACE_PERIOD.rstrip("s")) > LAME_DUCK_HANDOFF_SECONDS, "quit before clients close one by one"

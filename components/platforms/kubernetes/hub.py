@@ -52,6 +52,7 @@ from lattice.addressing import (
 from lattice.addressing import service_host as dns_name
 from lattice.allowlists import gateway_sources, leaf_sources, open_leaf_mark
 from lattice.natsconf import render_server_config
+from lattice.natsconf.blocks import ROLL_SETTLE_SECONDS
 
 
 def build_hub(inputs: HubInputs) -> BuiltHub:
@@ -168,6 +169,7 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
             service_name=routes_service,
             replicas=len(servers),
             pod_management_policy="Parallel",
+            min_ready_seconds=ROLL_SETTLE_SECONDS,  # a roll's next pod waits this long (blocks.py)
             selector=meta.LabelSelectorArgs(match_labels=selector),
             template=core.PodTemplateSpecArgs(
                 metadata=meta.ObjectMetaArgs(labels=labels(lattice, hub.name), annotations=rollout),

@@ -32,7 +32,7 @@ import pulumi_kubernetes as k8s
 
 from lattice.addressing import LOOPBACK, PORTS, monitor_url
 from lattice.natsconf import CONFIG_FILE, WS_CERT_FILE, WS_KEY_FILE, ServerFiles
-from lattice.natsconf.blocks import LAME_DUCK_DURATION, LAME_DUCK_GRACE_PERIOD
+from lattice.natsconf.blocks import LAME_DUCK_DURATION, LAME_DUCK_GRACE_PERIOD, LAME_DUCK_HANDOFF_SECONDS
 from lattice.node.artifacts import WASH, Artifact
 from lattice.registry import HOST_CA_FILE, MIRROR_CERT_FILE, MIRROR_CONFIG_FILE, MIRROR_KEY_FILE
 from lattice.reload import restart_fingerprint
@@ -104,10 +104,16 @@ TERMINATION_GRACE_SECONDS = _seconds(LAME_DUCK_DURATION) + _seconds(LAME_DUCK_GR
 
 def lame_duck_pre_stop() -> core.LifecycleArgs:
     """Lame duck before the kubelet's SIGTERM: ``nats-server --signal ldm=<pid file>`` (main.go:
-    "<pid> can be either a PID or the path to a PID file"), then wait for the server to exit,
-    so the SIGTERM that follows the hook finds nothing to cut short."""
+    "<pid> can be either a PID or the path to a PID file"), the JetStream handoff, then
+    ``--signal quit`` so every connection drops at one instant (``LAME_DUCK_HANDOFF_SECONDS``
+    says why), then wait for the server to exit, so the SIGTERM that follows the hook (which
+    nats-server ignores in lame duck) finds nothing to cut short."""
     pid_file = FILES.pid_file
-    script = f'nats-server --signal ldm={pid_file} && while [ -e "/proc/$(cat {pid_file})" ]; do sleep 1; done'
+    script = (
+        f"nats-server --signal ldm={pid_file} && sleep {LAME_DUCK_HANDOFF_SECONDS}; "
+        f"nats-server --signal quit={pid_file}; "
+        f'while [ -e "/proc/$(cat {pid_file})" ]; do sleep 1; done'
+    )
     return core.LifecycleArgs(
         pre_stop=core.LifecycleHandlerArgs(exec_=core.ExecActionArgs(command=["/bin/sh", "-c", script]))
     )
