@@ -28,7 +28,8 @@ PROGRAM_DIR = "/usr/local/lib/nats-sync"
 """Where ``nats-sync`` keeps its programs (from the secret's ``programs``)."""
 DRAIN_TIMEOUT = 300
 """``TimeoutStopSec`` of a clustered hub node: ``nats-sync --drain`` waits up to 120 s for the
-peers, then lame duck (``lame_duck_duration`` 30 s plus its 10 s grace) until exit."""
+peers, then lame duck for the JetStream handoff and quit (``LAME_DUCK_HANDOFF_SECONDS``);
+the 30 s lame duck and its 10 s grace, were the server left to finish it, fit too."""
 SYNC_INTERVAL = "60s"
 DATA_MOUNT = "/var/lib/nats"
 WASMCLOUD_DIR = "/etc/wasmcloud"

@@ -99,7 +99,7 @@ def _seconds(duration: str) -> int:
 
 
 TERMINATION_GRACE_SECONDS = _seconds(LAME_DUCK_DURATION) + _seconds(LAME_DUCK_GRACE_PERIOD) + 20
-"""A hub pod's lame duck (its clients and leaf links move to the peers) and its exit fit."""
+"""A hub pod's handoff and quit fit, and so would a lame duck left to finish (30 s, 10 s grace)."""
 
 
 def lame_duck_pre_stop() -> core.LifecycleArgs:
