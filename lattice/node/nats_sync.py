@@ -249,15 +249,26 @@ def drain(settings: Settings, main_pid: int, *, wait: float = DRAIN_WAIT, handof
         return
     log(f"drain: lame duck mode for pid {main_pid}")
     deadline = time.monotonic() + handoff
-    while Path(f"/proc/{main_pid}").exists() and time.monotonic() < deadline:
+    while _running(main_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
+    if not _running(main_pid):
+        return
     try:
         os.kill(main_pid, signal.SIGINT)  # nats-server --signal quit=<pid>
         log(f"drain: quit pid {main_pid} after the handoff")
     except ProcessLookupError:
         return
-    while Path(f"/proc/{main_pid}").exists():
+    while _running(main_pid):
         time.sleep(0.2)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie waiting for its parent has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _with_includes(files: dict[str, str], directory: str, classifier: Any) -> dict[str, str]:

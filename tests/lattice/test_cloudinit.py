@@ -402,3 +402,44 @@ def test_the_drain_hands_off_as_long_as_every_other_platform() -> None:
 
     assert nats_sync.HANDOFF_SECONDS == LAME_DUCK_HANDOFF_SECONDS
     assert int(LAME_DUCK_GRACE_PERIOD.rstrip("s")) > LAME_DUCK_HANDOFF_SECONDS, "quit before clients close one by one"
+
+
+@pytest.mark.live
+def test_the_drain_quits_a_server_with_clients_after_its_handoff(tmp_path: Path) -> None:
+    """A real nats-server holding a client: left to lame duck it would wait its 10 s grace and
+    close the client then; the drain quits it once the handoff is over, all at once."""
+    import socket
+    import time
+
+    from sandbox.ports import free_ports
+
+    client, monitor = free_ports(2)
+    conf = tmp_path / "nats.conf"
+    conf.write_text(f'listen: "127.0.0.1:{client}"\nhttp: "127.0.0.1:{monitor}"\nlame_duck_grace_period: "10s"\n')
+    log = tmp_path / "nats.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([binaries.nats_server(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+    held: socket.socket | None = None
+    try:
+        deadline = time.monotonic() + 10
+        while "Server is ready" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        held = socket.create_connection(("127.0.0.1", client))
+        held.recv(4096)  # INFO
+        held.sendall(b'CONNECT {"verbose":false}\r\nPING\r\n')
+        held.recv(4096)  # PONG: a client of the server's
+        settings = nats_sync.Settings({"NATS_SYNC_CONFIG_DIR": str(tmp_path / "no-config")})
+        started = time.monotonic()
+        nats_sync.drain(settings, proc.pid, handoff=1.0)
+        took = time.monotonic() - started
+        assert proc.wait(timeout=5) == 0
+    finally:
+        if held is not None:
+            held.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert "Entering lame duck mode" in text and 'Trapped "interrupt" signal' in text, text
+    assert "Closing existing clients" not in text, "quit before the grace period closed them one by one"
+    assert 1.0 <= took < 5.0, took
