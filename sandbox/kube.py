@@ -16,8 +16,6 @@ the certificates, etcd's data and the kubeconfig live in a temp dir removed on e
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import os
 import shutil
@@ -32,18 +30,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from lattice.addressing import CertificateHosts
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
+from sandbox.tls import PrivateCA, subject_name
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager")
 SERVICE_CIDR = "10.0.0.0/24"  # an address range inside the API server's model only; nothing routes to it
 SERVICE_IP = "10.0.0.1"  # the first one: the `kubernetes` Service's cluster IP, named by the serving cert
-VALIDITY = datetime.timedelta(days=2)
 
 
 class KubeError(RuntimeError):
@@ -71,21 +69,10 @@ def find_binaries() -> dict[str, Path]:
     return found
 
 
-def _name(common_name: str, organization: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization:
-        attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    return x509.Name(attrs)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-
-
-def _cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 @dataclass(frozen=True)
@@ -104,59 +91,14 @@ class Pki:
 def make_pki(directory: Path) -> Pki:
     """A private CA, the API server's serving cert (127.0.0.1, localhost and the in-cluster names), an
     admin client cert in ``system:masters`` and the service-account signing key pair."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("wasmcloud-lattice sandbox kube CA")
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
+    ca = PrivateCA("wasmcloud-lattice kube")
+    dns = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
+    serving = ca.sign(
+        subject_name("kube-apiserver"),
+        (ExtendedKeyUsageOID.SERVER_AUTH,),
+        CertificateHosts(dns_names=dns, ip_addresses=("127.0.0.1", SERVICE_IP)),
     )
-
-    def issue(subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName]) -> tuple[bytes, bytes]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        )
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return _cert_pem(builder.sign(ca_key, hashes.SHA256())), _key_pem(key)
-
-    dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
-    serving = issue(
-        _name("kube-apiserver"),
-        ExtendedKeyUsageOID.SERVER_AUTH,
-        [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", SERVICE_IP)],
-    )
-    admin = issue(_name("sandbox-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    admin = ca.sign(subject_name("sandbox-admin", "system:masters"), (ExtendedKeyUsageOID.CLIENT_AUTH,), None)
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     sa_public = sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -164,11 +106,11 @@ def make_pki(directory: Path) -> Pki:
 
     directory.mkdir(parents=True, exist_ok=True)
     files = {
-        "ca.pem": _cert_pem(ca),
-        "apiserver.pem": serving[0],
-        "apiserver-key.pem": serving[1],
-        "admin.pem": admin[0],
-        "admin-key.pem": admin[1],
+        "ca.pem": ca.cert_pem.encode(),
+        "apiserver.pem": serving.cert_pem.encode(),
+        "apiserver-key.pem": serving.key_pem.encode(),
+        "admin.pem": admin.cert_pem.encode(),
+        "admin-key.pem": admin.key_pem.encode(),
         "sa.pub": sa_public,
         "sa-key.pem": _key_pem(sa_key),
     }

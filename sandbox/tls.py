@@ -1,10 +1,12 @@
 """A private CA per sandbox lattice (``cryptography``): the program does the same with
-pulumi-tls. Certificates name exactly the hosts the renderer says peers dial."""
+pulumi-tls. Certificates name exactly the hosts the renderer says peers dial. The local
+Kubernetes control plane (:mod:`sandbox.kube`) issues its certificates from one too."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -25,8 +27,12 @@ class Certificate:
     key_pem: str = field(repr=False)
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+def subject_name(common_name: str, organization: str | None = None) -> x509.Name:
+    """``O=<organization>, CN=<common_name>`` (Kubernetes reads a client's groups from O)."""
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(attrs)
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
@@ -45,7 +51,7 @@ class PrivateCA:
     def __init__(self, name: str):
         now = datetime.datetime.now(datetime.UTC)
         self._key = ec.generate_private_key(ec.SECP256R1())
-        self._name = _name(f"{name} sandbox CA")
+        self._name = subject_name(f"{name} sandbox CA")
         self._cert = (
             x509.CertificateBuilder()
             .subject_name(self._name)
@@ -77,29 +83,33 @@ class PrivateCA:
         return self._cert.public_bytes(serialization.Encoding.PEM).decode()
 
     def issue(self, common_name: str, hosts: CertificateHosts = LOOPBACK_HOSTS) -> Certificate:
+        """A certificate for both ends of a link (a NATS server dials and is dialed)."""
+        usages = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+        return self.sign(subject_name(common_name), usages, hosts)
+
+    def sign(
+        self, subject: x509.Name, usages: Sequence[x509.ObjectIdentifier], hosts: CertificateHosts | None
+    ) -> Certificate:
+        """A new P-256 key and its end-entity certificate (not a CA) for the given uses and, when
+        ``hosts`` is given, the names and addresses it is valid for."""
         now = datetime.datetime.now(datetime.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
+        builder = (
             x509.CertificateBuilder()
-            .subject_name(_name(common_name))
+            .subject_name(subject)
             .issuer_name(self._name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + VALIDITY)
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName(d) for d in hosts.dns_names]
-                    + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in hosts.ip_addresses]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-                critical=False,
-            )
-            .sign(self._key, hashes.SHA256())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
         )
+        if hosts is not None:
+            names: list[x509.GeneralName] = [x509.DNSName(d) for d in hosts.dns_names]
+            names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in hosts.ip_addresses]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        cert = builder.sign(self._key, hashes.SHA256())
         return Certificate(cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key))
 
 
