@@ -6,8 +6,9 @@ binaries come from ``scripts/toolchain.sh`` (found on PATH or in ``$WASMCLOUD_LA
 There is no kubelet, scheduler or node, so pods never run. The controller manager is there because
 the Pulumi Kubernetes provider deletes with foreground propagation (the garbage collector clears the
 finalizer; without it a delete hangs), because deleting a namespace needs the namespace controller,
-and because pods are only admitted once the ``default`` ServiceAccount exists. Programs applied here
-must not wait for workloads to become ready: annotate them ``pulumi.com/skipAwait: "true"``.
+and because pods are only admitted once the ``default`` ServiceAccount exists. Nothing reports pods
+ready or gives load balancers an address unless :class:`sandbox.simulated_node.SimulatedNode` runs
+beside it (the e2e tests and ``python -m sandbox kube`` run it, so the provider's waits are real).
 
 Every process is started by the sandbox's ``Supervisor`` (PR_SET_PDEATHSIG, stopped by PID on exit);
 the certificates, etcd's data and the kubeconfig live in a temp dir removed on exit.
