@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import nats.errors
 from nats.js.api import ExternalStream, StreamConfig, StreamSource
 from nats.js.client import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 MSG_ID = "Nats-Msg-Id"
 
@@ -41,9 +41,22 @@ def mirroring(name: str, stream: str, domain: str) -> StreamConfig:
     return StreamConfig(name=name, mirror=StreamSource(name=stream, external=ExternalStream(api=domain_api(domain))))
 
 
-async def msg_ids(js: JetStreamContext, stream: str) -> Counter[str]:
+async def msg_ids(js: JetStreamContext, stream: str, retry_for: float = 30.0) -> Counter[str]:
     """How many times each ``Nats-Msg-Id`` is stored in ``stream`` (messages without one
-    count under the empty string)."""
+    count under the empty string). Read whole again, for up to ``retry_for`` seconds, while
+    the stream's JetStream API does not answer: a replicated stream elects a leader after a
+    node restarts. Only reading is retried; what was acked is the caller's record."""
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            return await _read_msg_ids(js, stream)
+        except (TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _read_msg_ids(js: JetStreamContext, stream: str) -> Counter[str]:
     info = await js.stream_info(stream)
     seen: Counter[str] = Counter()
     seq = info.state.first_seq

@@ -11,11 +11,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import nats.errors
 import pytest
 from nats.aio.client import Client
 from nats.js.client import JetStreamContext
-from nats.js.errors import ServiceUnavailableError
 
 from lattice.stack import parse_lattice
 from sandbox.checks import connect_hub, connect_spoke
@@ -119,27 +117,14 @@ async def _hub_counts(lattice: LocalLattice, acked: list[str], timeout: float = 
     try:
         js = hub.jetstream()
         deadline = time.monotonic() + timeout
-        held = await _read_ids(js, deadline)
+        held = await msg_ids(js, HUB_STREAM)
         while any(held[m] == 0 for m in acked) and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-            held = await _read_ids(js, deadline)
+            held = await msg_ids(js, HUB_STREAM)
         await asyncio.sleep(2)
-        return await _read_ids(js, deadline)
+        return await msg_ids(js, HUB_STREAM)
     finally:
         await hub.close()
-
-
-async def _read_ids(js: JetStreamContext, deadline: float) -> Counter[str]:
-    """The hub stream's ids, read whole again while its JetStream API does not answer (a
-    restarted node's R3 stream may be electing a leader): the read side only, never a
-    sale's publish, which counts as acked only when the stream answered it."""
-    while True:
-        try:
-            return await msg_ids(js, HUB_STREAM)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
 
 
 def _assert_exactly_once(held: Counter[str], acked: list[str]) -> None:
