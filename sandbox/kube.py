@@ -38,7 +38,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from lattice.addressing import CertificateHosts
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
-from sandbox.tls import PrivateCA, subject_name
+from sandbox.tls import PrivateCA, pem_key, subject_name
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager")
 SERVICE_CIDR = "10.0.0.0/24"  # an address range inside the API server's model only; nothing routes to it
@@ -68,12 +68,6 @@ def find_binaries() -> dict[str, Path]:
             '`eval "$(scripts/toolchain.sh --env)"`'
         )
     return found
-
-
-def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 @dataclass(frozen=True)
@@ -113,7 +107,7 @@ def make_pki(directory: Path) -> Pki:
         "admin.pem": admin.cert_pem.encode(),
         "admin-key.pem": admin.key_pem.encode(),
         "sa.pub": sa_public,
-        "sa-key.pem": _key_pem(sa_key),
+        "sa-key.pem": pem_key(sa_key).encode(),
     }
     for name, data in files.items():
         path = directory / name

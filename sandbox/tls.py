@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from lattice.addressing import Addressing, CertificateHosts, certificate_hosts
@@ -35,7 +35,8 @@ def subject_name(common_name: str, organization: str | None = None) -> x509.Name
     return x509.Name(attrs)
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
+def pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
+    """A private key as unencrypted PKCS#8 PEM."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
@@ -110,7 +111,7 @@ class PrivateCA:
             names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in hosts.ip_addresses]
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())
-        return Certificate(cert.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key))
+        return Certificate(cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key(key))
 
 
 def lattice_tls(plan: LatticePlan, addressing: Addressing, ca: PrivateCA) -> dict[str, ServerTls]:
