@@ -44,6 +44,9 @@ class HubClusterArgs(TypedDict):
     """Shared AMI and zone lookups (a ``Lattice`` passes one); default: the component's own."""
     kubeconfig: NotRequired[pulumi.Input[str] | None]
     """``platform: kubernetes``: the cluster's kubeconfig (a secret)."""
+    agent_jwt: NotRequired[pulumi.Input[str] | None]
+    """The hub-stream agent's bearer JWT (``LatticeKeys.agent_jwt``, a secret): required when
+    the plan declares ``hubStreams``, which the region keeps with it."""
 
 
 def _check_args(name: str, args: HubClusterArgs) -> None:
@@ -54,6 +57,8 @@ def _check_args(name: str, args: HubClusterArgs) -> None:
     problem = cluster_access_problem(hub, kubeconfig_given=args.get("kubeconfig") is not None)
     if problem:
         raise ValueError(f"HubCluster {name}: hub {hub.name} {problem}")
+    if args["plan"].hub_streams and args.get("agent_jwt") is None:
+        raise ValueError(f"HubCluster {name}: the plan declares hubStreams: agent_jwt is required")
     gateways = args["plan"].server(args["plan"].hub(hub.name).servers[0]).gateways
     peers = args.get("peer_gateway_hosts", {})
     if isinstance(peers, Mapping):
@@ -111,6 +116,7 @@ class HubCluster(LatticeComponent):
                 parent=self,
                 lookups=args.get("lookups") or Lookups(),
                 kubeconfig=args.get("kubeconfig"),
+                agent_jwt=args.get("agent_jwt"),
             )
         )
         self.jetstream_domain = pulumi.Output.from_input(hub.jetstream_domain)

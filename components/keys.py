@@ -13,6 +13,7 @@ from components.base import LatticeComponent, secret
 from lattice.credentials import (
     ChildLogin,
     Recipe,
+    agent_recipe,
     child_login_recipe,
     leaf_creds_recipe,
     plan_key_names,
@@ -58,6 +59,8 @@ class LatticeKeys(LatticeComponent):
     """``.creds`` of the cloud-side service user of the stack's own lattice (a secret)."""
     lattice_service_creds: dict[str, pulumi.Output[str]]
     """Lattice -> its service user's ``.creds`` (secrets), one per lattice on the hubs."""
+    agent_jwt: pulumi.Output[str] | None
+    """The hub-stream agent's bearer JWT (a secret), where the plan declares ``hubStreams``."""
 
     def __init__(self, name: str, plan: LatticePlan, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -71,6 +74,7 @@ class LatticeKeys(LatticeComponent):
         self.trust_conf = pulumi.Output.unsecret(self._derive(trust_recipe(plan)).apply(render_trust))
         self.lattice_service_creds = {lat: self._derive(service_creds_recipe(plan, lat)) for lat in plan.all_lattices}
         self.service_creds = self.lattice_service_creds[plan.lattice]
+        self.agent_jwt = self._derive(agent_recipe(plan)) if plan.hub_streams else None
         self.register_outputs(
             {
                 "trustConf": self.trust_conf,

@@ -98,6 +98,7 @@ class Lattice(LatticeComponent):
                 child_cidrs=child_ips[hub.name][0],
                 lookups=lookups,
                 kubeconfig=given.get(hub.kubernetes.kubeconfig or ""),
+                agent_jwt=keys.agent_jwt,
             )
             self.hub_clusters[hub.name] = HubCluster(f"{name}-{hub.name}", args, opts=self.child())
         for hub_name, (_, resolve) in deferred.items():

@@ -21,6 +21,8 @@ from typing import Any, Generic, TypeVar
 import bcrypt
 import nkeys
 
+from lattice.jetstream import agent_permissions
+from lattice.limits import AccountLimits
 from lattice.permissions import LeafAllow, leaf_permissions
 from lattice.plan import LatticePlan
 
@@ -69,13 +71,22 @@ def _canonical(obj: Mapping[str, Any]) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-USER_ISSUED_AT = 1_700_000_000
-"""Every user JWT's ``iat`` (2023-11-14), fixed so the output depends only on the inputs.
+LEAF_ISSUED_AT = 1_796_000_000
+"""Every leaf user JWT's ``iat`` (2026-11-29), fixed so the output depends only on the inputs.
 Not omitted: when an account with revocations is updated (a reload of the hubs' trust),
 nats-server re-checks each connected user with ``jwt.AccountClaims.IsClaimRevoked``, which
 counts a claim *without* ``iat`` as revoked, and closes it: retiring one spoke cut every
 site's leaf link and every service's connection (found by the change-under-load test).
 It stays before :data:`REVOKED_BEFORE`, so a revoked key's JWT is still revoked."""
+USER_ISSUED_AT = LEAF_ISSUED_AT + 1
+"""A service user's (and the hub-stream agent's) ``iat``, and a leaf's from ``revision`` 1:
+after revision 0's leaf issue, so the cut-off that retires it spares them."""
+WIDE_ISSUED_AT = 1_700_000_000
+"""The ``iat`` of every user JWT of the releases before the leaf lists were narrowed (the
+leaf users' could reach the hubs' whole JetStream API). Each account revokes every user it
+issued at or before it (``revocations: {"*": ...}``; measured on nats-server 2.15.1: at or
+before the cut-off is refused), so a copy of an old, wider ``.creds`` stops working. The
+service users were issued then too: their ``.creds`` change once."""
 
 
 def encode_jwt(issuer: NKey, subject: str, name: str, nats: Mapping[str, Any], issued_at: int | None = None) -> str:
@@ -103,6 +114,9 @@ def decode_jwt_claims(token: str) -> dict[str, Any]:
 
 _UNLIMITED_NATS = {"subs": -1, "data": -1, "payload": -1}
 _UNLIMITED_ACCOUNT = {"imports": -1, "exports": -1, "wildcards": True, "conn": -1, "leaf": -1}
+"""Connections and leaf links stay unbounded: nats-server has no per-user connection limit,
+so an account-wide cap would let one stolen site credential take every slot and lock
+every other site out (README, Threat model)."""
 _UNLIMITED_JETSTREAM = {"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
 
 
@@ -118,19 +132,29 @@ def account_jwt(
     *,
     jetstream: bool,
     revocations: Mapping[str, int] | None = None,
+    limits: AccountLimits | None = None,
+    signing_keys: Sequence[str] = (),
 ) -> str:
-    """An account signed by the operator; ``revocations`` maps user keys to a cut-off time."""
-    limits: dict[str, Any] = {**_UNLIMITED_NATS, **_UNLIMITED_ACCOUNT}
+    """An account signed by the operator; ``revocations`` maps user keys (or ``*``: every
+    user) to a cut-off time; ``limits``: its JetStream storage at the hubs (None:
+    unlimited); ``signing_keys``: the keys besides its own that may sign its users."""
+    claims_limits: dict[str, Any] = {**_UNLIMITED_NATS, **_UNLIMITED_ACCOUNT}
     if jetstream:
-        limits.update(_UNLIMITED_JETSTREAM)
+        claims_limits.update(_UNLIMITED_JETSTREAM)
+        if limits is not None and limits.file_bytes is not None:
+            claims_limits["disk_storage"] = limits.file_bytes
+        if limits is not None and limits.memory_bytes is not None:
+            claims_limits["mem_storage"] = limits.memory_bytes
     nats: dict[str, Any] = {
         "type": "account",
         "version": 2,
-        "limits": limits,
+        "limits": claims_limits,
         "default_permissions": {"pub": {}, "sub": {}},
     }
     if revocations:
         nats["revocations"] = dict(sorted(revocations.items()))
+    if signing_keys:
+        nats["signing_keys"] = sorted(signing_keys)
     return encode_jwt(operator, account.public_key, name, nats)
 
 
@@ -142,17 +166,29 @@ def user_jwt(
     connection_types: Sequence[str] = (),
     allow_pub: Sequence[str] = (),
     allow_sub: Sequence[str] = (),
+    deny_pub: Sequence[str] = (),
     response_window_ns: int = 0,
     sources: Sequence[str] = (),
+    subscriptions: int = -1,
+    payload: int = -1,
+    bearer: bool = False,
+    signer: NKey | None = None,
+    issued_at: int = USER_ISSUED_AT,
 ) -> str:
     """A user of ``account``; empty allow-lists mean no subject restriction.
 
     ``response_window_ns``: the ``resp`` claim (nats-server's ``allow_responses``): the
     user may publish to the reply subject of each message delivered to it, any number of
     times, for that long. ``sources``: the ``src`` claim, the only networks (CIDRs) it may
-    connect from; empty: anywhere."""
-    nats: dict[str, Any] = {"type": "user", "version": 2, **_UNLIMITED_NATS}
+    connect from; empty: anywhere. ``subscriptions``, ``payload``: its ``subs`` and
+    ``payload`` limits (-1: none). ``bearer``: the JWT alone logs in (no nonce signed).
+    ``signer``: one of the account's signing keys signs it instead of the account's own."""
+    nats: dict[str, Any] = {"type": "user", "version": 2, **_UNLIMITED_NATS, "subs": subscriptions, "payload": payload}
+    if bearer:
+        nats["bearer_token"] = True
     nats["pub"] = {"allow": sorted(allow_pub)} if allow_pub else {}
+    if deny_pub:
+        nats["pub"]["deny"] = sorted(deny_pub)
     nats["sub"] = {"allow": sorted(allow_sub)} if allow_sub else {}
     if response_window_ns:
         nats["resp"] = {"max": -1, "ttl": response_window_ns}
@@ -160,7 +196,9 @@ def user_jwt(
         nats["src"] = sorted(sources)
     if connection_types:
         nats["allowed_connection_types"] = sorted(connection_types)
-    return encode_jwt(account, user.public_key, name, nats, issued_at=USER_ISSUED_AT)
+    if signer is not None:
+        nats["issuer_account"] = account.public_key
+    return encode_jwt(signer or account, user.public_key, name, nats, issued_at=issued_at)
 
 
 def format_creds(jwt: str, seed: str) -> str:
@@ -259,10 +297,13 @@ class LatticeAuth:
     """Spoke -> its login at its mid-tier upstream, for spokes whose upstream is a spoke."""
     lattice_service_creds: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Lattice -> its service user's ``.creds`` (every lattice, the stack's own included)."""
+    agent_jwt: str = field(default="", repr=False)
+    """The hub-stream agent's bearer JWT (a secret: it alone logs in); empty without hubStreams."""
 
     def secret_values(self) -> tuple[str, ...]:
         """Every secret string, for hygiene checks that scan configs, logs and outputs."""
         values = [self.service_creds, *self.leaf_creds.values(), *self.lattice_service_creds.values()]
+        values += [self.agent_jwt] if self.agent_jwt else []
         values += [login.password for login in self.child_logins.values()]
         return tuple(values)
 
@@ -304,9 +345,13 @@ def hub_trust(
     accounts: Mapping[str, bytes],
     *,
     revoked: Mapping[str, Mapping[str, int]] | None = None,
+    limits: AccountLimits | None = None,
+    revision: int = 0,
 ) -> HubTrust:
     """The operator, SYS and one account per lattice (``accounts``: lattice -> entropy,
-    ``lattice`` among them), each with its revocations (lattice -> user key -> cut-off)."""
+    ``lattice`` among them), each with its revocations (lattice -> user key -> cut-off)
+    besides every earlier issue (:func:`earlier_issues_before`), ``limits`` (each lattice's
+    account gets the same) and the leaf signers of ``revision`` (:func:`leaf_signers`)."""
     revoked = revoked or {}
     operator = nkey_from_entropy("operator", operator_entropy)
     system = nkey_from_entropy("account", system_entropy)
@@ -314,7 +359,13 @@ def hub_trust(
     account_jwts = {system.public_key: account_jwt(operator, system, "SYS", jetstream=False)}
     for name, account in keys.items():
         account_jwts[account.public_key] = account_jwt(
-            operator, account, name, jetstream=True, revocations=revoked.get(name) or None
+            operator,
+            account,
+            name,
+            jetstream=True,
+            revocations={"*": earlier_issues_before(revision), **revoked.get(name, {})},
+            limits=limits,
+            signing_keys=[k.public_key for k in leaf_signers(accounts[name], revision)],
         )
     return HubTrust(
         operator_jwt=operator_jwt(operator, f"{lattice}-operator", system.public_key),
@@ -341,11 +392,15 @@ def leaf_user_creds(
     websocket: bool = False,
     allow: LeafAllow | None = None,
     sources: Sequence[str] = (),
+    limits: AccountLimits | None = None,
+    revision: int = 0,
 ) -> str:
-    """``.creds`` of a spoke's leaf user, signed by the account: leaf connections only, over
+    """``.creds`` of a spoke's leaf user, signed for ``revision`` (:func:`leaf_signer`):
+    leaf connections only, over
     the one transport the spoke uses (``LEAFNODE`` or ``LEAFNODE_WS``; nats-server tells
     them apart), carrying only the subjects of ``allow`` (None: every subject), from
-    ``sources`` only (the site's egress CIDRs; empty: from anywhere)."""
+    ``sources`` only (the site's egress CIDRs; empty: from anywhere), with ``limits``' cap
+    on its subscriptions and payload (None: none)."""
     account = nkey_from_entropy("account", account_entropy)
     user = nkey_from_entropy("user", leaf_entropy)
     kind = "LEAFNODE_WS" if websocket else "LEAFNODE"
@@ -357,8 +412,73 @@ def leaf_user_creds(
         allow_pub=allow.publish if allow else (),
         allow_sub=allow.subscribe if allow else (),
         sources=sources,
+        subscriptions=limits.site_subscriptions if limits else -1,
+        payload=limits.site_payload if limits else -1,
+        signer=leaf_signer(account_entropy, revision),
+        issued_at=leaf_issued_at(revision),
     )
     return format_creds(jwt, user.seed)
+
+
+def signing_key(account_entropy: bytes, revision: int) -> NKey:
+    """The account's leaf signing key of ``revision`` (1 and up), derived from its entropy."""
+    return nkey_from_entropy("account", _derive(account_entropy, f"leaf-signer.{revision}"))
+
+
+def leaf_signer(account_entropy: bytes, revision: int) -> NKey | None:
+    """What signs an account's leaf users at ``leafPermissions.revision``: at 0 the account
+    itself (as every earlier release did, so a hub still on the earlier trust takes the new
+    ``.creds``), from 1 on that revision's signing key. None: the account."""
+    return signing_key(account_entropy, revision) if revision else None
+
+
+def leaf_signers(account_entropy: bytes, revision: int) -> list[NKey]:
+    """The signing keys an account names at ``revision``: its own revision's and the next's.
+    Naming the next ahead lets a revision's new ``.creds`` in at hubs still on the earlier
+    trust (spokes move first, no link goes down); the hubs' new trust then names the
+    revision's and the one after, so the earlier revision's ``.creds`` stop working
+    (measured: a user signed by a key its account no longer names is refused)."""
+    return [signing_key(account_entropy, r) for r in (revision, revision + 1) if r]
+
+
+def leaf_issued_at(revision: int) -> int:
+    """A leaf JWT's ``iat``: revision 0's is :data:`LEAF_ISSUED_AT`; a later revision's comes
+    after the cut-off that retires revision 0 (:func:`earlier_issues_before`)."""
+    return LEAF_ISSUED_AT if revision == 0 else USER_ISSUED_AT
+
+
+def earlier_issues_before(revision: int) -> int:
+    """The account-wide cut-off: the earlier releases' wide JWTs (:data:`WIDE_ISSUED_AT`),
+    and from revision 1 on also revision 0's leaf JWTs, which the account itself signed
+    (a revision's own signing key cannot retire those)."""
+    return WIDE_ISSUED_AT if revision == 0 else LEAF_ISSUED_AT
+
+
+AGENT_PURPOSE = "jetstream-sync"
+
+
+def agent_user(account_entropy: bytes) -> NKey:
+    """The hub-stream agent's user key, derived from its account's entropy (it needs no
+    stored key of its own: whoever has the account's entropy can sign any user anyway)."""
+    return nkey_from_entropy("user", _derive(account_entropy, AGENT_PURPOSE))
+
+
+def agent_jwt(plan: LatticePlan, account_entropy: bytes) -> str:
+    """A bearer JWT for the agent that keeps the hub streams (:mod:`lattice.jetstream`):
+    client connections only, exactly the API calls the declared streams need. A bearer
+    token, so the agent signs nothing and runs with the Python standard library alone."""
+    account = nkey_from_entropy("account", account_entropy)
+    allowed = agent_permissions(plan)
+    return user_jwt(
+        account,
+        agent_user(account_entropy),
+        f"{plan.lattice}-jetstream-sync",
+        connection_types=["STANDARD"],
+        allow_pub=allowed.publish,
+        deny_pub=allowed.deny_publish,
+        allow_sub=allowed.subscribe,
+        bearer=True,
+    )
 
 
 REVOKED_BEFORE = 4102444800
@@ -439,7 +559,15 @@ def trust_recipe(plan: LatticePlan) -> Recipe[HubTrust]:
         accounts = dict(zip(lattices, values[2 : 2 + len(lattices)], strict=True))
         entropy = dict(zip(flat, values[2 + len(lattices) :], strict=True))
         revoked_users = {lat: revocations(revoked.get(lat, ()), entropy) for lat in lattices}
-        return hub_trust(plan.lattice, operator, system, accounts, revoked=revoked_users)
+        return hub_trust(
+            plan.lattice,
+            operator,
+            system,
+            accounts,
+            revoked=revoked_users,
+            limits=plan.limits,
+            revision=plan.leaf_revision,
+        )
 
     keys = (OPERATOR_KEY, SYSTEM_ACCOUNT_KEY, *(_account_key_name(plan, lat) for lat in lattices), *flat)
     return Recipe(keys, make)
@@ -461,8 +589,19 @@ def leaf_creds_recipe(plan: LatticePlan, spoke: str, sources: Sequence[str] = ()
     (its egress CIDRs where known; see :func:`leaf_sources`)."""
     websocket = plan.spoke(spoke).leaf_transport == "websocket"
     allow = leaf_permissions(plan, spoke)
+    revision = plan.leaf_revision
     keys = (_account_key_name(plan, plan.lattice_of(spoke)), _current_leaf_key(plan, spoke))
-    return Recipe(keys, lambda v: leaf_user_creds(spoke, v[0], v[1], websocket=websocket, allow=allow, sources=sources))
+    return Recipe(
+        keys,
+        lambda v: leaf_user_creds(
+            spoke, v[0], v[1], websocket=websocket, allow=allow, sources=sources, limits=plan.limits, revision=revision
+        ),
+    )
+
+
+def agent_recipe(plan: LatticePlan) -> Recipe[str]:
+    """The hub-stream agent's bearer JWT, in the stack's own lattice's account."""
+    return Recipe((_account_key_name(plan, plan.lattice),), lambda v: agent_jwt(plan, v[0]))
 
 
 def binds_source(plan: LatticePlan, spoke: str) -> bool:
@@ -506,4 +645,5 @@ def assemble(
         service_creds=services[plan.lattice],
         child_logins={s: child_login_recipe(plan, s)(entropy) for s in spoke_spokes},
         lattice_service_creds=services,
+        agent_jwt=agent_recipe(plan)(entropy) if plan.hub_streams else "",
     )

@@ -8,18 +8,22 @@ into the hub (an LMSG outside it is a ``Publish Violation`` and closes the link)
 ``subscribe`` what the hub sends down (interest and deliveries outside it are dropped).
 
 - **up**: what a site's hosts say to the cloud: their heartbeats (v2) or lattice events
-  (v1), the hub's JetStream API, the application's own subjects. Never a host command.
+  (v1), replies, the application's own subjects, and what the hub streams that name the
+  site need (:mod:`lattice.jetstream`). Never a host command, never the hubs' JetStream
+  API beyond resetting the site's own mirror consumers: a site cannot create, change,
+  purge or delete a stream or consumer at the hubs, nor read the account's usage.
 - **down**: what the cloud sends a site: host commands, replies to the site's own
-  requests (``_INBOX.>``), its JetStream domains' API, the application's subjects.
-- **store and forward**: a hub stream may source a site's stream (``$JS.<domain>.API``) and
-  a site's stream may mirror a hub stream (``$JS.<hub domain>.API``). JetStream's own
-  replication subjects carry it (:data:`STREAM_REPLICATION`), each only in the direction
-  its messages flow; none of them is a host command.
+  requests (``_INBOX.>``), its JetStream domains' API (the cloud manages a site's own
+  streams), the application's subjects, and its hub streams' deliveries to it.
 - **replies** go up on ``_INBOX.>``: the ``resp`` claim (``allow_responses``) cannot
   replace it for a leaf user. A spoke forwards a reply only where the hub advertised
   interest in the requester's inbox, which it does only where the leaf user may publish;
   and nats-server 2.15.1 refuses even a leaf's answer to the inbox it just delivered
   (``Publish Violation``). Both tested live in the attack suite.
+
+A spoke never forwards what its lists refuse: the hub tells it its lists when the link
+comes up, and a local client's request outside them gets no responder (measured: the
+link stays up). Only a hand-made leaf connection sends it, and the hub closes that one.
 
 A host's id is random per start (``wash host`` has no id option), so commands sent down
 cannot be scoped to one site's own hosts by subject: see README, Threat model.
@@ -33,61 +37,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lattice.jetstream import Grants, site_grants
+from lattice.jetstream_sync import domain_api
 from lattice.plan import LatticePlan
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A wasmCloud version's subjects by direction (``{lattice}``: the lattice name)."""
-
-    up: tuple[str, ...]
-    down: tuple[str, ...]
-
-
-PROFILES: dict[str, Profile] = {
-    # wasmCloud v2: hosts publish heartbeats (runtime.operator.heartbeat.<id>) and take
-    # commands on runtime.host.<id>.{workload.start,workload.stop,workload.status,heartbeat}.
-    "wasmcloud-v2": Profile(
-        up=("runtime.operator.heartbeat.*", "_INBOX.>"),
-        down=("runtime.host.*.>", "_INBOX.>"),
-    ),
-    # wasmCloud v1: hosts publish lattice events (wasmbus.evt.<lattice>[.<type>], heartbeats
-    # among them) and take the control interface (wasmbus.ctl.v1.<lattice>.>); wRPC between
-    # components runs under <lattice>.> both ways. wadm's API (wadm.api.<lattice>.>) deploys
-    # to every site's hosts, so it stays cloud-side.
-    "wasmcloud-v1": Profile(
-        up=("wasmbus.evt.{lattice}", "wasmbus.evt.{lattice}.>", "{lattice}.>", "_INBOX.>"),
-        down=("wasmbus.ctl.v1.{lattice}.>", "{lattice}.>", "_INBOX.>"),
-    ),
-}
-
-
-STREAM_REPLICATION = Profile(
-    # nats-server/server/stream.go (trySetupSourceConsumer, setupMirrorConsumer) and
-    # consumer.go (fcReply): a stream that sources or mirrors another domain's stream asks
-    # that domain's API for a consumer, with its answer on ``$JSC.R.<id>``; the consumer
-    # pushes to ``$JS.S.<id>`` (a source) or ``$JS.M.<id>`` (a mirror) and asks for flow
-    # control on ``$JS.FC.<stream>.<consumer>.<id>``, which the receiving stream answers.
-    # Without $JS.FC a consumer stops once 2 MB are unanswered (JsFlowControlMaxPending/16):
-    # "stream source consumer stalled on flow control" (found live: 260 of 3000 8 KB messages).
-    up=(  # a hub stream sources a site's stream: the site's consumer delivers up
-        "$JS.S.>",  # deliveries to the hub's sourcing stream
-        "$JS.FC.>",  # flow-control answers of the site's mirroring stream
-        "$JSC.R.>",  # the site's API answering the hub stream's consumer create
-    ),
-    down=(  # a site's stream mirrors a hub stream: the hub's consumer delivers down
-        "$JS.M.>",  # deliveries to the site's mirroring stream
-        "$JS.FC.>",  # flow-control answers of the hub's sourcing stream
-        "$JSC.R.>",  # the hub's API answering the site stream's consumer create
-    ),
-)
-"""JetStream's replication subjects, by direction: with them and each domain's API a hub
-stream sources a site's stream and a site mirrors a hub stream, across partitions (see
-README, Store and forward). None is a host command. A site cannot feed data into another
-site's replication: the hub's deliver subjects for a site's stream (``$JS.S.<id>``) travel
-only on that site's link. It can overhear what the hub sends down to other sites' mirrors
-(deliveries, flow control, consumer answers) and answer their flow control early, as it can
-overhear the cloud's host commands to them (README, Threat model)."""
+from lattice.profiles import Profile, subjects_of
 
 
 @dataclass(frozen=True)
@@ -99,24 +52,23 @@ class LeafAllow:
 
 
 def profile_subjects(plan: LatticePlan, lattice: str) -> Profile:
-    profile = PROFILES[plan.leaf_profile]
-    return Profile(
-        up=tuple(s.format(lattice=lattice) for s in profile.up),
-        down=tuple(s.format(lattice=lattice) for s in profile.down),
-    )
+    return subjects_of(plan.leaf_profile, lattice)
 
 
 def leaf_permissions(plan: LatticePlan, spoke: str) -> LeafAllow:
-    """The allow-lists of ``spoke``'s leaf user (a spoke that dials a hub): up, the hub's
-    JetStream API; down, that of every spoke the link carries (its subtree); both ways,
-    JetStream's replication subjects in the direction their messages flow."""
+    """The allow-lists of ``spoke``'s leaf user (a spoke that dials a hub): the profile's
+    subjects and the application's both ways; down, the JetStream API of every spoke the
+    link carries (its subtree); both ways, what the subtree's hub streams need."""
     profile = profile_subjects(plan, plan.lattice_of(spoke))
-    own_domains = [plan.spoke(s).jetstream_domain for s in plan.subtree(spoke)]
-    up = {*profile.up, *STREAM_REPLICATION.up, *plan.leaf_subjects, f"$JS.{plan.hub_domain}.API.>"}
+    subtree = plan.subtree(spoke)
+    grants = Grants()
+    for name in subtree:
+        grants |= site_grants(plan, name)
+    up = {*profile.up, *plan.leaf_subjects, *grants.up}
     down = {
         *profile.down,
-        *STREAM_REPLICATION.down,
         *plan.leaf_subjects,
-        *(f"$JS.{d}.API.>" for d in own_domains),
+        *grants.down,
+        *(f"{domain_api(plan.spoke(s).jetstream_domain)}.>" for s in subtree),
     }
     return LeafAllow(publish=tuple(sorted(up)), subscribe=tuple(sorted(down)))

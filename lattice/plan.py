@@ -11,7 +11,9 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
-from lattice.spec import HubSpec, KubernetesSettings, LatticeSpec, SpokeSpec, hub_server_names
+from lattice.limits import AccountLimits, account_limits
+from lattice.spec import HubSpec, HubStreamSpec, KubernetesSettings, LatticeSpec, SpokeSpec, hub_server_names
+from lattice.stream_rules import stream_hub, stream_replicas
 
 LOCAL_ACCOUNT = "LATTICE"
 """The account a spoke's anonymous local clients land in; its leaf remote binds it upstream."""
@@ -124,6 +126,41 @@ class RetiredPlan:
 
 
 @dataclass(frozen=True)
+class SiteStreamsPlan:
+    """A hub stream's sources: each spoke's own ``stream`` in its domain."""
+
+    stream: str
+    subjects: tuple[str, ...]
+    """With a ``{spoke}`` token: each site's stream takes its own."""
+    spokes: tuple[str, ...]
+    max_bytes: int
+    discard: str
+
+
+@dataclass(frozen=True)
+class MirrorsPlan:
+    """The spokes that keep a mirror of a hub stream, and the mirror's name at each."""
+
+    stream: str
+    spokes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HubStreamPlan:
+    name: str
+    hub: str
+    """The hub region (cluster) that holds it."""
+    replicas: int
+    max_bytes: int
+    discard: str
+    subjects: tuple[str, ...] = ()
+    """As written: with publishers, a ``{spoke}`` token in each."""
+    publishers: tuple[str, ...] = ()
+    sources: SiteStreamsPlan | None = None
+    mirrors: MirrorsPlan | None = None
+
+
+@dataclass(frozen=True)
 class LatticePlan:
     lattice: str
     hub_domain: str
@@ -147,6 +184,13 @@ class LatticePlan:
     """The cloud's OCI registry hosts' components come from (``workloads.registry``)."""
     edge_mirror: bool = False
     """A pull-through mirror of it beside every spoke's host (``workloads.edgeMirror``)."""
+    hub_streams: tuple[HubStreamPlan, ...] = ()
+    """Streams at the hubs that sites publish into, forward to or mirror (``hubStreams``)."""
+    limits: AccountLimits | None = None
+    """What each lattice's account and each leaf link may use at the hubs; None (a plan
+    made by hand): unlimited."""
+    leaf_revision: int = 0
+    """``leafPermissions.revision``: which issue of the leaf credentials is current."""
 
     def mirrors(self, spoke: str) -> bool:
         """Whether a registry mirror runs beside ``spoke``'s wasmCloud host."""
@@ -314,6 +358,36 @@ def plan_lattice(spec: LatticeSpec, *, stand_in_for_external: bool = False) -> L
         artifact_mirror=spec.artifacts.mirror,
         workload_registry=spec.workloads.registry,
         edge_mirror=spec.workloads.registry is not None and spec.workloads.edge_mirror,
+        hub_streams=tuple(_hub_stream(spec, s) for s in spec.hub_streams),
+        limits=account_limits(spec),
+        leaf_revision=spec.leaf_permissions.revision,
+    )
+
+
+def _hub_stream(spec: LatticeSpec, entry: HubStreamSpec) -> HubStreamPlan:
+    sources = None
+    if entry.sources is not None:
+        src = entry.sources
+        sources = SiteStreamsPlan(
+            stream=src.stream,
+            subjects=src.subjects,
+            spokes=src.spokes,
+            max_bytes=src.max_bytes or entry.max_bytes,
+            discard=src.discard,
+        )
+    mirrors = None
+    if entry.mirrors is not None:
+        mirrors = MirrorsPlan(stream=entry.mirrors.stream or entry.name, spokes=entry.mirrors.spokes)
+    return HubStreamPlan(
+        name=entry.name,
+        hub=stream_hub(spec, entry).name,
+        replicas=stream_replicas(spec, entry),
+        max_bytes=entry.max_bytes,
+        discard=entry.discard,
+        subjects=entry.subjects,
+        publishers=entry.publishers,
+        sources=sources,
+        mirrors=mirrors,
     )
 
 

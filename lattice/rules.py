@@ -29,6 +29,7 @@ from lattice.spec import (
     SpokeSpec,
     hub_server_names,
 )
+from lattice.stream_rules import PARSED_RULES, STREAM_RULES
 
 Entries = list[tuple[int, Mapping[str, Any]]]
 DEFAULT_NODES: int = HubSpec.model_fields["nodes"].default
@@ -295,9 +296,15 @@ SPEC_RULES: tuple[Rule, ...] = (
 
 
 def spec_problems(raw: Mapping[str, Any]) -> list[Problem]:
-    """Every spec rule's problems for one raw lattice config."""
+    """Every spec rule's problems for one raw lattice config (the hub streams' among them)."""
     stack = RawStack(raw)
-    return [problem for rule in SPEC_RULES for problem in rule(stack)]
+    problems = [problem for rule in SPEC_RULES for problem in rule(stack)]
+    return problems + [problem for stream_rule in STREAM_RULES for problem in stream_rule(raw)]
+
+
+def parsed_spec_problems(spec: LatticeSpec) -> list[Problem]:
+    """Rules that read a valid spec's defaults (what the hubs' volumes hold)."""
+    return [problem for rule in PARSED_RULES for problem in rule(spec)]
 
 
 # --- what a deployment needs ------------------------------------------------------------------

@@ -26,6 +26,9 @@ NATS_IMAGE = "nats:2.15.1-alpine"
 RELOADER_IMAGE = "natsio/nats-server-config-reloader:0.23.0"
 """The config reloader the NATS Helm chart runs beside nats-server (nats-io/nack), pinned to
 the release the chart's values name."""
+AGENT_IMAGE = "python:3.12.10-alpine"
+"""The Python that runs the hub-stream agent beside a Kubernetes hub (a standard-library
+program), by exact tag (not verified from here: pin a digest for production)."""
 MIN_MEMORY_BYTES = 256 * 1024 * 1024
 MIRROR_IMAGE = "registry:2.8.3"
 """CNCF distribution's image for a Kubernetes spoke's registry mirror, by exact tag (the 2.8
@@ -38,10 +41,18 @@ NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 NAME_RULE = "lowercase letters, digits and '-', 1-40 characters, not starting or ending with '-'"
 
 
-def _check_name(value: str) -> str:
-    if not NAME_PATTERN.match(value):
-        raise ValueError(f"{value!r} is not a valid name ({NAME_RULE})")
-    return value
+def _matching(pattern: re.Pattern[str], rule: str, what: str) -> Callable[[str], str]:
+    """A validator refusing a value ``pattern`` does not match, naming ``rule``."""
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not a valid {what} ({rule})")
+        return value
+
+    return check
+
+
+_check_name = _matching(NAME_PATTERN, NAME_RULE, "name")
 
 
 class _Model(BaseModel):
@@ -222,11 +233,15 @@ class KubernetesSettings(_Model):
     websocket: WebsocketSettings = WebsocketSettings()
     mirror_image: str = MIRROR_IMAGE
     """A spoke's OCI registry mirror container (``workloads.edgeMirror``): CNCF distribution."""
+    agent_image: str = AGENT_IMAGE
+    """A hub's hub-stream agent (``hubStreams``): any Python 3.9+ image runs it."""
 
     _cidrs = field_validator("leaf_allowed_cidrs", "egress_cidrs")(_check_cidrs)
     _namespace = field_validator("namespace")(_check_rule(provider_rules.dns1123_label))
     _storage_class = field_validator("storage_class")(_check_rule(provider_rules.dns1123_subdomain))
-    _image = field_validator("image", "reloader_image", "mirror_image")(_check_rule(provider_rules.container_image))
+    _image = field_validator("image", "reloader_image", "mirror_image", "agent_image")(
+        _check_rule(provider_rules.container_image)
+    )
     _cpu = field_validator("cpu")(_check_rule(provider_rules.k8s_quantity))
     _memory = field_validator("memory")(_check_rule(provider_rules.k8s_quantity))
 
@@ -328,13 +343,202 @@ LEAF_PROFILES = ("wasmcloud-v2", "wasmcloud-v1")
 
 class LeafPermissions(_Model):
     """What a spoke's leaf user may publish to and subscribe from its hub: the wasmCloud
-    subjects of ``profile``, each spoke's JetStream domains, and ``subjects`` (the
-    application's own). Everything else stays on the spoke's side of the link."""
+    subjects of ``profile``, each spoke's JetStream domains, the ``hubStreams`` that name
+    it, and ``subjects`` (the application's own). Everything else stays on the spoke's
+    side of the link."""
 
     profile: Literal["wasmcloud-v2", "wasmcloud-v1"] = "wasmcloud-v2"
     subjects: tuple[str, ...] = ()
+    revision: int = 0
+    """Raise by one after narrowing what sites may do (``subjects``, ``hubStreams``): every
+    spoke's leaf credentials are signed again by a new key of the account, which the hubs
+    then name instead of the old one, so a copy of an old, wider ``.creds`` stops working.
+    Each spoke restarts once for its new ``.creds``; the hubs reload their trust."""
 
     _subjects = field_validator("subjects")(_each(_check_subject))
+
+    @field_validator("revision")
+    @classmethod
+    def _revision(cls, value: int) -> int:
+        if not 0 <= value <= 100_000:
+            raise ValueError(f"must be between 0 and 100000, got {value}")
+        return value
+
+
+SPOKE_TOKEN = "{spoke}"  # noqa: S105 - a subject token, not a password
+"""In a hub stream's subjects, the name of the site that publishes: each site may publish
+only subjects that carry its own name (the hub stream itself takes ``*`` there)."""
+STREAM_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+STREAM_NAME_RULE = "letters, digits, '-' and '_', 1-32 characters (it is one token of the subjects JetStream uses)"
+_check_stream_name = _matching(STREAM_NAME_PATTERN, STREAM_NAME_RULE, "stream name")
+
+
+def _check_stream_subject(value: str) -> str:
+    """A subject a stream takes, where a whole token may be ``{spoke}``; nothing of NATS'
+    own (``$...``) or of request replies (``_INBOX``)."""
+    _check_subject(".".join("x" if part == SPOKE_TOKEN else part for part in value.split(".")))
+    if value.startswith(("$", "_INBOX")):
+        raise ValueError(f"{value!r}: subjects starting with '$' or '_INBOX' belong to NATS itself")
+    if SPOKE_TOKEN in value and SPOKE_TOKEN not in value.split("."):
+        raise ValueError(f"{value!r}: {SPOKE_TOKEN} must be a whole token, e.g. 'sales.{SPOKE_TOKEN}.>'")
+    return value
+
+
+def _positive_bytes(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"must be a positive number of bytes, got {value}")
+    return value
+
+
+class SiteStreams(_Model):
+    """``hubStreams[].sources``: store and forward up. Each listed spoke keeps ``stream`` in
+    its own JetStream domain (created from the hub), and the hub stream sources it."""
+
+    stream: str
+    """The stream's name at each site."""
+    subjects: tuple[str, ...]
+    """What each site's stream takes, each with a ``{spoke}`` token (``sales.{spoke}.>``):
+    a link inside a site carries every subject, so a store's and its till's streams would
+    otherwise each store the other's messages."""
+    spokes: tuple[str, ...]
+    max_bytes: int | None = None
+    """Of each site's own stream; default: the hub stream's ``maxBytes``."""
+    discard: Literal["old", "new"] = "new"
+    """When a site's stream is full: ``new`` refuses the next publish (the publisher sees
+    it and the site keeps what it has not forwarded yet); ``old`` drops its oldest."""
+
+    _stream = field_validator("stream")(_check_stream_name)
+    _subjects = field_validator("subjects")(_each(_check_stream_subject))
+    _spokes = field_validator("spokes")(_each(_check_name))
+    _bytes = field_validator("max_bytes")(lambda v: v if v is None else _positive_bytes(v))
+
+    @model_validator(mode="after")
+    def _own_subjects(self) -> Self:
+        if not self.subjects:
+            raise entry_rule("subjects", "at least one subject is required")
+        for subject in self.subjects:
+            if SPOKE_TOKEN not in subject.split("."):
+                raise entry_rule(
+                    "subjects",
+                    f"{subject!r} needs a {SPOKE_TOKEN} token: each site's stream takes only its own subjects",
+                )
+        if not self.spokes:
+            raise entry_rule("spokes", "at least one spoke is required")
+        return self
+
+
+class SiteMirrors(_Model):
+    """``hubStreams[].mirrors``: each listed spoke keeps a mirror of the hub stream in its
+    own JetStream domain, through a consumer the hub keeps for that site alone."""
+
+    spokes: tuple[str, ...]
+    stream: str | None = None
+    """The mirror's name at each site; default: the hub stream's name."""
+
+    _stream = field_validator("stream")(lambda v: v if v is None else _check_stream_name(v))
+    _spokes = field_validator("spokes")(_each(_check_name))
+
+    @model_validator(mode="after")
+    def _some(self) -> Self:
+        if not self.spokes:
+            raise entry_rule("spokes", "at least one spoke is required")
+        return self
+
+
+class HubStreamSpec(_Model):
+    """``hubStreams[]``: a JetStream stream at the hubs that sites take part in. The only
+    way a site adds data at the hubs: by publishing into it (``publishers``), by the hub
+    sourcing each site's own stream (``sources``), or by mirroring it (``mirrors``, which
+    adds nothing but a consumer the hub keeps for the site). Its ``maxBytes`` bounds what
+    every site named here together can store in it."""
+
+    name: str
+    max_bytes: int
+    """The stream's limit (an R3 stream reserves three times this of the account's storage)."""
+    hub: str | None = None
+    """The region whose cluster holds it; default: the first hub."""
+    replicas: int | None = None
+    """1, 3 or 5; default: 3, or 1 on a 1-node hub."""
+    discard: Literal["old", "new"] = "new"
+    """When full: ``new`` refuses what comes next (nobody's stored data is pushed out by a
+    flooding site); ``old`` drops the oldest messages, whoever sent them."""
+    subjects: tuple[str, ...] = ()
+    """What it takes from publishers; with ``publishers``, each subject has a ``{spoke}``
+    token and a site may publish only its own (``orders.{spoke}.>``)."""
+    publishers: tuple[str, ...] = ()
+    """Spokes that may publish into it (with acks): up their own subjects, the acks down."""
+    sources: SiteStreams | None = None
+    mirrors: SiteMirrors | None = None
+
+    _name = field_validator("name")(_check_stream_name)
+    _subjects = field_validator("subjects")(_each(_check_stream_subject))
+    _publishers = field_validator("publishers")(_each(_check_name))
+    _bytes = field_validator("max_bytes")(_positive_bytes)
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas(cls, value: int | None) -> int | None:
+        if value is not None and value not in NODE_COUNTS:
+            raise ValueError(f"must be 1, 3 or 5, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _fed(self) -> Self:
+        if not self.subjects and self.sources is None:
+            raise entry_rule("subjects", "required unless the stream has sources: nothing would ever reach it")
+        if self.publishers:
+            for subject in self.subjects:
+                if SPOKE_TOKEN not in subject.split("."):
+                    raise entry_rule(
+                        "subjects",
+                        f"{subject!r} needs a {SPOKE_TOKEN} token: with publishers, each site publishes only "
+                        "subjects that carry its own name",
+                    )
+        elif any(SPOKE_TOKEN in s for s in self.subjects):
+            raise entry_rule("subjects", f"{SPOKE_TOKEN} names a publishing site: list the sites under publishers")
+        return self
+
+    def stream_subjects(self) -> tuple[str, ...]:
+        """The subjects the hub stream itself takes (``{spoke}`` -> ``*``)."""
+        return tuple(s.replace(SPOKE_TOKEN, "*") for s in self.subjects)
+
+
+MIB = 2**20
+GIB = 2**30
+SITE_SUBSCRIPTIONS = 10_000
+"""A leaf link's interest at its hub: a dev site with a host registers 11 subscriptions
+(its JetStream domain's API, its host's subjects), a mid-tier with a device 22."""
+
+
+class Limits(_Model):
+    """``limits``: what the lattice's account and each site may use at the hubs. nats-server
+    enforces them; a site beyond them is refused, the rest keep working."""
+
+    hub_file_storage_gib: int | None = None
+    """JetStream file storage of the lattice's account at the hubs, every region and replica
+    counted (an R3 stream of 1 GiB takes 3). Default: 90% of every hub node's volume, shared
+    among the lattices on the hubs."""
+    hub_memory_storage_mib: int | None = None
+    """JetStream memory storage of the account. Default: half of each Kubernetes hub pod's
+    memory limit, 512 MiB per AWS hub node, shared among the lattices."""
+    site_subscriptions: int = SITE_SUBSCRIPTIONS
+    """Subscriptions one leaf link may hold at its hub (a mid-tier's link carries its
+    children's): beyond it the hub refuses the site's new interest ('maximum subscriptions
+    exceeded') and keeps the link."""
+
+    @field_validator("hub_file_storage_gib", "hub_memory_storage_mib")
+    @classmethod
+    def _size(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 10**7:
+            raise ValueError(f"must be between 1 and 10000000, got {value}")
+        return value
+
+    @field_validator("site_subscriptions")
+    @classmethod
+    def _subs(cls, value: int) -> int:
+        if not 100 <= value <= 10**7:
+            raise ValueError(f"must be between 100 and 10000000 (a site's own JetStream API takes ~10), got {value}")
+        return value
 
 
 class TlsSettings(_Model):
@@ -470,6 +674,10 @@ class LatticeSpec(_Model):
     """Further wasmCloud lattices on the same hubs. Each is a NATS account of its own, so
     its spokes and services cannot see another lattice's traffic."""
     leaf_permissions: LeafPermissions = LeafPermissions()
+    hub_streams: tuple[HubStreamSpec, ...] = ()
+    """Streams at the hubs that sites publish into, forward to or mirror: the only ways a
+    site adds data at the hubs (see README, Store and forward)."""
+    limits: Limits = Limits()
     tls: TlsSettings = TlsSettings()
     artifacts: ArtifactSource = ArtifactSource()
     workloads: WorkloadSettings = WorkloadSettings()

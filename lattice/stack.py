@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from lattice.problems import LatticeSpecError, Problem
-from lattice.rules import spec_problems
+from lattice.rules import parsed_spec_problems, spec_problems
 from lattice.spec import LatticeSpec
 
 CONFIG_KEY = "wasmcloud-lattice:lattice"
@@ -64,6 +64,8 @@ def parse_lattice(raw: Any, source: str) -> LatticeSpec:
     except ValidationError as err:
         problems.extend(_pydantic_problems(err))
     problems.extend(spec_problems(raw))
+    if spec is not None and not problems:
+        problems.extend(parsed_spec_problems(spec))
     if problems or spec is None:
         unique = list(dict.fromkeys(problems))
         raise LatticeSpecError(source, sorted(unique, key=lambda p: _sort_key(p.path)))

@@ -75,6 +75,11 @@ def _leaf_permissions(stack: Stack) -> None:
     stack["leafPermissions"] = {"subjects": ["orders.>"]}
 
 
+def _leaf_revision(stack: Stack) -> None:
+    permissions = stack.setdefault("leafPermissions", {})
+    permissions["revision"] = permissions.get("revision", 0) + 1
+
+
 def _add_hub_region(stack: Stack) -> None:
     stack["hubs"].append({"name": "hub-c", "platform": "kubernetes", "nodes": 3})
 
@@ -107,6 +112,7 @@ CHANGES: dict[str, Callable[[Stack], None]] = {
     "retire-spoke": _retire_spoke,
     "rotate-key": _rotate_key,
     "leaf-permissions": _leaf_permissions,
+    "leaf-revision": _leaf_revision,
     "add-hub-region": _add_hub_region,
 }
 """Each change kind, applied to the stack the previous one left, in this order (the

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from lattice.jetstream import site_quota
 from lattice.problems import LatticeSpecError
 from lattice.stack import load_stack_file, stack_file_path
 from sandbox import isolation
@@ -26,6 +27,7 @@ from sandbox.checks import Check, HeartbeatWatch, check_spokes_reach_hubs, quiet
 from sandbox.component import BuildError
 from sandbox.isolation import IsolationReport
 from sandbox.registry import RegistryError
+from sandbox.streams import check_hub_streams
 from sandbox.topology import LocalLattice, SandboxError
 from sandbox.workloads import CLOUD_HOST, WORKLOAD, EdgeWorkloads, wait_for_hosts
 
@@ -108,6 +110,7 @@ async def _run_checks(lattice: LocalLattice, workloads: EdgeWorkloads, report: R
     try:
         hosts = lattice.start_hosts(report)
         checks = await check_spokes_reach_hubs(lattice)
+        checks += await check_hub_streams(lattice)
         checks += await watch.check(hosts)
         host_ids = await wait_for_hosts(watch.seen, [*workloads.spokes, CLOUD_HOST])
         report(f"deploying {WORKLOAD} from hub {workloads.hub} to {len(host_ids)} host(s) ...")
@@ -198,6 +201,7 @@ def _up(args: argparse.Namespace, hangups: list[int]) -> int:
                 print(f"  {link}", file=sys.stderr)
             return EXIT_FAILED
         report(f"converged in {converge_ms:.0f} ms: every route, gateway and leaf link up, every server healthy")
+        lattice.start_agents(report)
 
         workloads = EdgeWorkloads(lattice, report)
         try:
@@ -403,10 +407,31 @@ async def _measure_isolation(lattice: LocalLattice, attempts: int, report: Repor
     return await isolation.measure(lattice, host_ids, attempts=attempts)
 
 
+def _measure_hubs(lattice: LocalLattice, flooder: str | None, report: Reporter) -> dict[str, Any]:
+    """What each site's local port can do to the hubs' JetStream, and a flood from one site."""
+    from sandbox import flood, hubapi
+
+    out: dict[str, Any] = {}
+    api = asyncio.run(hubapi.measure(lattice))
+    for line in api.lines():
+        report(line)
+    out["hubApi"] = api.as_dict()
+    out["siteQuotaBytes"] = {s.name: site_quota(lattice.plan, s.name) for s in lattice.plan.spokes}
+    for spoke, quota in out["siteQuotaBytes"].items():
+        report(f"the most {spoke} can make the hubs store: {quota / 2**20:.0f} MiB (its hub streams x replicas)")
+    if flooder:
+        flooded = asyncio.run(flood.measure_flood(lattice, flooder))
+        for line in flooded.lines():
+            report(line)
+        out["flood"] = flooded.as_dict()
+    return out
+
+
 def isolation_cmd(args: argparse.Namespace) -> int:
     """Bring a stack up with its hosts, measure what each site's local port can do to the
-    others' hosts. Exit 0 when sites are isolated (no cross-site command answered, every
-    host answers the cloud side), 1 otherwise."""
+    others' hosts and to the hubs' JetStream (and, with ``--flood``, the others' service
+    while one site floods). Exit 0 when sites are isolated (no cross-site command and no
+    harmful JetStream call answered, every host answers the cloud side), 1 otherwise."""
     path, label = resolve_stack(args.stack, args.stack_file)
     try:
         spec = load_stack_file(path, label)
@@ -415,19 +440,26 @@ def isolation_cmd(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     report = Reporter()
     report(f"isolation: stack {label}, {len(spec.spokes)} spoke(s), {args.attempts} attempt(s) per probe")
+    if args.flood and spec.spoke(args.flood) is None:
+        print(f"isolation: --flood: no spoke named {args.flood!r} in {label}", file=sys.stderr)
+        return EXIT_INVALID
     with LocalLattice(spec) as lattice:
         lattice.start_servers()
         conv = lattice.wait_converged(timeout=args.converge_timeout)
         if not conv.ok:
             print(f"isolation: topology did not converge; missing: {', '.join(conv.missing)}", file=sys.stderr)
             return EXIT_FAILED
+        lattice.start_agents(report)
+        if lattice.plan.hub_streams:
+            lattice.wait_hub_streams(args.converge_timeout)
         result = asyncio.run(_measure_isolation(lattice, args.attempts, report))
+        hubs = _measure_hubs(lattice, args.flood, report)
     for line in result.lines():
         report(line)
     if args.json:
-        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({**result.as_dict(), **hubs}, indent=2) + "\n")
     isolated = result.cross_site.answered == 0 and result.from_hub.answered == result.from_hub.sent
-    return EXIT_OK if isolated else EXIT_FAILED
+    return EXIT_OK if isolated and hubs["hubApi"]["total_answered"] == 0 else EXIT_FAILED
 
 
 def changes_cmd(args: argparse.Namespace) -> int:
@@ -549,6 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_iso.add_argument("--attempts", type=int, default=1, help="requests per host, command and spoke (default 1)")
     p_iso.add_argument("--json", help="write the counts to this file")
     p_iso.add_argument("--converge-timeout", type=float, default=60.0, help="seconds (default 60)")
+    p_iso.add_argument("--flood", metavar="SPOKE", help="also measure the others while this spoke floods the hubs")
     p_iso.set_defaults(func=isolation_cmd)
 
     p_changes = sub.add_parser("changes", help="roll a running lattice through each change kind under load")

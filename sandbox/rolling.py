@@ -152,6 +152,7 @@ class Roller:
             self.progress(f"{step.action} {step.server}{_why(step.reasons)}")
             getattr(self, f"_{step.action}")(step.server)
         conv = lattice.wait_converged(timeout=converge_timeout)
+        lattice.start_agents(self.progress)  # the new settings; a new region's agent
         report.seconds = time.monotonic() - started
         report.converged, report.missing = conv.ok, conv.missing
         state = "converged" if conv.ok else f"NOT converged (missing: {', '.join(conv.missing)})"

@@ -31,7 +31,7 @@ from lattice.natsconf import RenderedServer, ServerFiles, ServerTls, render_latt
 from lattice.outputs import OciMirror, SpokeConnection, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.spec import HubSpec, LatticeSpec, SpokeSpec
-from sandbox import binaries
+from sandbox import binaries, hubstreams
 from sandbox.monitor import Convergence, wait_converged
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
@@ -307,6 +307,18 @@ class LocalLattice:
             details = "; ".join(f"{n} exited {rc}: {self.supervisor.log_tail(n, 2)}" for n, rc in dead.items())
             raise SandboxError(f"servers exited during start-up: {details}")
         return result
+
+    def start_agents(self, progress: Progress = lambda _: None) -> list[str]:
+        """The hub-stream agent of every region (nothing without ``hubStreams``), as each
+        platform runs it (:mod:`sandbox.hubstreams`)."""
+        started = hubstreams.start_agents(self)
+        for name in started:
+            progress(f"started {name} (keeps the stack's hub streams; every {hubstreams.INTERVAL_SECONDS:g} s)")
+        return started
+
+    def wait_hub_streams(self, timeout: float = 60.0, since: float = 0.0) -> dict[str, object]:
+        """Until an agent's run (begun after ``since``) found every hub stream as declared."""
+        return hubstreams.wait_synced(self, timeout, since)
 
     def start_hosts(self, progress: Progress = lambda _: None) -> list[str]:
         """A real wasmCloud host beside every spoke that asks for one, anonymous on localhost."""

@@ -69,6 +69,9 @@ class HubInputs:
     """The component: parent of the platform's invokes."""
     lookups: Lookups
     kubeconfig: pulumi.Input[str] | None = None
+    agent_jwt: pulumi.Input[str] | None = None
+    """The hub-stream agent's bearer JWT (a secret), where the plan declares ``hubStreams``:
+    the platform runs :mod:`lattice.jetstream_sync` beside the region with it."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pulumi
 from components.base import secret
 from components.platforms.contract import SpokeInputs
 from lattice.addressing import LOOPBACK, Addressing, CertificateHosts, certificate_hosts
+from lattice.jetstream import agent_config
 from lattice.natsconf import (
     CONFIG_FILE,
     TRUST_INCLUDE,
@@ -45,6 +46,18 @@ def hub_files(
         return {TRUST_INCLUDE: trust, **_by_file_name(render_tls_files(plan, server, files, material))}
 
     return secret(pulumi.Output.all(trust_conf, tls).apply(render))
+
+
+def agent_files(
+    plan: LatticePlan, client_urls: pulumi.Input[list[str]], agent_jwt: pulumi.Input[str] | None, ca_file: str
+) -> tuple[pulumi.Output[str], pulumi.Output[str]] | None:
+    """The hub-stream agent's settings (public: its servers, files and every asset) and its
+    bearer JWT (a secret), or None where the plan declares no hub streams."""
+    if not plan.hub_streams:
+        return None
+    assert agent_jwt is not None, "HubCluster checks the plan's hub streams come with the agent's JWT"
+    settings = pulumi.Output.from_input(client_urls).apply(lambda urls: agent_config(plan, urls, ca_file))
+    return settings, secret(pulumi.Output.from_input(agent_jwt).apply(lambda jwt: f"{jwt}\n"))
 
 
 def spoke_tls(inputs: SpokeInputs, addressing: pulumi.Output[Addressing]) -> pulumi.Output[ServerTls | None]:

@@ -70,12 +70,18 @@ class NodeBoot:
 
 def sync_programs() -> dict[str, str]:
     """What ``nats-sync`` runs, by file name, delivered in the node's secret: itself and the
-    reload classifier, read from this package (one source: ``lattice/reload.py``)."""
+    reload classifier, read from this package (one source: ``lattice/reload.py``). The
+    hub-stream agent travels in its region's own secret (``agent_program``)."""
     here = Path(__file__).parent
     return {
         "nats_sync.py": (here / "nats_sync.py").read_text(),
         "nats_reload.py": (here.parent / "reload.py").read_text(),
     }
+
+
+def agent_program() -> str:
+    """The hub-stream agent's text (``lattice/jetstream_sync.py``), as every platform ships it."""
+    return (Path(__file__).parent.parent / "jetstream_sync.py").read_text()
 
 
 def _heredoc(path: str, text: str, mode: str) -> str:

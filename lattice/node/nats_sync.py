@@ -18,6 +18,11 @@ On a change the classifier (the same module the program and the tests use) decid
   ``ExecStop`` (``nats-sync --drain``) puts nats-server in lame-duck mode first. A spoke
   (one server, nobody to hand clients to) restarts at once.
 
+After the files, on a hub whose stack declares ``hubStreams`` (its secret names the
+region's agent secret under ``agent``), it fetches the hub-stream agent and its settings
+from there and runs it once: every hub node keeps the stack's streams and consumers each
+minute.
+
 Standard library and the AWS CLI only (Python 3.9 and the CLI ship with Amazon Linux 2023).
 Settings come from the environment so the systemd unit, and tests, set them.
 """
@@ -40,6 +45,13 @@ from typing import Any
 
 CLASSIFIER = "nats_reload.py"
 """The reload classifier's file name on a node (``lattice/reload.py`` in the project)."""
+AGENT = "jetstream_sync.py"
+AGENT_CONFIG = "jetstream-sync.json"
+"""The hub-stream agent and its settings, by the names its secret gives them
+(``lattice.jetstream``'s; a test keeps them equal)."""
+AGENT_TIMEOUT = 50
+"""Seconds the agent may take (within the timer's minute): a site that does not answer costs
+one request timeout, all sites' requests are sent at once."""
 PENDING = ".nats-sync-restart"
 """Marks a restart decided but not yet done (survives a crash of this job)."""
 SLOT_SECONDS = 120
@@ -86,8 +98,10 @@ def load_classifier(program_dir: str) -> Any:
 # -- the secret -----------------------------------------------------------------------------
 
 
-def fetch(secret_id: str, region: str, attempts: int) -> dict[str, dict[str, str]]:
-    """The secret's document; retried, since at first boot the role may not be usable yet."""
+def fetch(secret_id: str, region: str, attempts: int) -> dict[str, Any]:
+    """The secret's document (``files``, ``programs`` and, for a hub of a stack with hub
+    streams, ``agent``: its region's agent secret); retried, since at first boot the role
+    may not be usable yet."""
     argv = ["aws", "secretsmanager", "get-secret-value", "--region", region, "--secret-id", secret_id]
     argv += ["--query", "SecretString", "--output", "text"]
     error = ""
@@ -95,7 +109,7 @@ def fetch(secret_id: str, region: str, attempts: int) -> dict[str, dict[str, str
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode == 0:
             document = json.loads(result.stdout)
-            out: dict[str, dict[str, str]] = {}
+            out: dict[str, Any] = {}
             for key in ("files", "programs"):
                 part = document.get(key, {})
                 if not isinstance(part, dict):
@@ -103,6 +117,8 @@ def fetch(secret_id: str, region: str, attempts: int) -> dict[str, dict[str, str
                 out[key] = {str(k): str(v) for k, v in part.items()}
             if not out["files"]:
                 raise SystemExit("nats-sync: secret has no 'files' mapping")
+            if isinstance(document.get("agent"), str):
+                out["agent"] = document["agent"]
             return out
         error = result.stderr.strip()
         time.sleep(min(2**attempt, 30))
@@ -289,8 +305,7 @@ def systemctl(*args: str) -> int:
     return subprocess.run(["systemctl", *args], check=False).returncode
 
 
-def sync(settings: Settings, attempts: int, apply: bool) -> int:
-    document = fetch(settings.secret_id, settings.region, attempts)
+def sync(settings: Settings, document: dict[str, Any], apply: bool) -> int:
     wanted = document["files"]
     if document["programs"]:
         os.makedirs(settings.program_dir, exist_ok=True)
@@ -344,6 +359,27 @@ def _restart(settings: Settings) -> None:
         raise SystemExit("nats-sync: systemctl restart failed")
 
 
+def run_agent(settings: Settings, agent_secret: str, run: Callable[..., Any] = subprocess.run) -> int:
+    """Fetch the region's hub-stream agent (its program and settings), write them beside
+    nats-sync's and the server's files (the JWT 0600, root's), and run it once; its exit code."""
+    document = fetch(agent_secret, settings.region, 1)
+    updated = write_changed(document["programs"], settings.program_dir, "", mode=0o755)
+    if updated:
+        log("updated programs " + ", ".join(updated))
+    write_changed(document["files"], settings.config_dir, "")
+    config = os.path.join(settings.config_dir, AGENT_CONFIG)
+    program = os.path.join(settings.program_dir, AGENT)
+    try:
+        done = run([sys.executable, program, "--config", config], check=False, timeout=AGENT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log(f"the hub-stream agent took more than {AGENT_TIMEOUT} s")
+        return 124
+    code: int = done.returncode
+    if code != 0:
+        log(f"the hub-stream agent left some stream or consumer as it was (exit {code}; see its lines)")
+    return code
+
+
 def main(argv: list[str]) -> int:
     settings = Settings(dict(os.environ))
     if "--drain" in argv:  # ExecStop=nats-sync --drain $MAINPID (empty once the server is gone)
@@ -351,7 +387,12 @@ def main(argv: list[str]) -> int:
         if rest and rest[0].isdigit():
             drain(settings, int(rest[0]))
         return 0
-    return sync(settings, 1 if "--once" in argv else 30, apply="--reload" in argv)
+    apply = "--reload" in argv
+    document = fetch(settings.secret_id, settings.region, 1 if "--once" in argv else 30)
+    code = sync(settings, document, apply=apply)
+    if apply and "agent" in document:
+        run_agent(settings, document["agent"])
+    return code
 
 
 if __name__ == "__main__":

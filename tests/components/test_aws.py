@@ -10,7 +10,7 @@ import pytest
 
 from lattice.addressing import PORTS
 from lattice.plan import plan_lattice
-from tests.support.helpers import load_stack
+from tests.support.helpers import load_stack, retire_spoke
 from tests.support.mocks import EXISTING_VPC_CIDRS
 from tests.support.program import ProgramRun, own_event_loop, run_program, stack_config
 
@@ -123,8 +123,7 @@ def test_config_changes_never_touch_an_instance(loop: None) -> None:
         lattice["hubs"].append({"name": "apse1", "platform": "aws", "region": "ap-southeast-1", "nodes": 3})
 
     def retire(lattice: dict[str, Any]) -> None:
-        lattice["spokes"] = [s for s in lattice["spokes"] if s["name"] != "store-14"]
-        lattice["retiredSpokes"] = ["store-14"]
+        retire_spoke(lattice, "store-14")
 
     def add_device(lattice: dict[str, Any]) -> None:
         lattice["spokes"].append({"name": "device-8", "upstream": "store-12", "platform": "aws", "region": "us-west-2"})

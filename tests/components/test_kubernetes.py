@@ -22,7 +22,7 @@ from lattice.spec import RELOADER_IMAGE, HubSpec, SpokeSpec
 from lattice.stack import from_wire
 from sandbox import binaries
 from sandbox.tls import PrivateCA
-from tests.support.helpers import load_stack, nats_server_test
+from tests.support.helpers import load_stack, nats_server_test, retire_spoke
 from tests.support.mirror import FlakyMirror
 from tests.support.mocks import LatticeMocks, is_secret
 from tests.support.program import ProgramRun, run_program, runs_of, stack_config
@@ -162,7 +162,7 @@ def test_every_config_in_a_config_map_passes_nats_server_check(
     secrets = {n: s["stringData"]["value"] for n, s in _of(run, "kubernetes:core/v1:Secret").items()}
     checked = 0
     for name, config_map in _of(run, "kubernetes:core/v1:ConfigMap").items():
-        if name.endswith("-registry-mirror"):  # not a nats-server config (test_registry_mirror_configs)
+        if name.endswith(("-registry-mirror", "-jetstream-sync")):  # not nats-server configs
             continue
         files = {f"{FILES.config_dir}/{k}": v for k, v in secrets[name.replace("-config", "-files")].items()}
         files[FILES.ws_cert_file], files[FILES.ws_key_file] = cert.cert_pem, cert.key_pem  # the TLS Secret's items
@@ -356,12 +356,7 @@ def test_a_revocation_reaches_the_hub_pods_without_rolling_them(runs: dict[str, 
     template does not, so no pod restarts; the reloader applies it. Before: a checksum over
     config and trust rolled every hub pod for it."""
     config = stack_config("edge-k8s")
-    lattice = config["wasmcloud-lattice:lattice"]
-    config["wasmcloud-lattice:lattice"] = {
-        **lattice,
-        "spokes": [s for s in lattice["spokes"] if s["name"] != "depot-1"],
-        "retiredSpokes": ["depot-1"],
-    }
+    retire_spoke(config["wasmcloud-lattice:lattice"], "depot-1")
     after = run_program("edge-k8s", config)
     before = runs["edge-k8s"]
     old = _of(before, "kubernetes:core/v1:Secret")["acme-edge-cloud-files"]["stringData"]["value"]

@@ -28,7 +28,7 @@ from lattice.credentials import LatticeAuth, assemble, binds_source, decode_jwt_
 from lattice.outputs import oci_mirror, spoke_connection
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.rules import secret_names
-from tests.support.helpers import STACK_NAMES, load_stack
+from tests.support.helpers import STACK_NAMES, load_stack, retire_spoke
 from tests.support.mocks import LatticeMocks, is_secret, walk_plain_strings
 from tests.support.program import ProgramRun, fake_secret, own_event_loop, run_program, stack_config
 
@@ -98,18 +98,22 @@ def test_every_stack_builds_the_resources_its_spec_asks_for(stack: str) -> None:
     aws_spokes = len(split["spokes"]["aws"])
     k8s_groups = len(split["hubs"]["kubernetes"]) + len(split["spokes"]["kubernetes"])
     built_hubs = len(split["hubs"]["aws"]) + len(split["hubs"]["kubernetes"])
+    # the hub-stream agent, where the stack declares hub streams: a secret per AWS region, a
+    # ConfigMap, Secret and Deployment per Kubernetes region
+    agents = {p: len(split["hubs"][p]) if plan.hub_streams else 0 for p in ("aws", "kubernetes")}
     assert counts["wasmcloud-lattice:index:Lattice"] == 1
     assert counts["wasmcloud-lattice:index:HubCluster"] == built_hubs, "nothing is built for an external hub"
     assert counts["wasmcloud-lattice:index:EdgeSpoke"] == len(plan.spokes)
     assert counts["aws:ec2/instance:Instance"] == aws_nodes + aws_spokes
     assert counts["aws:ebs/volume:Volume"] == aws_nodes, "one JetStream volume per AWS hub node"
-    assert counts["aws:secretsmanager/secret:Secret"] == aws_nodes + aws_spokes, "one secret per VM"
+    assert counts["aws:secretsmanager/secret:Secret"] == aws_nodes + aws_spokes + agents["aws"], "one secret per VM"
     assert counts["aws:iam/role:Role"] == aws_nodes + aws_spokes, "one role per VM"
     assert counts["aws:lb/loadBalancer:LoadBalancer"] == len(split["hubs"]["aws"])
     assert counts["aws:ec2/eip:Eip"] == aws_nodes + aws_spokes
     assert counts["pulumi:providers:kubernetes"] == k8s_groups, "one explicit provider per cluster entry"
     assert counts["kubernetes:apps/v1:StatefulSet"] == k8s_groups
-    assert counts["kubernetes:core/v1:Secret"] == k8s_groups
+    assert counts["kubernetes:core/v1:Secret"] == k8s_groups + agents["kubernetes"]
+    assert counts["kubernetes:apps/v1:Deployment"] == agents["kubernetes"]
     assert counts["kubernetes:policy/v1:PodDisruptionBudget"] == len(split["hubs"]["kubernetes"])
     external_spokes = [s for s in plan.spokes if s.upstream in {h.name for h in split["hubs"]["external"]}]
     keys = 4 + len(plan.spokes) - len(external_spokes) + len(plan.retired_spokes)
@@ -120,6 +124,7 @@ def test_every_stack_builds_the_resources_its_spec_asks_for(stack: str) -> None:
     assert counts["tls:index/locallySignedCert:LocallySignedCert"] == listeners, "a certificate per listener"
     k8s_mirrors = len([s for s in split["spokes"]["kubernetes"] if plan.mirrors(s.name)])
     config_maps = len(split["hubs"]["kubernetes"]) + len(split["spokes"]["kubernetes"]) + k8s_mirrors
+    config_maps += agents["kubernetes"]
     assert counts["kubernetes:core/v1:ConfigMap"] == config_maps, "a config per group, and one per registry mirror"
     assert counts["tls:index/selfSignedCert:SelfSignedCert"] == 1, "one CA per lattice"
 
@@ -338,20 +343,23 @@ def test_every_host_a_config_dials_is_on_a_certificate_of_the_lattice(stack: str
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
 def test_each_node_role_reads_only_its_own_secret(stack: str) -> None:
-    run = stack_run(stack)
-    secrets = {name.removesuffix("-files") for name in by_name(run, "aws:secretsmanager/secret:Secret")}
+    """And a hub node of a stack with hub streams its region's agent secret, nothing more."""
+    run, plan = stack_run(stack), plan_of(stack)
+    secrets = by_name(run, "aws:secretsmanager/secret:Secret")
+    nodes = {name.removesuffix("-files") for name in secrets if name.endswith("-files")}
     policies = by_name(run, "aws:iam/rolePolicy:RolePolicy")
-    assert {n.removesuffix("-read-files") for n in policies} == secrets
+    assert {n.removesuffix("-read-files") for n in policies} == nodes
+    agents = {name.removesuffix("-jetstream-sync") for name in secrets if name.endswith("-jetstream-sync")}
+    assert len(agents) == (len([h for h in plan.hubs if h.platform == "aws"]) if plan.hub_streams else 0)
     for name, inputs in policies.items():
         node = name.removesuffix("-read-files")
+        arn = f"arn:aws:mock:{_region(run, node)}::aws:secretsmanager/secret:Secret/"
+        region = node.rsplit("-", 1)[0]  # a hub node's component: <lattice>-<hub>
+        readable: str | list[str] = f"{arn}{node}-files"
+        if region in agents:
+            readable = sorted([f"{arn}{node}-files", f"{arn}{region}-jetstream-sync"])
         statement = yaml.safe_load(inputs["policy"])["Statement"]
-        assert statement == [
-            {
-                "Action": "secretsmanager:GetSecretValue",
-                "Effect": "Allow",
-                "Resource": f"arn:aws:mock:{_region(run, node)}::aws:secretsmanager/secret:Secret/{node}-files",
-            }
-        ]
+        assert statement == [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": readable}]
 
 
 def _region(run: ProgramRun, node: str) -> str:
@@ -460,14 +468,15 @@ def test_retiring_a_spoke_revokes_it_at_the_hubs_and_changes_nothing_else() -> N
     before = stack_run("dev")
 
     def retire(lat: dict[str, Any]) -> None:
-        lat["spokes"] = [s for s in lat["spokes"] if s["name"] != "store-14"]
-        lat["retiredSpokes"] = ["store-14"]
+        retire_spoke(lat, "store-14")
 
     after = run_program("dev", _with("dev", retire))
     changed, removed, added = _changed(before, after)
     hub_secrets = {f"acme-dev-{s}-files" for h in plan_of("dev").hubs for s in h.servers}
-    assert changed == hub_secrets | {"acme-dev-use1-nodes"}, (
-        "the new revocation reaches every hub node's trust.conf; its old hub stops admitting its address"
+    agents = {f"acme-dev-{h.name}-jetstream-sync" for h in plan_of("dev").hubs}
+    assert changed == hub_secrets | agents | {"acme-dev-use1-nodes"}, (
+        "the new revocation reaches every hub node's trust.conf; its old hub stops admitting its address; "
+        "the hub-stream agents drop it from the hub streams (and its consumer at the hubs)"
     )
     assert added == set()
     assert removed and all(n.startswith("acme-dev-store-14") for n in removed)

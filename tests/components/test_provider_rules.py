@@ -306,6 +306,13 @@ CHECKS: dict[str, list[Check]] = {
         Check("spec.volumeClaimTemplates.*.metadata.name", r.k8s_volume_name),
         Check("spec.volumeClaimTemplates.*.spec.resources.requests.*", r.k8s_quantity),
     ],
+    "kubernetes:apps/v1:Deployment": [
+        *k8s_metadata(r.k8s_object_name),
+        Check("spec.selector.matchLabels.~", r.k8s_label_key),
+        Check("spec.selector.matchLabels.*", r.k8s_label_value),
+        Check("spec", r.k8s_selector_matches, _selector_and_template),
+        *pod_template("spec.template"),
+    ],
     # a PDB's name: the policy validation checks only its spec (ValidatePodDisruptionBudget)
     "kubernetes:policy/v1:PodDisruptionBudget": [
         *k8s_metadata(None),

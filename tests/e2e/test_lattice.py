@@ -73,6 +73,15 @@ SPEC: dict[str, Any] = {
         },
     ],
 }
+SITES = ["site-a", "site-b", "cell-1"]
+SPEC["hubStreams"] = [  # the hub-stream agent's Deployment, ConfigMap and Secret, through the real API server
+    {
+        "name": "EVENTS",
+        "maxBytes": 64 * 2**20,
+        "sources": {"stream": "EVENTS", "subjects": ["events.{spoke}.>"], "spokes": SITES},
+    },
+    {"name": "CONFIG", "maxBytes": 16 * 2**20, "subjects": ["config.>"], "mirrors": {"spokes": SITES}},
+]
 NEW_SPOKE: dict[str, Any] = {
     "name": "site-c",
     "upstream": "cloud",
@@ -169,6 +178,10 @@ def test_up_creates_what_the_program_declares(project: Project, cluster: KubeCon
     assert sorted(statefulsets) == ["e2e-cell-1/cell-1", "e2e-cloud/cloud", "e2e-site-a/site-a", "e2e-site-b/site-b"]
     for name, sts in statefulsets.items():  # Pod Security admitted every pod, and each became ready
         assert sts["status"].get("readyReplicas") == sts["spec"]["replicas"], name
+    # the hub-stream agent beside the hub: its pod admitted under "restricted" and ready
+    deployments = _ours(cluster, "/apis/apps/v1/deployments")
+    assert sorted(deployments) == ["e2e-cloud/cloud-jetstream-sync"]
+    assert deployments["e2e-cloud/cloud-jetstream-sync"]["status"].get("readyReplicas") == 1
     services = _ours(cluster, "/api/v1/services")
     assert {"e2e-cloud/cloud", "e2e-cloud/cloud-leaf", "e2e-site-a/site-a-leaf"} <= set(services)
     assert services["e2e-cloud/cloud-leaf"]["spec"]["loadBalancerSourceRanges"] == [

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from lattice.jetstream import AGENT_CONFIG_FILE, AGENT_JWT_FILE, AGENT_PROGRAM, agent_config
 from lattice.natsconf import CONFIG_FILE, RenderedServer, ServerFiles
 from lattice.node import nats_sync
 from lattice.node.artifacts import DOCKER_REGISTRY, NATS_SERVER, WASH
@@ -27,6 +28,7 @@ from lattice.node.cloudinit import (
     SYNC_PATH,
     NodeBoot,
     _heredoc,
+    agent_program,
     heredoc_files,
     render_user_data,
     sync_programs,
@@ -297,11 +299,19 @@ def test_the_nats_user_has_a_fixed_uid_that_owns_an_inherited_volume() -> None:
 # --- nats-sync, run as the node runs it (a fake `aws` and `systemctl` on PATH) -------------
 
 
-def _fake_tools(bin_dir: Path, secret: dict[str, object], calls: Path) -> None:
+def _fake_tools(
+    bin_dir: Path, secret: dict[str, object], calls: Path, others: dict[str, dict[str, object]] | None = None
+) -> None:
+    """A fake ``aws`` that prints ``secret``, or ``others[id]`` for a ``--secret-id`` ending
+    in ``id``, and a ``systemctl`` that finds nothing active."""
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "secret.json").write_text(json.dumps(secret))
+    cases = ""
+    for i, (suffix, document) in enumerate((others or {}).items()):
+        (bin_dir / f"other-{i}.json").write_text(json.dumps(document))
+        cases += f"  *{suffix}*) cat {bin_dir / f'other-{i}.json'}; exit 0;;\n"
     aws = bin_dir / "aws"
-    aws.write_text(f'#!/bin/sh\necho "aws $*" >> {calls}\ncat {bin_dir / "secret.json"}\n')
+    aws.write_text(f'#!/bin/sh\necho "aws $*" >> {calls}\ncase "$*" in\n{cases}esac\ncat {bin_dir / "secret.json"}\n')
     systemctl = bin_dir / "systemctl"
     systemctl.write_text(f'#!/bin/sh\necho "systemctl $*" >> {calls}\nexit 3\n')  # nothing is active
     for tool in (aws, systemctl):
@@ -344,6 +354,35 @@ def test_nats_sync_writes_private_files_and_its_programs_before_the_server_runs(
 
     again = _sync(bin_dir, config_dir, programs)
     assert again.returncode == 0 and "updated" not in again.stdout
+
+
+def test_a_hub_node_fetches_and_runs_its_regions_hub_stream_agent(tmp_path: Path) -> None:
+    """A hub node's secret names its region's agent secret: nats-sync writes the agent and its
+    settings from there (the bearer JWT 0600) and runs it once, saying when it could not
+    keep every stream (here no hub answers it)."""
+    bin_dir, config_dir, programs, calls = tmp_path / "bin", tmp_path / "etc", tmp_path / "lib", tmp_path / "calls"
+    config_dir.mkdir()
+    plan = plan_lattice(load_stack("dev"))
+    settings = agent_config(plan, ["tls://127.0.0.1:9"], "ca.pem")
+    agent: dict[str, object] = {
+        "files": {AGENT_CONFIG_FILE: settings, AGENT_JWT_FILE: "eyJ.bearer.jwt\n", "ca.pem": "x"},
+        "programs": {AGENT_PROGRAM: agent_program()},
+    }
+    node: dict[str, object] = {
+        "files": {CONFIG_FILE: 'server_name: "use1-0"\n'},
+        "programs": sync_programs(),
+        "agent": "arn:agent-use1",
+    }
+    _fake_tools(bin_dir, node, calls, {"arn:agent-use1": agent})
+    result = _sync(bin_dir, config_dir, programs)
+    assert result.returncode == 0, result.stderr
+    assert "--secret-id arn:agent-use1" in calls.read_text()
+    assert (programs / AGENT_PROGRAM).read_text() == agent_program()
+    assert (config_dir / AGENT_CONFIG_FILE).read_text() == settings
+    assert stat.S_IMODE((config_dir / AGENT_JWT_FILE).stat().st_mode) == 0o600
+    assert "jetstream-sync: run failed: no server answered: tls://127.0.0.1:9" in result.stdout
+    assert "the hub-stream agent left some stream or consumer as it was (exit 1" in result.stdout
+    assert (nats_sync.AGENT, nats_sync.AGENT_CONFIG) == (AGENT_PROGRAM, AGENT_CONFIG_FILE)
 
 
 def test_nats_sync_refuses_a_file_name_that_leaves_its_directory(tmp_path: Path) -> None:

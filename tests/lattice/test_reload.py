@@ -197,3 +197,10 @@ def test_every_change_kind_touches_what_it_should() -> None:
     assert action("change `leafPermissions`", "use1-0") == "none"
     assert action("add a hub region", "euw1-2") == "restart" and action("add a hub region", "apse1-0") == "starts"
     assert action("turn on `tls.handshakeFirst`", "use1-0") == "reload"
+    stream = "add a hub stream a spoke publishes into"  # its new .creds; the hubs' configs stay
+    assert {s for s in found[stream] if action(stream, s) != "none"} == {"store-14"}
+    assert action(stream, "store-14") == "restart"
+    revision = "raise `leafPermissions.revision`"  # every leaf signed anew; the hubs name the new signer
+    assert {s for s in found[revision] if action(revision, s) == "restart"} == {"store-12", "store-14", "factory-3"}
+    assert action(revision, "use1-0") == action(revision, "euw1-2") == "reload"
+    assert action(revision, "device-7") == "none", "a spoke of a spoke logs in with its password"

@@ -41,7 +41,7 @@ from tests.live.test_sandbox_cli import alive, child_pids, start_sandbox, wait_g
 
 pytestmark = pytest.mark.live
 
-KINDS = ("upgrade-nats-server", "add-spoke", "retire-spoke", "rotate-key", "leaf-permissions")
+KINDS = ("upgrade-nats-server", "add-spoke", "retire-spoke", "rotate-key", "leaf-permissions", "leaf-revision")
 HUBS = [f"hub-{r}-{i}" for r in "ab" for i in range(3)]
 
 
@@ -141,6 +141,22 @@ def test_a_restart_class_change_restarts_one_server_at_a_time(changed: dict[str,
     assert result.most_down == 1
     spans = sorted(i for intervals in result.down.values() for i in intervals)
     assert len(spans) == 2 and spans[0][1] <= spans[1][0], spans
+
+
+def test_a_revision_signs_every_leaf_anew_with_the_spokes_moving_before_the_hubs(
+    changed: dict[str, ChangeResult],
+) -> None:
+    """``leafPermissions.revision`` moves every leaf's signer: the spokes restart first with
+    ``.creds`` the hubs' earlier trust already takes (it names the next signer), then the hubs
+    reload the trust that drops the earlier one; no request fails (the load test above), and
+    the earlier revision's ``.creds`` are refused afterwards (the attack suite's check)."""
+    result = changed["leaf-revision"]
+    assert sorted(result.roll.of("restart")) == ["site-a", "site-b"]
+    assert sorted(result.roll.of("reload")) == HUBS
+    order = [s.action for s in result.roll.steps]
+    assert order.index("reload") > max(i for i, a in enumerate(order) if a == "restart")
+    assert result.most_down == 1 and result.down_seen == ("site-a", "site-b"), "the hubs' reload took nothing down"
+    assert result.load.failed_requests == 0, result.load.failures
 
 
 def test_the_servers_own_logs_say_when_they_were_down() -> None:

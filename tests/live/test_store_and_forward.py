@@ -1,7 +1,8 @@
-"""Store and forward from the edge, on real servers with the default leaf allow-lists (the
-stack adds no subjects): a hub stream sources the stream of every site's JetStream domain,
-a site mirrors a hub stream, and what a site stored while cut off reaches the hub exactly
-once after the link heals, or after the hub node it was attached to dies."""
+"""Store and forward from the edge, on real servers with the leaf allow-lists the stack's
+``hubStreams`` give and nothing else: the agent creates a hub stream that sources the stream
+of every site's JetStream domain and a hub stream a site mirrors through the consumer the
+hub keeps for it; what a site stored while cut off reaches the hub exactly once after the
+link heals, or after the hub node it was attached to dies."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from nats.js.client import JetStreamContext
 from lattice.stack import parse_lattice
 from sandbox.checks import connect_hub, connect_spoke
 from sandbox.monitor import leaf_attachment
-from sandbox.streams import MSG_ID, mirroring, msg_ids, sourcing, wait_for_messages
+from sandbox.streams import MSG_ID, msg_ids, wait_for_messages
 from sandbox.topology import LocalLattice
 
 pytestmark = pytest.mark.live
 
+SITE_STREAM, HUB_STREAM, HUB_CONFIG, SITE_MIRROR = "SALES", "EDGE-SALES", "CONFIG", "CONFIG-COPY"
+MIB = 2**20
 SPEC = {
     "name": "edge",
     "hubs": [{"name": "cloud", "platform": "kubernetes", "nodes": 3}],
@@ -31,10 +34,26 @@ SPEC = {
         {"name": "store-2", "upstream": "cloud", "platform": "kubernetes", "wasmcloudHost": False},
         {"name": "till-1", "upstream": "store-1", "platform": "kubernetes", "wasmcloudHost": False},
     ],
+    "hubStreams": [
+        {
+            "name": HUB_STREAM,
+            "maxBytes": 256 * MIB,
+            "sources": {
+                "stream": SITE_STREAM,
+                "subjects": ["sales.{spoke}.>"],
+                "spokes": ["store-1", "store-2", "till-1"],
+                "maxBytes": 64 * MIB,
+            },
+        },
+        {
+            "name": HUB_CONFIG,
+            "maxBytes": 64 * MIB,
+            "subjects": ["config.>"],
+            "mirrors": {"stream": SITE_MIRROR, "spokes": ["store-2"]},
+        },
+    ],
 }
-"""No ``leafPermissions``: only the defaults carry the replication."""
-
-SITE_STREAM, HUB_STREAM, HUB_CONFIG, SITE_MIRROR = "SALES", "EDGE-SALES", "CONFIG", "CONFIG-COPY"
+"""No ``leafPermissions``: the hub streams alone give the links what replication needs."""
 
 
 @pytest.fixture(scope="module")
@@ -43,32 +62,32 @@ def edge() -> Iterator[LocalLattice]:
         lattice.start_servers()
         conv = lattice.wait_converged(timeout=60)
         assert conv.ok, conv.missing
+        # from this thread: a child dies with the thread that started it (PR_SET_PDEATHSIG)
+        lattice.start_agents()
+        lattice.wait_hub_streams(60)
         asyncio.run(_create_streams(lattice))
         yield lattice
 
 
 async def _create_streams(lattice: LocalLattice) -> None:
-    """Each site's own SALES stream; the hub's EDGE-SALES sources all of them, CONFIG is a
-    hub stream store-2 mirrors: the README's recipe, through nats-py's JetStream API.
+    """With the stack's hub streams in place, as the agent keeps them (each site's own SALES stream
+    (created from the hub in the site's domain), the hub's EDGE-SALES sourcing all of
+    them, CONFIG at the hub and store-2's mirror of it): one sale per site and one
+    config entry, through before the partitions: a source whose first consumer request
+    fails backs off (10 s per failure, up to 2 min: nats-server stream.go).
 
-    A site's stream takes only its own subjects: the link between a store and its till
-    carries every subject (password leaf, no allow-lists), so two streams on ``sales.>``
-    would each store the other's sales and the hub would source both (found here)."""
+    A site's stream takes only its own subjects (``sales.{spoke}.>``): the link between a
+    store and its till carries every subject (password leaf, no allow-lists), so two
+    streams on ``sales.>`` would each store the other's sales (found here)."""
     domains = [s.jetstream_domain for s in lattice.plan.spokes]
     for spoke in lattice.plan.spokes:
         nc = await connect_spoke(lattice, spoke.name, f"create-{spoke.name}")
-        await nc.jetstream().add_stream(name=SITE_STREAM, subjects=[f"sales.{spoke.name}.>"])
         await Publisher(nc, spoke.name, tag=f"warm-{spoke.name}").publish(1)
         await nc.close()
     hub = await connect_hub(lattice, "cloud", "create-hub")
     js = hub.jetstream()
-    await js.add_stream(sourcing(HUB_STREAM, SITE_STREAM, domains))
-    await js.add_stream(name=HUB_CONFIG, subjects=["config.>"], num_replicas=3)
     await js.publish("config.warm", b"v")
     store2 = await connect_spoke(lattice, "store-2", "create-mirror")
-    await store2.jetstream().add_stream(mirroring(SITE_MIRROR, HUB_CONFIG, lattice.plan.hub_domain))
-    # Sourcing and mirroring before the partitions: a source whose first consumer request
-    # fails backs off (10 s per failure, up to 2 min: nats-server stream.go).
     assert await wait_for_messages(js, HUB_STREAM, len(domains), 30) == len(domains)
     assert await wait_for_messages(store2.jetstream(), SITE_MIRROR, 1, 30) == 1
     await store2.close()
@@ -246,3 +265,35 @@ def test_sales_reach_the_hub_exactly_once_across_a_kill_of_the_attached_hub_node
     assert killed != moved
     assert len(acked) > 20
     _assert_exactly_once(held, acked)
+
+
+BULK = 400
+"""8 KB messages each way: 3.2 MB, past the 2 MB a flow-controlled consumer may leave
+unanswered (JsFlowControlMaxPending/16) before it stalls, so the flow-control grants of
+both recipes are what carries the rest."""
+
+
+async def _bulk_both_ways(lattice: LocalLattice) -> tuple[int, int, int, int]:
+    store1 = await connect_spoke(lattice, "store-1", "bulk-store-1")
+    store2 = await connect_spoke(lattice, "store-2", "bulk-store-2")
+    hub = await connect_hub(lattice, "cloud", "bulk-hub")
+    try:
+        hub_js, mirror_js = hub.jetstream(), store2.jetstream()
+        sourced = (await hub_js.stream_info(HUB_STREAM)).state.messages + BULK
+        mirrored = (await mirror_js.stream_info(SITE_MIRROR)).state.messages + BULK
+        payload = b"x" * 8192
+        for n in range(BULK):
+            await store1.jetstream().publish(f"sales.store-1.bulk-{n}", payload, headers={MSG_ID: f"bulk-{n}"})
+            await hub_js.publish(f"config.bulk.{n}", payload, headers={MSG_ID: f"bulk-config-{n}"})
+        got_sourced = await wait_for_messages(hub_js, HUB_STREAM, sourced, 60)
+        got_mirrored = await wait_for_messages(mirror_js, SITE_MIRROR, mirrored, 60)
+        return got_sourced, sourced, got_mirrored, mirrored
+    finally:
+        for nc in (store1, store2, hub):
+            await nc.close()
+
+
+def test_more_than_a_flow_control_window_crosses_both_ways(edge: LocalLattice) -> None:
+    got_sourced, sourced, got_mirrored, mirrored = asyncio.run(_bulk_both_ways(edge))
+    assert got_sourced == sourced, "the hub stream sourced every 8 KB sale (flow control answered down the link)"
+    assert got_mirrored == mirrored, "store-2's mirror has every 8 KB entry (its flow-control acks went up)"

@@ -21,7 +21,7 @@ from lattice.natsconf import CONFIG_FILE
 from lattice.plan import LatticePlan, plan_lattice
 from lattice.reload import Action, ConfigChange, classify
 from lattice.stack import CONFIG_KEY
-from tests.support.helpers import ROOT, render_plan, spec_from
+from tests.support.helpers import ROOT, render_plan, retire_spoke, spec_from
 
 Raw = dict[str, Any]
 ServerFilesText = dict[str, str]
@@ -45,8 +45,7 @@ def _add_child(raw: Raw) -> Raw:
 
 
 def _retire(raw: Raw) -> Raw:
-    raw["spokes"] = [s for s in raw["spokes"] if s["name"] != "store-14"]
-    raw["retiredSpokes"] = ["store-14"]
+    retire_spoke(raw, "store-14")
     return raw
 
 
@@ -62,6 +61,18 @@ def _rotate_child(raw: Raw) -> Raw:
 
 def _permissions(raw: Raw) -> Raw:
     raw["leafPermissions"]["subjects"] = [*raw["leafPermissions"]["subjects"], "billing.>"]
+    return raw
+
+
+def _add_hub_stream(raw: Raw) -> Raw:
+    raw["hubStreams"].append(
+        {"name": "ORDERS", "maxBytes": 2**26, "subjects": ["returns.{spoke}.>"], "publishers": ["store-14"]}
+    )
+    return raw
+
+
+def _revision(raw: Raw) -> Raw:
+    raw["leafPermissions"]["revision"] = 1
     return raw
 
 
@@ -88,6 +99,8 @@ CHANGE_KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("rotate a spoke's key", _rotate),
     ChangeKind("rotate the key of a spoke under a mid-tier spoke", _rotate_child),
     ChangeKind("change `leafPermissions`", _permissions),
+    ChangeKind("add a hub stream a spoke publishes into", _add_hub_stream),
+    ChangeKind("raise `leafPermissions.revision`", _revision),
     ChangeKind("add a hub region", _add_region),
     ChangeKind("turn on `tls.handshakeFirst`", _handshake_first),
 )

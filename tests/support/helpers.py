@@ -48,6 +48,18 @@ def load_stack(name: str) -> LatticeSpec:
     return load_stack_file(ROOT / "stacks" / f"Pulumi.{name}.yaml", f"stacks/Pulumi.{name}.yaml")
 
 
+def retire_spoke(raw: dict[str, Any], name: str) -> None:
+    """Retire ``name`` in a raw lattice object as a user would: out of ``spokes`` and every
+    hub stream's lists, into ``retiredSpokes``."""
+    raw["spokes"] = [s for s in raw["spokes"] if s["name"] != name]
+    raw["retiredSpokes"] = [*raw.get("retiredSpokes", []), name]
+    for stream in raw.get("hubStreams", []):
+        for part in (stream, stream.get("sources") or {}, stream.get("mirrors") or {}):
+            for key in ("spokes", "publishers"):
+                if key in part:
+                    part[key] = [n for n in part[key] if n != name]
+
+
 def spec_from(raw: Mapping[str, Any]) -> LatticeSpec:
     return parse_lattice(raw, "test")
 

@@ -30,14 +30,22 @@ from components.platforms.aws.network import (
     tags,
     zones,
 )
-from components.platforms.aws.node import NodeAddress, ami, node_address, node_instance, node_profile, node_secret
+from components.platforms.aws.node import (
+    NodeAddress,
+    agent_secret,
+    ami,
+    node_address,
+    node_instance,
+    node_profile,
+    node_secret,
+)
 from components.platforms.contract import BuiltHub, HubInputs
-from components.platforms.files import hub_files, with_config
+from components.platforms.files import agent_files, hub_files, with_config
 from lattice import provider_rules
 from lattice.addressing import PORTS, Addressing, balanced_hub_addressing, balanced_leaf_urls, certificate_hosts
 from lattice.allowlists import gateway_sources, leaf_sources, open_leaf_mark
 from lattice.names import auto_named
-from lattice.natsconf import ServerFiles, render_server_config
+from lattice.natsconf import CA_FILE, ServerFiles, render_server_config
 from lattice.node.cloudinit import NodeBoot, render_user_data
 
 ROOT_VOLUME_GIB = 16
@@ -104,6 +112,13 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
     addressing = pulumi.Output.all(private_ips, public_ips, balancer_dns, inputs.peer_gateway_hosts).apply(resolve)
     configs = addressing.apply(lambda a: {s: render_server_config(plan, s, a, NODE_FILES) for s in servers})
     image = ami(inputs.lookups, settings.ami, region, inputs.parent)
+    # every node runs the hub-stream agent after nats-sync, against the region's client URLs
+    agent = agent_files(plan, addressing.apply(lambda a: a.client_urls(servers)), inputs.agent_jwt, CA_FILE)
+    agent_arn = (
+        agent_secret(name, lattice=lattice, region=region, agent=agent, opts=inputs.child).arn
+        if agent is not None
+        else None
+    )
     instances: list[aws.ec2.Instance] = []
     for i, server in enumerate(servers):
         hosts = addressing.apply(lambda a, server=server: certificate_hosts(plan, server, a))  # type: ignore[misc]
@@ -113,7 +128,18 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
             configs.apply(lambda c, server=server: c[server]),  # type: ignore[misc]
         )
         node = _node(
-            inputs, f"{name}-{i}", server, i, region, image, network, addresses[i], files, target_group, instances
+            inputs,
+            f"{name}-{i}",
+            server,
+            i,
+            region,
+            image,
+            network,
+            addresses[i],
+            files,
+            target_group,
+            instances,
+            agent_arn,
         )
         instances.append(node)
 
@@ -200,6 +226,7 @@ def _node(
     files_out: pulumi.Output[dict[str, str]],
     target_group: aws.lb.TargetGroup,
     earlier: list[aws.ec2.Instance],
+    agent_arn: pulumi.Output[str] | None = None,
 ) -> aws.ec2.Instance:
     settings, lattice, child = inputs.hub.aws, inputs.plan.lattice, inputs.child
     zone = network.zones[index % len(network.zones)]
@@ -213,8 +240,8 @@ def _node(
         tags=tags(lattice, f"{prefix}-jetstream", **{"nats-server": server}),
         opts=child(),
     )
-    stored = node_secret(prefix, lattice=lattice, region=region, files=files_out, opts=child)
-    profile = node_profile(prefix, lattice=lattice, secret_arn=stored.arn, opts=child)
+    stored = node_secret(prefix, lattice=lattice, region=region, files=files_out, opts=child, agent_secret=agent_arn)
+    profile = node_profile(prefix, lattice=lattice, secret_arn=stored.arn, opts=child, agent_secret_arn=agent_arn)
 
     def boot(values: list[Any]) -> str:
         arn, volume_id = values

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -18,8 +19,9 @@ from components.base import ChildOpts, secret
 from components.platforms.aws.network import Network, tags
 from components.platforms.contract import Lookups
 from lattice import provider_rules
+from lattice.jetstream import AGENT_CONFIG_FILE, AGENT_JWT_FILE, AGENT_PROGRAM
 from lattice.names import auto_named
-from lattice.node.cloudinit import sync_programs
+from lattice.node.cloudinit import agent_program, sync_programs
 
 AMI_NAME_PATTERN = "al2023-ami-2023.*-kernel-*-x86_64"
 """Amazon Linux 2023: ships python3, curl and the AWS CLI the boot script uses."""
@@ -91,6 +93,34 @@ def node_address(
     return NodeAddress(interface=interface, eip=eip)
 
 
+def _stored_document(
+    prefix: str,
+    description: str,
+    *,
+    lattice: str,
+    region: str,
+    document: pulumi.Output[str],
+    opts: ChildOpts,
+) -> aws.secretsmanager.Secret:
+    """A Secrets Manager secret holding ``document`` (a Pulumi secret end to end)."""
+    stored = aws.secretsmanager.Secret(
+        auto_named(prefix, "aws:secretsmanager/secret:Secret", provider_rules.SECRETSMANAGER_NAME_MAX),
+        description=description,
+        recovery_window_in_days=7,
+        region=region,
+        tags=tags(lattice, prefix),
+        opts=opts(),
+    )
+    aws.secretsmanager.SecretVersion(
+        auto_named(prefix, "aws:secretsmanager/secret:Secret", provider_rules.SECRETSMANAGER_NAME_MAX),
+        secret_id=stored.id,
+        secret_string=secret(document),
+        region=region,
+        opts=opts(),
+    )
+    return stored
+
+
 def node_secret(
     prefix: str,
     *,
@@ -98,29 +128,58 @@ def node_secret(
     region: str,
     files: pulumi.Output[Mapping[str, str]],
     opts: ChildOpts,
+    agent_secret: pulumi.Output[str] | None = None,
 ) -> aws.secretsmanager.Secret:
     """The node's files (``{"files": {name: text}, "programs": {...}}``: its config and what
-    the config includes, and what ``nats-sync`` runs), a Pulumi secret end to end."""
-    stored = aws.secretsmanager.Secret(
-        auto_named(f"{prefix}-files", "aws:secretsmanager/secret:Secret", provider_rules.SECRETSMANAGER_NAME_MAX),
-        description=f"{prefix}: files the node's nats-server config includes (read by nats-sync)",
-        recovery_window_in_days=7,
-        region=region,
-        tags=tags(lattice, f"{prefix}-files"),
-        opts=opts(),
-    )
+    the config includes, and what ``nats-sync`` runs), and where the node finds its
+    region's hub-stream agent (``agent``: that secret's ARN), if it runs one."""
     programs = sync_programs()
-    document = secret(files).apply(
-        lambda f: json.dumps({"files": dict(f), "programs": programs}, sort_keys=True, indent=1)
-    )
-    aws.secretsmanager.SecretVersion(
-        auto_named(f"{prefix}-files", "aws:secretsmanager/secret:Secret", provider_rules.SECRETSMANAGER_NAME_MAX),
-        secret_id=stored.id,
-        secret_string=secret(document),
+
+    def render(values: list[Any]) -> str:
+        document: dict[str, Any] = {"files": dict(values[0]), "programs": programs}
+        if agent_secret is not None:
+            document["agent"] = values[1]
+        return json.dumps(document, sort_keys=True, indent=1)
+
+    parts: list[Any] = [secret(files)] + ([agent_secret] if agent_secret is not None else [])
+    return _stored_document(
+        f"{prefix}-files",
+        f"{prefix}: files the node's nats-server config includes (read by nats-sync)",
+        lattice=lattice,
         region=region,
-        opts=opts(),
+        document=pulumi.Output.all(*parts).apply(render),
+        opts=opts,
     )
-    return stored
+
+
+def agent_secret(
+    prefix: str,
+    *,
+    lattice: str,
+    region: str,
+    agent: tuple[pulumi.Output[str], pulumi.Output[str]],
+    opts: ChildOpts,
+) -> aws.secretsmanager.Secret:
+    """A hub region's hub-stream agent (``{"files": {settings, JWT}, "programs": {agent}}``),
+    apart from the nodes' own secrets: those stay within Secrets Manager's 64 KiB whatever
+    the number of sites the settings name. Every node of the region reads it."""
+    settings, jwt = agent
+    program = agent_program()
+    document = pulumi.Output.all(settings, secret(jwt)).apply(
+        lambda v: json.dumps(
+            {"files": {AGENT_CONFIG_FILE: v[0], AGENT_JWT_FILE: v[1]}, "programs": {AGENT_PROGRAM: program}},
+            sort_keys=True,
+            indent=1,
+        )
+    )
+    return _stored_document(
+        f"{prefix}-jetstream-sync",
+        f"{prefix}: the hub-stream agent every node of the region runs after nats-sync",
+        lattice=lattice,
+        region=region,
+        document=document,
+        opts=opts,
+    )
 
 
 def _assume_ec2() -> str:
@@ -135,20 +194,28 @@ def _assume_ec2() -> str:
     )
 
 
-def read_one_secret_policy(secret_arn: str) -> str:
+def read_secrets_policy(*secret_arns: str) -> str:
+    """GetSecretValue on exactly these secrets (one ARN: the plain form every node had)."""
+    resource: str | list[str] = secret_arns[0] if len(secret_arns) == 1 else sorted(secret_arns)
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn}],
+            "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": resource}],
         },
         sort_keys=True,
     )
 
 
 def node_profile(
-    prefix: str, *, lattice: str, secret_arn: pulumi.Output[str], opts: ChildOpts
+    prefix: str,
+    *,
+    lattice: str,
+    secret_arn: pulumi.Output[str],
+    opts: ChildOpts,
+    agent_secret_arn: pulumi.Output[str] | None = None,
 ) -> aws.iam.InstanceProfile:
-    """An instance role that may read exactly this node's secret (and use Session Manager)."""
+    """An instance role that may read exactly this node's secret and, on a hub that runs the
+    hub-stream agent, its region's agent secret (and use Session Manager)."""
     role = aws.iam.Role(
         auto_named(f"{prefix}-role", "aws:iam/role:Role", provider_rules.IAM_ROLE_NAME_MAX),
         assume_role_policy=_assume_ec2(),
@@ -159,7 +226,9 @@ def node_profile(
     aws.iam.RolePolicy(
         auto_named(f"{prefix}-read-files", "aws:iam/rolePolicy:RolePolicy", provider_rules.IAM_ROLE_POLICY_NAME_MAX),
         role=role.id,
-        policy=secret_arn.apply(read_one_secret_policy),
+        policy=pulumi.Output.all(secret_arn, *([agent_secret_arn] if agent_secret_arn is not None else [])).apply(
+            lambda arns: read_secrets_policy(*arns)
+        ),
         opts=opts(),
     )
     aws.iam.RolePolicyAttachment(f"{prefix}-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=opts())

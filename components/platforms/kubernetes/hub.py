@@ -15,7 +15,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platforms.contract import BuiltHub, HubInputs
-from components.platforms.files import hub_files
+from components.platforms.files import agent_files, hub_files
+from components.platforms.kubernetes.agent import hub_stream_agent
 from components.platforms.kubernetes.scope import (
     ClusterScope,
     core,
@@ -51,7 +52,7 @@ from lattice.addressing import (
 )
 from lattice.addressing import service_host as dns_name
 from lattice.allowlists import gateway_sources, leaf_sources, open_leaf_mark
-from lattice.natsconf import render_server_config
+from lattice.natsconf import CA_FILE, render_server_config
 from lattice.natsconf.blocks import ROLL_SETTLE_SECONDS
 
 
@@ -150,6 +151,10 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
         string_data=files_out,
         opts=opts(),
     )
+    client_urls = [client_url(pod_host(s, routes_service, ns_name)) for s in servers]
+    agent = agent_files(plan, client_urls, inputs.agent_jwt, CA_FILE)
+    if agent is not None:
+        hub_stream_agent(name, lattice, hub.name, settings, scope, agent, files.metadata.name)
     # A reloadable change (a revocation, a renewed certificate) reaches the pods through the
     # reloader; a restart-class one (a new region's gateway) rolls them one at a time (the PDB
     # holds quorum). A digest of 256-bit secrets reveals nothing: unsecret it, or the pod spec
@@ -234,7 +239,7 @@ def build_hub(inputs: HubInputs) -> BuiltHub:
         gateway_hosts=hosts,
         gateway_urls=addressing.apply(lambda a: list(a.gateway_urls[hub.name])),
         # per pod: each name is on the certificate the client verifies (known before any pod is)
-        client_urls=pulumi.Output.from_input([client_url(pod_host(s, routes_service, ns_name)) for s in servers]),
+        client_urls=pulumi.Output.from_input(client_urls),
         namespace=ns,
     )
 
