@@ -41,6 +41,10 @@ T = TypeVar("T")
 HUB_API = "$JS.API"
 NOT_FOUND = (10059, 10014)
 """JetStream's ``err_code`` for "stream not found" and "consumer not found"."""
+MIRROR_UNCHANGEABLE = "mirror configuration can not be updated"
+"""nats-server's refusal to change a stream's mirror (stream.go): a site's mirror made another
+way (the earlier releases' recipe, its own consumer at the hubs) must be deleted at the site
+for the agent to make it bound to the site's consumer."""
 REQUEST_TIMEOUT = 5.0
 CONSUMER_PREFIX = "site-"
 """A mirroring site's consumer at the hubs is ``site-<its domain>``: the agent deletes
@@ -48,6 +52,9 @@ consumers of this form that no declared site uses any more."""
 HEARTBEAT_NS = 1_000_000_000
 """A flow-control consumer's idle heartbeat: nats-server requires exactly 1 s (consumer.go)."""
 SPOKE = "{spoke}"
+"""In a stream's subjects, the token each site's own name fills (``lattice.spec.SPOKE_TOKEN``)."""
+SYNCED = ("ok", "created", "updated", "deleted")
+"""The states of an asset the run left as the stack declares it."""
 
 
 # -- the names JetStream sees (the leaf allow-lists are made from the same: lattice.jetstream)
@@ -136,7 +143,7 @@ class NatsError(RuntimeError):
 class Connection:
     """One NATS client connection (TLS, bearer JWT) that sends requests in batches."""
 
-    def __init__(self, servers: list[str], ca_file: str, jwt: str, inbox: str, timeout: float = 5.0):
+    def __init__(self, servers: list[str], ca_file: str, jwt: str, inbox: str, timeout: float = REQUEST_TIMEOUT):
         self.inbox = f"{inbox}.{random.getrandbits(64):016x}"
         self.batches = 0
         self.timeout = timeout
@@ -395,7 +402,7 @@ def run_once(settings: dict[str, Any], base: str) -> dict[str, str]:
 
 
 def in_sync(states: dict[str, str]) -> bool:
-    return all(s in ("ok", "created", "updated", "deleted") for s in states.values())
+    return all(s in SYNCED for s in states.values())
 
 
 def report(states: dict[str, str]) -> None:
@@ -415,12 +422,6 @@ def write_status(path: str | None, states: dict[str, str], started: float) -> No
     with open(tmp, "w") as f:
         json.dump(document, f, indent=1, sort_keys=True)
     os.replace(tmp, path)
-
-
-MIRROR_UNCHANGEABLE = "mirror configuration can not be updated"
-"""nats-server's refusal to change a stream's mirror (stream.go): a site's mirror made another
-way (the earlier releases' recipe, its own consumer at the hubs) must be deleted at the site
-for the agent to make it bound to the site's consumer."""
 
 
 def main(argv: list[str]) -> int:

@@ -242,6 +242,13 @@ class LatticePlan:
         """The lattice (account at the hubs) a spoke serves."""
         return self.spoke(spoke).lattice or self.lattice
 
+    def site_link(self, spoke: str) -> str:
+        """The spoke that dials a hub for ``spoke``'s site: itself, or its tier-1 ancestor
+        (its leaf link carries the whole site's traffic)."""
+        while not self.spoke(spoke).upstream_is_hub:
+            spoke = self.spoke(spoke).upstream
+        return spoke
+
     def subtree(self, spoke: str) -> tuple[str, ...]:
         """The spoke and every spoke below it (its leaf link carries all their traffic)."""
         out = [spoke]

@@ -14,12 +14,11 @@ rather than config names, call :func:`cluster_access_problem`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from lattice import provider_rules
 from lattice.problems import Problem
+from lattice.raw_stack import DEFAULT_NODES, RawStack, Rule
 from lattice.spec import (
     DEFAULT_HUB_DOMAIN,
     NODE_COUNTS,
@@ -30,55 +29,6 @@ from lattice.spec import (
     hub_server_names,
 )
 from lattice.stream_rules import PARSED_RULES, STREAM_RULES
-
-Entries = list[tuple[int, Mapping[str, Any]]]
-DEFAULT_NODES: int = HubSpec.model_fields["nodes"].default
-
-
-@dataclass(frozen=True)
-class RawStack:
-    """A raw lattice config, read tolerantly: entries that are not mappings are skipped
-    (their type errors are reported by the models)."""
-
-    raw: Mapping[str, Any]
-
-    def _entries(self, key: str) -> Entries:
-        value = self.raw.get(key)
-        if not isinstance(value, list):
-            return []
-        return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
-
-    @cached_property
-    def hubs(self) -> Entries:
-        return self._entries("hubs")
-
-    @cached_property
-    def spokes(self) -> Entries:
-        return self._entries("spokes")
-
-    @cached_property
-    def hub_names(self) -> set[Any]:
-        return {h.get("name") for _, h in self.hubs}
-
-    @cached_property
-    def spoke_names(self) -> set[Any]:
-        return {s.get("name") for _, s in self.spokes}
-
-    @cached_property
-    def external_hubs(self) -> dict[Any, Mapping[str, Any]]:
-        return {h.get("name"): h for _, h in self.hubs if h.get("platform") == "external"}
-
-    @cached_property
-    def lattice_names(self) -> list[Any]:
-        extra = self.raw.get("lattices")
-        return [self.raw.get("name"), *(extra if isinstance(extra, list) else [])]
-
-    def retired(self) -> list[tuple[int, Any]]:
-        value = self.raw.get("retiredSpokes")
-        return list(enumerate(value)) if isinstance(value, list) else []
-
-
-Rule = Callable[[RawStack], Iterator[Problem]]
 
 
 def at_least_one_hub(stack: RawStack) -> Iterator[Problem]:
@@ -292,14 +242,14 @@ SPEC_RULES: tuple[Rule, ...] = (
     lattice_names_are_unique,
     spokes_serve_a_lattice_of_the_stack,
     retired_spokes_stay_retired,
+    *STREAM_RULES,
 )
 
 
 def spec_problems(raw: Mapping[str, Any]) -> list[Problem]:
     """Every spec rule's problems for one raw lattice config (the hub streams' among them)."""
     stack = RawStack(raw)
-    problems = [problem for rule in SPEC_RULES for problem in rule(stack)]
-    return problems + [problem for stream_rule in STREAM_RULES for problem in stream_rule(raw)]
+    return [problem for rule in SPEC_RULES for problem in rule(stack)]
 
 
 def parsed_spec_problems(spec: LatticeSpec) -> list[Problem]:

@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from lattice import provider_rules
+from lattice.jetstream_sync import SPOKE
 
 DEFAULT_HUB_DOMAIN = "hub"
 NODE_COUNTS = (1, 3, 5)
@@ -365,7 +366,7 @@ class LeafPermissions(_Model):
         return value
 
 
-SPOKE_TOKEN = "{spoke}"  # noqa: S105 - a subject token, not a password
+SPOKE_TOKEN = SPOKE
 """In a hub stream's subjects, the name of the site that publishes: each site may publish
 only subjects that carry its own name (the hub stream itself takes ``*`` there)."""
 STREAM_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -516,7 +517,8 @@ class Limits(_Model):
 
     hub_file_storage_gib: int | None = None
     """JetStream file storage of the lattice's account at the hubs, every region and replica
-    counted (an R3 stream of 1 GiB takes 3). Default: 90% of every hub node's volume, shared
+    counted (an R3 stream of 1 GiB takes 3). Default: what the hub nodes' JetStream may fill
+    (90% of a Kubernetes pod's volume, 75% of an AWS node's: :mod:`lattice.limits`), shared
     among the lattices on the hubs."""
     hub_memory_storage_mib: int | None = None
     """JetStream memory storage of the account. Default: half of each Kubernetes hub pod's

@@ -1,5 +1,6 @@
-"""Rules across ``hubStreams`` and the rest of a stack, read from the raw stack like
-:mod:`lattice.rules` (whose ``SPEC_RULES`` runs these too): every hub stream lives on a
+"""Rules across ``hubStreams`` and the rest of a stack, read from the raw stack
+(:class:`~lattice.raw_stack.RawStack`) like :mod:`lattice.rules`, whose ``SPEC_RULES`` runs
+these too: every hub stream lives on a
 hub of ours, names sites of the stack's own lattice, and takes subjects no other stream
 and no shared allow-list takes."""
 
@@ -11,20 +12,13 @@ from typing import Any
 from lattice.limits import account_limits, hub_file_bytes, node_file_bytes
 from lattice.problems import Problem
 from lattice.profiles import PROFILES, subjects_of
+from lattice.raw_stack import DEFAULT_NODES, RawStack, Rule
 from lattice.spec import GIB, NODE_COUNTS, HubSpec, HubStreamSpec, LatticeSpec, LeafPermissions
 from lattice.subjects import as_stream_subject, for_site, overlap
 
-DEFAULT_NODES: int = HubSpec.model_fields["nodes"].default
 DEFAULT_PROFILE: str = LeafPermissions.model_fields["profile"].default
 SITE_LISTS = (("publishers",), ("sources", "spokes"), ("mirrors", "spokes"))
 """Where a hub stream names spokes (key paths inside an entry)."""
-
-
-def hub_stream_entries(raw: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
-    value = raw.get("hubStreams")
-    if not isinstance(value, list):
-        return []
-    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
 
 
 def _strings(value: Any) -> list[str]:
@@ -38,22 +32,18 @@ def _get(entry: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return node
 
 
-def default_hub(raw: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def default_hub(stack: RawStack) -> Mapping[str, Any] | None:
     """The first hub of ours (not external): where a hub stream goes unless it names one."""
-    hubs = raw.get("hubs")
-    for hub in hubs if isinstance(hubs, list) else []:
-        if isinstance(hub, Mapping) and hub.get("platform") != "external":
-            return hub
-    return None
+    return next((h for _, h in stack.hubs if h.get("platform") != "external"), None)
 
 
 def default_replicas(nodes: int) -> int:
     return 1 if nodes == 1 else 3
 
 
-def hub_streams_are_unique(raw: Mapping[str, Any]) -> Iterator[Problem]:
+def hub_streams_are_unique(stack: RawStack) -> Iterator[Problem]:
     seen: dict[str, int] = {}
-    for i, entry in hub_stream_entries(raw):
+    for i, entry in stack.hub_streams:
         name = entry.get("name")
         if isinstance(name, str):
             if name in seen:
@@ -61,13 +51,13 @@ def hub_streams_are_unique(raw: Mapping[str, Any]) -> Iterator[Problem]:
             seen.setdefault(name, i)
 
 
-def hub_streams_live_on_our_hubs(raw: Mapping[str, Any]) -> Iterator[Problem]:
-    hubs = {h.get("name"): h for h in raw.get("hubs") or [] if isinstance(h, Mapping)}
-    for i, entry in hub_stream_entries(raw):
+def hub_streams_live_on_our_hubs(stack: RawStack) -> Iterator[Problem]:
+    hubs = stack.hubs_by_name
+    for i, entry in stack.hub_streams:
         path = f"lattice.hubStreams[{i}]"
         named = entry.get("hub")
         if named is None:
-            hub = default_hub(raw)
+            hub = default_hub(stack)
             if hub is None:
                 yield Problem(path, "needs a hub of ours: an external hub's JetStream is its operator's")
                 continue
@@ -87,11 +77,6 @@ def hub_streams_live_on_our_hubs(raw: Mapping[str, Any]) -> Iterator[Problem]:
             yield Problem(where, f"{replicas} replicas do not fit hub {hub.get('name')!r} of {nodes} node(s)")
 
 
-def _spokes(raw: Mapping[str, Any]) -> dict[Any, Mapping[str, Any]]:
-    value = raw.get("spokes")
-    return {s.get("name"): s for s in value if isinstance(s, Mapping)} if isinstance(value, list) else {}
-
-
 def _root_hub(spokes: Mapping[Any, Mapping[str, Any]], name: str) -> Any:
     seen: set[Any] = set()
     cur: Any = name
@@ -101,15 +86,12 @@ def _root_hub(spokes: Mapping[Any, Mapping[str, Any]], name: str) -> Any:
     return cur
 
 
-def hub_streams_name_sites_of_the_lattice(raw: Mapping[str, Any]) -> Iterator[Problem]:
+def hub_streams_name_sites_of_the_lattice(stack: RawStack) -> Iterator[Problem]:
     """Every spoke a hub stream names is a spoke of the stack's own lattice (the stream is in
     that lattice's account) and reaches a hub of ours; each at most once per list."""
-    spokes = _spokes(raw)
-    own = raw.get("name")
-    external = {
-        h.get("name") for h in raw.get("hubs") or [] if isinstance(h, Mapping) and h.get("platform") == "external"
-    }
-    for i, entry in hub_stream_entries(raw):
+    spokes = stack.spokes_by_name
+    own = stack.raw.get("name")
+    for i, entry in stack.hub_streams:
         for keys in SITE_LISTS:
             path = f"lattice.hubStreams[{i}].{'.'.join(keys)}"
             names = _strings(_get(entry, keys))
@@ -121,13 +103,14 @@ def hub_streams_name_sites_of_the_lattice(raw: Mapping[str, Any]) -> Iterator[Pr
                 elif spokes[name].get("lattice", own) != own:
                     other = spokes[name].get("lattice")
                     yield Problem(f"{path}[{j}]", f"{name!r} serves lattice {other!r}; hub streams are in {own!r}'s")
-                elif _root_hub(spokes, name) in external:
+                elif _root_hub(spokes, name) in stack.external_hubs:
                     yield Problem(f"{path}[{j}]", f"{name!r} reaches the cloud through an external hub")
 
 
-def _shared_up(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _shared_up(stack: RawStack) -> list[tuple[str, str]]:
     """(subject, where it comes from) of what every site of the stack's lattice may send up:
     ``leafPermissions.subjects`` and its wasmCloud profile's up subjects."""
+    raw = stack.raw
     permissions = raw.get("leafPermissions") if isinstance(raw.get("leafPermissions"), Mapping) else {}
     profile = permissions.get("profile", DEFAULT_PROFILE) if isinstance(permissions, Mapping) else DEFAULT_PROFILE
     out = [(s, f"leafPermissions.subjects {s!r}") for s in _strings(_get(raw, ("leafPermissions", "subjects")))]
@@ -136,13 +119,13 @@ def _shared_up(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def hub_stream_subjects_are_their_own(raw: Mapping[str, Any]) -> Iterator[Problem]:
+def hub_stream_subjects_are_their_own(stack: RawStack) -> Iterator[Problem]:
     """No two hub streams take one subject (JetStream refuses it), and none takes a subject
     every site may send up (``leafPermissions.subjects``, the wasmCloud hosts' own): then any
     site could write into it."""
-    shared = _shared_up(raw)
+    shared = _shared_up(stack)
     taken: list[tuple[str, str]] = []
-    for i, entry in hub_stream_entries(raw):
+    for i, entry in stack.hub_streams:
         for j, subject in enumerate(_strings(entry.get("subjects"))):
             path = f"lattice.hubStreams[{i}].subjects[{j}]"
             mine = as_stream_subject(subject)
@@ -159,11 +142,11 @@ def hub_stream_subjects_are_their_own(raw: Mapping[str, Any]) -> Iterator[Proble
             taken.append((f"hubStreams[{i}].subjects[{j}]", mine))
 
 
-def site_streams_are_their_own(raw: Mapping[str, Any]) -> Iterator[Problem]:
+def site_streams_are_their_own(stack: RawStack) -> Iterator[Problem]:
     """At each site, one stream per name, and no two of its streams take one subject."""
     names: dict[tuple[str, str], str] = {}
     subjects: dict[str, list[tuple[str, str]]] = {}
-    for i, entry in hub_stream_entries(raw):
+    for i, entry in stack.hub_streams:
         for keys, default in ((("sources",), None), (("mirrors",), entry.get("name"))):
             part = _get(entry, keys)
             if not isinstance(part, Mapping):
@@ -187,14 +170,14 @@ def site_streams_are_their_own(raw: Mapping[str, Any]) -> Iterator[Problem]:
                     subjects.setdefault(spoke, []).append((where, mine))
 
 
-STREAM_RULES = (
+STREAM_RULES: tuple[Rule, ...] = (
     hub_streams_are_unique,
     hub_streams_live_on_our_hubs,
     hub_streams_name_sites_of_the_lattice,
     hub_stream_subjects_are_their_own,
     site_streams_are_their_own,
 )
-"""Run by :func:`lattice.rules.spec_problems` with the other spec rules."""
+"""Among :data:`lattice.rules.SPEC_RULES`: they run with the other spec rules."""
 
 
 def hub_storage_holds_the_streams(spec: LatticeSpec) -> Iterator[Problem]:
@@ -207,15 +190,15 @@ def hub_storage_holds_the_streams(spec: LatticeSpec) -> Iterator[Problem]:
     for i, stream in enumerate(spec.hub_streams):
         hub = stream_hub(spec, stream)
         node, region = node_file_bytes(hub), hub_file_bytes(hub)
-        if stream.max_bytes <= node:
-            placed[hub.name] = placed.get(hub.name, 0) + stream.max_bytes * stream_replicas(spec, stream)
         if stream.max_bytes > node:
             yield Problem(
                 f"lattice.hubStreams[{i}].maxBytes",
                 f"{stream.max_bytes / GIB:.2f} GiB does not fit a node of hub {hub.name!r} ({node / GIB:.2f} GiB of "
                 "JetStream storage each): lower it or give the hub bigger volumes",
             )
-        elif placed[hub.name] > region:
+            continue
+        placed[hub.name] = placed.get(hub.name, 0) + stream.max_bytes * stream_replicas(spec, stream)
+        if placed[hub.name] > region:
             yield Problem(
                 f"lattice.hubStreams[{i}].maxBytes",
                 f"hub {hub.name!r}'s streams reserve {placed[hub.name] / GIB:.2f} GiB with this one (maxBytes x "

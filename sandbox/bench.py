@@ -43,6 +43,7 @@ from sandbox.gobench import go_throughput, wan_proxy_ceiling
 from sandbox.monitor import leaf_attachment
 from sandbox.ports import free_ports
 from sandbox.processes import Supervisor
+from sandbox.stats import percentile
 from sandbox.topology import LocalLattice, SandboxError
 from sandbox.workloads import CLOUD_HOST, SUBJECT_PREFIX, EdgeWorkloads, edge_subject, wait_for_hosts
 
@@ -106,12 +107,6 @@ class BenchSettings:
             payload_bytes=self.payload_bytes,
             wasm_rr_iterations=max(20, int(self.wasm_rr_iterations * factor)),
         )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 async def _echo(nc: Client, subject: str, tag: bytes = b"") -> None:

@@ -41,6 +41,7 @@ from lattice.stack import parse_lattice
 from sandbox import binaries
 from sandbox.monitor import get_json, healthy, route_peers
 from sandbox.processes import cpu_seconds
+from sandbox.stats import percentile
 from sandbox.topology import LocalLattice, SandboxError
 
 HUB = "hub"
@@ -97,11 +98,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise SandboxError(f"no VmRSS for pid {pid}")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from sandbox.checks import connect_hub, connect_spoke, synced
 from sandbox.monitor import get_json
 from sandbox.natscli import nats_cli
 from sandbox.processes import Supervisor
+from sandbox.stats import percentile
 from sandbox.topology import LocalLattice
 
 FLOOD_SUBJECT = "runtime.operator.heartbeat.flood"
@@ -43,13 +44,13 @@ class SiteFigures:
     beats_heard: int = 0
 
     def as_dict(self) -> dict[str, object]:
-        lat = sorted(self.latencies_ms)
+        lat = self.latencies_ms
         return {
             "requests": self.requests,
             "answered": self.answered,
             "success": round(self.answered / self.requests, 4) if self.requests else None,
             "p50_ms": round(statistics.median(lat), 1) if lat else None,
-            "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1) if lat else None,
+            "p99_ms": round(percentile(lat, 0.99), 1) if lat else None,
             "beats_sent": self.beats_sent,
             "beats_heard": self.beats_heard,
         }

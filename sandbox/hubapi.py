@@ -166,14 +166,9 @@ async def _target_messages(hub: Client) -> int | None:
 
 
 def _outside(plan: LatticePlan, spoke: str) -> Callable[[str], bool]:
-    """Whether another spoke is outside ``spoke``'s site's link (its own subtree and its
-    ancestors share the link and the password leaves inside it)."""
-    mine = set(plan.subtree(spoke))
-    up = plan.spoke(spoke)
-    while not up.upstream_is_hub:
-        mine.add(up.upstream)
-        up = plan.spoke(up.upstream)
-    mine.update(plan.subtree(up.name))
+    """Whether another spoke is outside ``spoke``'s site's link (every spoke under the one
+    that dials the hub shares the link, and the password leaves inside it)."""
+    mine = set(plan.subtree(plan.site_link(spoke)))
     return lambda other: other not in mine
 
 

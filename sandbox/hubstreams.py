@@ -14,6 +14,7 @@ from typing import Protocol
 
 from lattice.credentials import LatticeAuth
 from lattice.jetstream import AGENT_CONFIG_FILE, AGENT_JWT_FILE, agent_config
+from lattice.jetstream_sync import SYNCED
 from lattice.plan import LatticePlan
 from sandbox.processes import Supervisor
 from sandbox.tls import PrivateCA
@@ -114,5 +115,5 @@ def wait_synced(lattice: LocalLattice, timeout: float = 60.0, since: float = 0.0
             if status.get("in_sync") and isinstance(ran, (int, float)) and ran > since:
                 return dict(assets) if isinstance(assets, dict) else {}
         time.sleep(0.2)
-    problems = {k: v for k, v in last.items() if v not in ("ok", "created", "updated")}
+    problems = {k: v for k, v in last.items() if v not in SYNCED}
     raise TimeoutError(f"hub streams not in sync after {timeout:.0f} s: {problems or last}")

@@ -20,7 +20,6 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from lattice.plan import LatticePlan
 from sandbox.checks import connect_hub, connect_spoke
 from sandbox.topology import LocalLattice
 
@@ -46,13 +45,6 @@ HOST_COMMANDS: dict[str, bytes] = {
 }
 """The v2 host's control commands (``runtime.host.<id>.<command>``), each with a payload
 the host answers without changing anything."""
-
-
-def site_of(plan: LatticePlan, spoke: str) -> str:
-    """The spoke that dials a hub for ``spoke``'s site (itself, or its tier-1 ancestor)."""
-    while not plan.spoke(spoke).upstream_is_hub:
-        spoke = plan.spoke(spoke).upstream
-    return spoke
 
 
 def host_subject(host_id: str, command: str) -> str:
@@ -140,9 +132,9 @@ async def measure_commands(
     """From every spoke's local port, every host command to every host: cross-site and own-site."""
     plan = lattice.plan
     for attacker in plan.spokes:
-        site = site_of(plan, attacker.name)
-        others = [h for s, h in host_ids.items() if site_of(plan, s) != site]
-        own = [h for s, h in host_ids.items() if site_of(plan, s) == site]
+        site = plan.site_link(attacker.name)
+        others = [h for s, h in host_ids.items() if plan.site_link(s) != site]
+        own = [h for s, h in host_ids.items() if plan.site_link(s) == site]
         nc = await connect_spoke(lattice, attacker.name, f"isolation-{attacker.name}")
         try:
             cross = await _commands(nc, others, attempts, timeout)
@@ -226,8 +218,8 @@ async def measure_overhearing(
         await hub.flush()
         await asyncio.sleep(settle)
         for spoke in plan.spokes:
-            site = site_of(plan, spoke.name)
-            foreign = {s: h for s, h in host_ids.items() if site_of(plan, s) != site}
+            site = plan.site_link(spoke.name)
+            foreign = {s: h for s, h in host_ids.items() if plan.site_link(s) != site}
             got = heard[spoke.name]
             commands = sum(1 for h in foreign.values() if host_subject(h, "heartbeat") in got)
             replies = sum(1 for s in foreign if f"{hub_inbox}.{s}" in got)

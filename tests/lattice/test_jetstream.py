@@ -63,10 +63,7 @@ def test_every_recipe_finds_the_subjects_it_sends_granted(stack: str) -> None:
         site = asset.get("site")
         if site is None:
             continue
-        link = site
-        while not plan.spoke(link).upstream_is_hub:
-            link = plan.spoke(link).upstream
-        allow = leaf_permissions(plan, link)
+        allow = leaf_permissions(plan, plan.site_link(site))
         mirror = asset["config"].get("mirror")
         if mirror:
             consumer = mirror["consumer"]["name"]

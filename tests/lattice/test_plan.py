@@ -17,6 +17,12 @@ def test_dev_plan_servers_and_links() -> None:
     assert plan.spoke("device-7").tier == 2
     assert plan.spoke("store-12").children == ("device-7",)
     assert plan.spoke("store-12").is_mid_tier
+    assert {s.name: plan.site_link(s.name) for s in plan.spokes} == {
+        "store-12": "store-12",
+        "store-14": "store-14",
+        "factory-3": "factory-3",
+        "device-7": "store-12",
+    }
 
 
 def test_spokes_come_after_their_upstream_whatever_the_spec_order() -> None:
@@ -35,6 +41,7 @@ def test_spokes_come_after_their_upstream_whatever_the_spec_order() -> None:
     )
     assert [s.name for s in plan.spokes] == ["region", "site", "device"]
     assert [s.tier for s in plan.spokes] == [1, 2, 3]
+    assert [plan.site_link(s.name) for s in plan.spokes] == ["region", "region", "region"]
 
 
 def test_one_node_hub_has_no_peers_and_single_hub_no_gateways() -> None:

@@ -172,7 +172,7 @@ def test_site_a_cannot_alter_site_bs_mirror_consumer(kinds: LocalLattice) -> Non
             for n in range(5):
                 await js.publish(f"config.after.{n}", b"v", headers={MSG_ID: f"a{n}"})
             count = (await js.stream_info("CONFIG")).state.messages
-            mirrored = await wait_for_messages(kiosk.jetstream(), "CONFIG", count, 30)
+            await wait_for_messages(kiosk.jetstream(), "CONFIG", count, 30)
             await asyncio.sleep(1)
             mirrored = (await kiosk.jetstream().stream_info("CONFIG")).state.messages
             after = json.loads((await hub.request(info, b"", timeout=5)).data)

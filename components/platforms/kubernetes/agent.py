@@ -68,11 +68,11 @@ def hub_stream_agent(
             ],
         ),
     )
-    command = ["python3", f"{AGENT_DIR}/{AGENT_PROGRAM}", "--config", f"{AGENT_DIR}/{AGENT_CONFIG_FILE}"]
+    program_path, config_path = f"{AGENT_DIR}/{AGENT_PROGRAM}", f"{AGENT_DIR}/{AGENT_CONFIG_FILE}"
     container = core.ContainerArgs(
         name="jetstream-sync",
         image=settings.agent_image,
-        command=[*command, "--interval", str(INTERVAL_SECONDS)],
+        command=["python3", program_path, "--config", config_path, "--interval", str(INTERVAL_SECONDS)],
         env=[core.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1")],
         volume_mounts=[core.VolumeMountArgs(name="agent", mount_path=AGENT_DIR, read_only=True)],
         resources=core.ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "64Mi"}),
