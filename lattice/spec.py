@@ -56,6 +56,18 @@ def _matching(pattern: re.Pattern[str], rule: str, what: str) -> Callable[[str],
 _check_name = _matching(NAME_PATTERN, NAME_RULE, "name")
 
 
+def _between(low: int, high: int, unit: str = "") -> Callable[[int | None], int | None]:
+    """A validator refusing a number outside ``low`` to ``high`` (``unit`` follows them in
+    the message: a size's, or why the bound is what it is); None (a default) passes."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}{unit}, got {value}")
+        return value
+
+    return check
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -120,10 +132,7 @@ def _only_for(entry: BaseModel, *keys: str) -> None:
 REGION_REQUIRED = "required when platform is 'aws'"
 
 
-def _check_volume_gib(value: int) -> int:
-    if not 8 <= value <= 16384:
-        raise ValueError(f"must be between 8 and 16384 GiB, got {value}")
-    return value
+_check_volume_gib = _between(8, 16384, " GiB")
 
 
 class AwsHubSettings(_Model):
@@ -246,12 +255,7 @@ class KubernetesSettings(_Model):
     _cpu = field_validator("cpu")(_check_rule(provider_rules.k8s_quantity))
     _memory = field_validator("memory")(_check_rule(provider_rules.k8s_quantity))
 
-    @field_validator("storage_gib")
-    @classmethod
-    def _storage(cls, value: int) -> int:
-        if not 1 <= value <= 16384:
-            raise ValueError(f"must be between 1 and 16384 GiB, got {value}")
-        return value
+    _storage = field_validator("storage_gib")(_between(1, 16384, " GiB"))
 
     @field_validator("cpu")
     @classmethod
@@ -358,12 +362,7 @@ class LeafPermissions(_Model):
 
     _subjects = field_validator("subjects")(_each(_check_subject))
 
-    @field_validator("revision")
-    @classmethod
-    def _revision(cls, value: int) -> int:
-        if not 0 <= value <= 100_000:
-            raise ValueError(f"must be between 0 and 100000, got {value}")
-        return value
+    _revision = field_validator("revision")(_between(0, 100_000))
 
 
 SPOKE_TOKEN = SPOKE
@@ -528,19 +527,8 @@ class Limits(_Model):
     children's): beyond it the hub refuses the site's new interest ('maximum subscriptions
     exceeded') and keeps the link."""
 
-    @field_validator("hub_file_storage_gib", "hub_memory_storage_mib")
-    @classmethod
-    def _size(cls, value: int | None) -> int | None:
-        if value is not None and not 1 <= value <= 10**7:
-            raise ValueError(f"must be between 1 and 10000000, got {value}")
-        return value
-
-    @field_validator("site_subscriptions")
-    @classmethod
-    def _subs(cls, value: int) -> int:
-        if not 100 <= value <= 10**7:
-            raise ValueError(f"must be between 100 and 10000000 (a site's own JetStream API takes ~10), got {value}")
-        return value
+    _size = field_validator("hub_file_storage_gib", "hub_memory_storage_mib")(_between(1, 10**7))
+    _subs = field_validator("site_subscriptions")(_between(100, 10**7, " (a site's own JetStream API takes ~10)"))
 
 
 class TlsSettings(_Model):
@@ -585,6 +573,9 @@ class WorkloadSettings(_Model):
         return value
 
 
+_check_rotation = _between(0, 1000)
+
+
 class RetiredSpoke(_Model):
     """A retired spoke whose key had been rotated: every generation up to ``keyRotation``
     is revoked."""
@@ -596,16 +587,7 @@ class RetiredSpoke(_Model):
 
     _names = field_validator("name")(_check_name)
 
-    @field_validator("key_rotation")
-    @classmethod
-    def _rotation(cls, value: int) -> int:
-        return _check_rotation(value)
-
-
-def _check_rotation(value: int) -> int:
-    if not 0 <= value <= 1000:
-        raise ValueError(f"must be between 0 and 1000, got {value}")
-    return value
+    _rotation = field_validator("key_rotation")(_check_rotation)
 
 
 class SpokeSpec(_Model):
@@ -633,10 +615,7 @@ class SpokeSpec(_Model):
 
     _names = field_validator("name", "upstream")(_check_name)
 
-    @field_validator("key_rotation")
-    @classmethod
-    def _rotation(cls, value: int) -> int:
-        return _check_rotation(value)
+    _rotation = field_validator("key_rotation")(_check_rotation)
 
     @field_validator("jetstream_domain")
     @classmethod
